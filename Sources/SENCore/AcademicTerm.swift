@@ -1,0 +1,75 @@
+/// A term of the English academic year, written `2025-26-autumn`.
+///
+/// The academic year runs September to August: 2025-26 has autumn 2025, spring 2026 and summer 2026. The school
+/// census day is the first Thursday in October (autumn), the third Thursday in January (spring) and the third
+/// Thursday in May (summer).
+public struct AcademicTerm: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public enum Season: String, CaseIterable, Sendable, Comparable {
+        case autumn, spring, summer
+
+        var order: Int {
+            switch self {
+            case .autumn: 0
+            case .spring: 1
+            case .summer: 2
+            }
+        }
+
+        public static func < (lhs: Season, rhs: Season) -> Bool { lhs.order < rhs.order }
+    }
+
+    /// The calendar year in which the academic year starts (2025 for 2025-26).
+    public let startYear: Int
+    public let season: Season
+
+    public init?(startYear: Int, season: Season) {
+        guard (2000...2098).contains(startYear) else { return nil }
+        self.startYear = startYear
+        self.season = season
+    }
+
+    /// Parses `YYYY-YY-season`, where YY is the year after YYYY.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].utf8.count == 4, parts[1].utf8.count == 2,
+            parts[0].utf8.allSatisfy(Self.isDigit), parts[1].utf8.allSatisfy(Self.isDigit),
+            let start = Int(parts[0]), let end = Int(parts[1]),
+            end == (start + 1) % 100,
+            let season = Season(rawValue: String(parts[2]))
+        else { return nil }
+        self.init(startYear: start, season: season)
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    public var description: String {
+        let end = (startYear + 1) % 100
+        return "\(startYear)-\(end < 10 ? "0" : "")\(end)-\(season.rawValue)"
+    }
+
+    /// The calendar year of the census day.
+    public var calendarYear: Int { season == .autumn ? startYear : startYear + 1 }
+
+    /// DfE's national SEN statistics come from the January census: the census year of this academic year.
+    public var januaryCensusYear: Int { startYear + 1 }
+
+    public var censusDay: CalendarDate {
+        switch season {
+        case .autumn: CalendarDate.nthWeekday(.thursday, n: 1, month: 10, year: calendarYear)
+        case .spring: CalendarDate.nthWeekday(.thursday, n: 3, month: 1, year: calendarYear)
+        case .summer: CalendarDate.nthWeekday(.thursday, n: 3, month: 5, year: calendarYear)
+        }
+    }
+
+    /// Returns are due four weeks after census day; later submissions are accepted and marked late.
+    public static let daysFromCensusToDeadline = 28
+
+    public var deadline: CalendarDate { censusDay.adding(days: Self.daysFromCensusToDeadline) }
+
+    /// The same term of the previous academic year (for year-on-year plausibility checks).
+    public var sameTermLastYear: AcademicTerm? { AcademicTerm(startYear: startYear - 1, season: season) }
+
+    public static func < (lhs: AcademicTerm, rhs: AcademicTerm) -> Bool {
+        (lhs.startYear, lhs.season.order) < (rhs.startYear, rhs.season.order)
+    }
+}

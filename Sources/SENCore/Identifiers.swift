@@ -1,0 +1,47 @@
+/// A trust (tenant) id: a UUID in canonical lower-case text form. Parsing is strict so that a path segment such
+/// as `../` or `%00` can never reach a query.
+public struct TrustID: Hashable, Sendable, CustomStringConvertible, Codable {
+    public let uuidString: String
+
+    public init?(_ text: some StringProtocol) {
+        guard let canonical = canonicalUUID(text) else { return nil }
+        self.uuidString = canonical
+    }
+
+    public var description: String { uuidString }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let id = TrustID(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a trust id is a UUID")
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(uuidString)
+    }
+}
+
+/// Lower-cases and checks the 8-4-4-4-12 hexadecimal form.
+func canonicalUUID(_ text: some StringProtocol) -> String? {
+    let bytes = Array(text.utf8)
+    guard bytes.count == 36 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(36)
+    for (index, byte) in bytes.enumerated() {
+        if [8, 13, 18, 23].contains(index) {
+            guard byte == UInt8(ascii: "-") else { return nil }
+            out.append(byte)
+            continue
+        }
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): out.append(byte)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): out.append(byte + 32)
+        default: return nil
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,59 @@
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+import SENStore
+import ServiceLifecycle
+
+/// What the HTTP layer needs to know that is not a dependency: where to listen.
+public struct ServerSettings: Sendable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080) {
+        self.host = host
+        self.port = port
+    }
+}
+
+/// Wires the application: the router, the database pool as a service, and any services that must outlive the
+/// pool (the embedded PostgreSQL): services start in order and stop in reverse, so pass those first.
+public func buildApplication(
+    settings: ServerSettings,
+    database: Database,
+    migrator: Migrator,
+    logger: Logger,
+    servicesBeforeDatabase: [any Service] = [],
+    beforeServerStarts: (@Sendable () async throws -> Void)? = nil
+) -> some ApplicationProtocol {
+    let router = buildRouter(database: database, migrator: migrator)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "senstat"),
+        services: servicesBeforeDatabase + [database.client],
+        logger: logger
+    )
+    // Runs once the pool is running and before the port opens (the demo loads here).
+    if let beforeServerStarts { app.beforeServerStarts(perform: beforeServerStarts) }
+    return app
+}
+
+/// Every route of the API, behind the middleware that every response passes through.
+public func buildRouter(database: Database, migrator: Migrator) -> Router<AppRequestContext> {
+    let document = OpenAPIDocument.bundled()
+    let router = Router(context: AppRequestContext.self)
+    // Outermost first: the access log and request id see the final response, metrics see the final status,
+    // and the problem middleware turns every error below it into problem+json.
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ProblemMiddleware(document: document))
+
+    HealthController(database: database, migrator: migrator).register(on: router)
+    SenstatMetrics.register(on: router)
+    router.get("/openapi.yaml") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: document.yaml)))
+    }
+    return router
+}

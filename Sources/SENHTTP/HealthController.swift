@@ -1,0 +1,39 @@
+import Hummingbird
+import Logging
+import SENStore
+
+/// `/health/live`: the process answers. `/health/ready`: the database answers within the deadline and carries
+/// exactly the migrations this build ships, so a load balancer sends traffic only to instances that can serve it.
+struct HealthController {
+    let database: Database
+    let migrator: Migrator
+
+    struct Status: ResponseEncodable {
+        let status: String
+        let database: String?
+        let migrations: Int?
+    }
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("/health/live") { _, _ in Status(status: "ok", database: nil, migrations: nil) }
+        router.get("/health/ready") { _, context in try await ready(context: context) }
+    }
+
+    func ready(context: AppRequestContext) async throws -> Status {
+        guard await database.ping(logger: context.logger) else {
+            throw APIError(.serviceUnavailable, "the database does not answer", headers: [.retryAfter: "2"])
+        }
+        let pending: [Migration]
+        do {
+            pending = try migrator.pending(applied: try await database.appliedMigrations(logger: context.logger))
+        } catch let error as MigrationError {
+            throw APIError(.serviceUnavailable, error.description)
+        }
+        guard pending.isEmpty else {
+            throw APIError(
+                .serviceUnavailable,
+                "migrations not applied: \(pending.map(\.fileName).joined(separator: ", ")); run senstat-server migrate")
+        }
+        return Status(status: "ready", database: "ok", migrations: migrator.migrations.count)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SENStore
+
+/// RFC 9457 problem details. Every error the API answers has this shape, as `application/problem+json`.
+public struct ProblemDetails: Codable, Sendable, Equatable {
+    /// One validation failure: where (a JSON pointer, or a CSV row and column), a stable code, and a sentence.
+    public struct FieldError: Codable, Sendable, Equatable {
+        public var pointer: String?
+        public var row: Int?
+        public var column: String?
+        public var code: String
+        public var message: String
+
+        public init(pointer: String? = nil, row: Int? = nil, column: String? = nil, code: String, message: String) {
+            self.pointer = pointer
+            self.row = row
+            self.column = column
+            self.code = code
+            self.message = message
+        }
+    }
+
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String?
+    public var instance: String?
+    public var requestID: String?
+    public var errors: [FieldError]?
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, status, detail, instance, errors
+        case requestID = "request_id"
+    }
+}
+
+/// An error the API answers deliberately, with its status and a sentence for the person who sent the request.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var detail: String
+    public var errors: [ProblemDetails.FieldError]
+    public var headers: HTTPFields
+
+    public init(
+        _ status: HTTPResponse.Status, _ detail: String, errors: [ProblemDetails.FieldError] = [],
+        headers: HTTPFields = [:]
+    ) {
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+    }
+
+    public static func notFound(_ what: String) -> APIError { APIError(.notFound, "\(what) was not found") }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        ProblemResponse.make(
+            status: status, detail: detail, errors: errors, headers: headers, request: request,
+            requestID: context.id)
+    }
+}
+
+enum ProblemResponse {
+    static let contentType = "application/problem+json"
+
+    static func make(
+        status: HTTPResponse.Status, detail: String?, errors: [ProblemDetails.FieldError] = [],
+        headers: HTTPFields = [:], request: Request, requestID: String
+    ) -> Response {
+        let problem = ProblemDetails(
+            type: "https://senstat.dev/problems/\(slug(status))",
+            title: status.reasonPhrase,
+            status: status.code,
+            detail: detail,
+            instance: request.uri.path,
+            requestID: requestID,
+            errors: errors.isEmpty ? nil : errors)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(problem)) ?? Data(#"{"title":"Internal Server Error","status":500}"#.utf8)
+        var fields = headers
+        fields[.contentType] = contentType
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func slug(_ status: HTTPResponse.Status) -> String {
+        status.reasonPhrase.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }.reduce(into: "") {
+            if !($1 == "-" && $0.hasSuffix("-")) { $0.append($1) }
+        }
+    }
+}
+
+/// Turns every error into problem+json: deliberate API errors keep their status; a missing route is 404, or 405
+/// with `Allow` when the path exists under other methods; an unreachable database is 503; anything else is a 500
+/// whose details go to the log, never to the client.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let document: OpenAPIDocument
+
+    public init(document: OpenAPIDocument) {
+        self.document = document
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            if error.status == .notFound {
+                let allowed = document.methods(forPath: request.uri.path)
+                if !allowed.isEmpty {
+                    var headers = HTTPFields()
+                    headers[.allow] = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+                    return ProblemResponse.make(
+                        status: .methodNotAllowed,
+                        detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)",
+                        headers: headers, request: request, requestID: context.id)
+                }
+                return ProblemResponse.make(
+                    status: .notFound, detail: "no resource at \(request.uri.path)", request: request,
+                    requestID: context.id)
+            }
+            return ProblemResponse.make(
+                status: error.status, detail: error.body, headers: error.headers, request: request,
+                requestID: context.id)
+        } catch let error as DatabaseUnavailable {
+            context.logger.warning("database unavailable", metadata: ["reason": "\(error.reason)"])
+            var headers = HTTPFields()
+            headers[.retryAfter] = "2"
+            return ProblemResponse.make(
+                status: .serviceUnavailable, detail: "the database is unavailable; try again shortly",
+                headers: headers, request: request, requestID: context.id)
+        } catch let error as any HTTPResponseError {
+            return ProblemResponse.make(
+                status: error.status, detail: nil, request: request, requestID: context.id)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            return ProblemResponse.make(
+                status: .internalServerError, detail: "an internal error occurred; quote the request id to the operator",
+                request: request, requestID: context.id)
+        }
+    }
+}
+
+/// One log line per request (method, path, status, milliseconds), tagged with the request id that Hummingbird
+/// puts on every log line of the request and that the response echoes in `X-Request-Id`.
+public struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        let start = ContinuousClock.now
+        var response = try await next(request, context)
+        response.headers[.requestID] = context.id
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
+                "status": "\(response.status.code)", "ms": "\((milliseconds * 10).rounded() / 10)",
+            ])
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-Id")!
+}

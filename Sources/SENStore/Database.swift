@@ -1,0 +1,130 @@
+import Logging
+import PostgresNIO
+import SENCore
+
+/// Whose rows a transaction may see. Chosen by the HTTP layer from the authenticated principal, never by a client.
+public enum TenantScope: Sendable, Equatable {
+    /// One trust's rows (RLS: `trust_id = current_trust_id()`).
+    case trust(TrustID)
+    /// An admin's platform-wide work: creating trusts, importing the register.
+    case platform
+    /// Reference data only: every tenant policy matches nothing.
+    case none
+}
+
+/// The database as the server uses it: a PostgresNIO pool connected as the server's role, every piece of work
+/// in a transaction whose tenant is set first, and a deadline so that an unreachable database answers quickly.
+public struct Database: Sendable {
+    public let client: PostgresClient
+    /// How long one unit of database work may take before the request gives up with 503.
+    public let deadline: Duration
+
+    public init(client: PostgresClient, deadline: Duration = .seconds(2)) {
+        self.client = client
+        self.deadline = deadline
+    }
+
+    /// Builds the pool for the server's role. A fast connect timeout keeps a dead database from parking requests.
+    public static func makeClient(endpoint: DatabaseEndpoint, maximumConnections: Int, logger: Logger) -> PostgresClient {
+        var configuration = endpoint.clientConfiguration()
+        configuration.options.connectTimeout = .seconds(2)
+        // Each HTTP worker needs at most one connection at a time; 20 per instance keeps four instances under
+        // PostgreSQL's default max_connections of 100 with room for migrations and operators.
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.minimumConnections = 0
+        return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// Runs `body` in one transaction with the tenant set (transaction-local, so safe behind PgBouncer in
+    /// transaction mode).
+    public func transaction<Result: Sendable>(
+        _ scope: TenantScope, logger: Logger,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let (trust, platform): (String, String) =
+            switch scope {
+            case .trust(let id): (id.uuidString, "")
+            case .platform: ("", "platform")
+            case .none: ("", "")
+            }
+        return try await withDeadline {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await connection.query(
+                        "SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true)",
+                        logger: logger)
+                    return try await body(connection)
+                }
+            } catch let error as PostgresTransactionError {
+                // Callers care about what went wrong, not which phase of the transaction it was in.
+                throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            }
+        }
+    }
+
+    /// `SELECT 1` within the deadline: true when the database answers.
+    public func ping(logger: Logger) async -> Bool {
+        do {
+            return try await withDeadline {
+                for try await value in try await client.query("SELECT 1", logger: logger).decode(Int.self) {
+                    return value == 1
+                }
+                return false
+            }
+        } catch {
+            return false
+        }
+    }
+
+    /// The migrations recorded in the database (version, file, checksum).
+    public func appliedMigrations(logger: Logger) async throws -> [(version: Int, fileName: String, checksum: String)] {
+        try await withDeadline {
+            var result: [(version: Int, fileName: String, checksum: String)] = []
+            let rows = try await client.query(
+                "SELECT version, file_name, checksum FROM schema_migrations ORDER BY version", logger: logger)
+            for try await (version, fileName, checksum) in rows.decode((Int, String, String).self) {
+                result.append((version, fileName, checksum))
+            }
+            return result
+        }
+    }
+
+    /// Cancels `work` and throws `DatabaseUnavailable` when it outlives the deadline.
+    public func withDeadline<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                throw DatabaseUnavailable(reason: "the database did not answer within \(deadline)")
+            }
+            defer { group.cancelAll() }
+            do {
+                return try await group.next()!
+            } catch let error as PSQLError where error.isConnectionFailure {
+                throw DatabaseUnavailable(reason: "the database is not reachable")
+            }
+        }
+    }
+}
+
+/// The database could not be reached in time: the API answers 503 with Retry-After.
+public struct DatabaseUnavailable: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}
+
+extension PSQLError {
+    /// Errors that mean "no usable connection" rather than "the query was wrong".
+    var isConnectionFailure: Bool {
+        switch code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown:
+            return true
+        case .server:
+            // Class 08 (connection exception) and 57P (operator intervention: shutdown, cannot connect now).
+            let state = serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57P")
+        default:
+            return false
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Logging
+import PostgresNIO
+import SENCore
+
+/// The demo: two trusts and twelve schools of mixed phases with synthetic URNs (99xxxx, not used by DfE) in real
+/// local authorities. Loading is idempotent, and goes through the server's own role and RLS (platform scope).
+public enum DemoData {
+    public struct School: Sendable {
+        public let urn: Int
+        public let name: String
+        public let phase: Phase
+        public let establishmentType: String
+        public let laCode: Int
+        public let laName: String
+        public let region: String
+        public let pupils: Int
+    }
+
+    public struct Trust: Sendable {
+        public let id: TrustID
+        public let name: String
+        public let giasCode: String
+        public let schools: [School]
+    }
+
+    public static let trusts: [Trust] = [
+        Trust(
+            id: TrustID("0d6f1a7e-3c1b-4c5e-9a57-1b8f0e6a2c01")!, name: "Pennine Learning Trust", giasCode: "TR99001",
+            schools: [
+                School(urn: 990_101, name: "Moorside Primary Academy", phase: .primary, establishmentType: "Academy converter", laCode: 352, laName: "Manchester", region: "North West", pupils: 420),
+                School(urn: 990_102, name: "St Aidan's Church of England Primary", phase: .primary, establishmentType: "Academy converter", laCode: 350, laName: "Bolton", region: "North West", pupils: 210),
+                School(urn: 990_103, name: "Heaton Brook Primary", phase: .primary, establishmentType: "Academy sponsor led", laCode: 380, laName: "Bradford", region: "Yorkshire and the Humber", pupils: 630),
+                School(urn: 990_104, name: "Kirkgate Infant School", phase: .primary, establishmentType: "Academy converter", laCode: 383, laName: "Leeds", region: "Yorkshire and the Humber", pupils: 180),
+                School(urn: 990_105, name: "Pennine High School", phase: .secondary, establishmentType: "Academy converter", laCode: 352, laName: "Manchester", region: "North West", pupils: 1150),
+                School(urn: 990_106, name: "Aire Valley Academy", phase: .secondary, establishmentType: "Academy sponsor led", laCode: 380, laName: "Bradford", region: "Yorkshire and the Humber", pupils: 980),
+                School(urn: 990_107, name: "Calder Bridge School", phase: .notApplicable, establishmentType: "Academy special converter", laCode: 383, laName: "Leeds", region: "Yorkshire and the Humber", pupils: 120),
+            ]),
+        Trust(
+            id: TrustID("7c2e9b44-81d3-4f0a-b6e2-5d4c3a1f9e02")!, name: "Fenland Shores Academy Trust", giasCode: "TR99002",
+            schools: [
+                School(urn: 990_201, name: "Wensum Meadows Primary", phase: .primary, establishmentType: "Academy converter", laCode: 926, laName: "Norfolk", region: "East of England", pupils: 390),
+                School(urn: 990_202, name: "Ely Fields Junior School", phase: .primary, establishmentType: "Academy converter", laCode: 873, laName: "Cambridgeshire", region: "East of England", pupils: 240),
+                School(urn: 990_203, name: "Broadland Middle School", phase: .middleDeemedSecondary, establishmentType: "Academy converter", laCode: 926, laName: "Norfolk", region: "East of England", pupils: 520),
+                School(urn: 990_204, name: "Chelmer Vale Academy", phase: .secondary, establishmentType: "Academy sponsor led", laCode: 881, laName: "Essex", region: "East of England", pupils: 1320),
+                School(urn: 990_205, name: "Saltmarsh All-Through School", phase: .allThrough, establishmentType: "Free schools", laCode: 881, laName: "Essex", region: "East of England", pupils: 1480),
+            ]),
+    ]
+
+    /// Schools join their trust on 1 September 2020, before every demo term.
+    public static let membershipStart = "2020-09-01"
+
+    public static func load(into database: Database, logger: Logger) async throws {
+        try await database.transaction(.platform, logger: logger) { connection in
+            for trust in trusts {
+                try await connection.query(
+                    """
+                    INSERT INTO trusts (trust_id, name, gias_code) VALUES (\(trust.id.uuidString)::uuid, \(trust.name), \(trust.giasCode))
+                    ON CONFLICT (trust_id) DO NOTHING
+                    """, logger: logger)
+                for school in trust.schools {
+                    try await connection.query(
+                        """
+                        INSERT INTO schools (urn, name, phase, establishment_type, la_code, la_name, region, status, number_of_pupils)
+                        VALUES (\(school.urn), \(school.name), \(school.phase.rawValue), \(school.establishmentType),
+                                \(school.laCode), \(school.laName), \(school.region), 'open', \(school.pupils))
+                        ON CONFLICT (urn) DO NOTHING
+                        """, logger: logger)
+                    try await connection.query(
+                        """
+                        INSERT INTO trust_memberships (trust_id, urn, valid_from)
+                        VALUES (\(trust.id.uuidString)::uuid, \(school.urn), \(membershipStart)::date)
+                        ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                }
+            }
+        }
+        logger.info("demo data loaded", metadata: ["trusts": "\(trusts.count)", "schools": "\(trusts.map(\.schools.count).reduce(0, +))"])
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SENHTTP
+import SENStore
+import ServiceLifecycle
+
+@main
+struct SenstatServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "senstat-server",
+        abstract: "The senstat server: termly SEN and wellbeing returns for school trusts.",
+        discussion: """
+            With no DATABASE_URL the server runs its own PostgreSQL in the data folder (.senstat/ by default).
+            Environment: PORT, HOST, DATABASE_URL, DATABASE_OWNER_URL, SENSTAT_DATA_DIR, LOG_LEVEL, LOG_FORMAT.
+            """,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Options every command that touches the database shares. Flags win over the environment.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Data folder for the embedded PostgreSQL (env SENSTAT_DATA_DIR; default .senstat).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("database-url"), help: "PostgreSQL for the server's role (env DATABASE_URL). Omit to use the embedded one.")
+    var databaseURL: String?
+
+    @Option(name: .customLong("owner-database-url"), help: "PostgreSQL as the owner role, for migrations (env DATABASE_OWNER_URL).")
+    var ownerDatabaseURL: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: "text or json (env LOG_FORMAT; default text).")
+    var logFormat: String?
+
+    static let environment = ProcessInfo.processInfo.environment
+
+    var resolvedDataDirectory: URL {
+        let path = dataDirectory ?? Self.environment["SENSTAT_DATA_DIR"] ?? ".senstat"
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            .standardizedFileURL
+    }
+
+    func validate() throws {
+        if let level = logLevel ?? Self.environment["LOG_LEVEL"], Logger.Level(rawValue: level.lowercased()) == nil {
+            throw ValidationError("log level '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let format = logFormat ?? Self.environment["LOG_FORMAT"], LogSetup.Format(rawValue: format.lowercased()) == nil {
+            throw ValidationError("log format '\(format)' is not text or json")
+        }
+    }
+
+    /// Bootstraps logging once and returns the process logger.
+    func makeLogger() -> Logger {
+        let level = (logLevel ?? Self.environment["LOG_LEVEL"]).flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        let format = (logFormat ?? Self.environment["LOG_FORMAT"]).flatMap { LogSetup.Format(rawValue: $0.lowercased()) } ?? .text
+        LogSetup.bootstrap(format: format, level: level)
+        return Logger(label: "senstat")
+    }
+
+    func prepare(logger: Logger) async throws -> DatabaseSetup {
+        try await DatabaseSetup.prepare(
+            databaseURL: databaseURL ?? Self.environment["DATABASE_URL"],
+            ownerURL: ownerDatabaseURL ?? Self.environment["DATABASE_OWNER_URL"],
+            dataDirectory: resolvedDataDirectory, logger: logger)
+    }
+}
+
+/// Prints a one-line error and exits non-zero, rather than a stack of Swift error descriptions.
+struct StartupFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("senstat-server: \(message)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SENHTTP
+import SENStore
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Migrate (unless --no-migrate) and serve the API.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Address to listen on (env HOST; default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (env PORT; default 8080).")
+    var port: Int?
+
+    @Flag(help: "Load the demo trusts and schools before serving.")
+    var demo = false
+
+    @Flag(name: .customLong("no-migrate"), help: "Do not apply migrations at start; refuse to start if any are pending.")
+    var noMigrate = false
+
+    func validate() throws {
+        if let port = port ?? DatabaseOptions.environment["PORT"].flatMap(Int.init), !(1...65535).contains(port) {
+            throw ValidationError("port \(port) is not between 1 and 65535")
+        }
+        if port == nil, let text = DatabaseOptions.environment["PORT"], Int(text) == nil {
+            throw ValidationError("PORT '\(text)' is not a number")
+        }
+    }
+
+    func run() async throws {
+        let logger = database.makeLogger()
+        let settings = ServerSettings(
+            host: host ?? DatabaseOptions.environment["HOST"] ?? "127.0.0.1",
+            port: port ?? DatabaseOptions.environment["PORT"].flatMap(Int.init) ?? 8080)
+        logger.info(
+            "starting senstat-server",
+            metadata: [
+                "host": "\(settings.host)", "port": "\(settings.port)", "demo": "\(demo)",
+                "data_dir": "\(database.resolvedDataDirectory.path)",
+            ])
+
+        let setup: DatabaseSetup
+        do {
+            setup = try await database.prepare(logger: logger)
+        } catch {
+            fail("\(error)")
+        }
+        // From here on the embedded cluster (if any) is running: every exit path must stop it.
+        let stopEmbedded = { setup.embedded?.stop() }
+        let migrator: Migrator
+        do {
+            migrator = try Migrator.bundled(logger: logger)
+            if let owner = setup.owner, !noMigrate {
+                try await migrator.migrate(owner: owner)
+            } else {
+                let applied = try await LibPQ.runScript(on: setup.app) { connection in
+                    try connection.execute("SELECT version, file_name, checksum FROM schema_migrations")
+                        .map { (version: Int($0[0]!)!, fileName: $0[1]!, checksum: $0[2]!) }
+                }
+                let pending = try migrator.pending(applied: applied)
+                if !pending.isEmpty {
+                    throw StartupFailure(
+                        description: "migrations are pending (\(pending.map(\.fileName).joined(separator: ", "))); run `senstat-server migrate` with DATABASE_OWNER_URL")
+                }
+            }
+        } catch {
+            stopEmbedded()
+            fail("\(error)")
+        }
+
+        let client = Database.makeClient(endpoint: setup.app, maximumConnections: 20, logger: logger)
+        let db = Database(client: client)
+        var loadDemo: (@Sendable () async throws -> Void)? = nil
+        if demo { loadDemo = { try await DemoData.load(into: db, logger: logger) } }
+        let app = buildApplication(
+            settings: settings, database: db, migrator: migrator, logger: logger,
+            servicesBeforeDatabase: setup.embedded.map { [EmbeddedPostgresService($0)] } ?? [],
+            beforeServerStarts: loadDemo)
+        do {
+            try await app.runService()
+        } catch {
+            stopEmbedded()
+            fail("\(error)")
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending migrations as the owner role (DATABASE_OWNER_URL, or the embedded cluster's owner).")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let logger = database.makeLogger()
+        let setup: DatabaseSetup
+        do {
+            setup = try await database.prepare(logger: logger)
+        } catch {
+            fail("\(error)")
+        }
+        defer { setup.embedded?.stop() }
+        guard let owner = setup.owner else {
+            fail("set DATABASE_OWNER_URL (or --owner-database-url): migrations run as the role that owns the tables")
+        }
+        do {
+            let applied = try await Migrator.bundled(logger: logger).migrate(owner: owner)
+            print(applied.isEmpty ? "migrations are current" : "applied: \(applied.joined(separator: ", "))")
+        } catch {
+            setup.embedded?.stop()
+            fail("\(error)")
+        }
+    }
+}

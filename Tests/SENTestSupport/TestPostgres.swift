@@ -1,0 +1,140 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SENStore
+
+/// Real PostgreSQL for tests: the server named by `SENSTAT_TEST_DATABASE_URL` (a role that may create roles and
+/// databases), or else an embedded cluster in a temporary folder, started when the first test needs it and
+/// stopped when the last one finishes. Each test gets its own database, cloned from a migrated template.
+public actor TestPostgres {
+    public static let shared = TestPostgres()
+
+    struct Cluster: Sendable {
+        let admin: DatabaseEndpoint
+        let owner: DatabaseEndpoint
+        let app: DatabaseEndpoint
+        let template: String
+        let embedded: EmbeddedPostgres?
+        let folder: URL?
+    }
+
+    private var users = 0
+    private var starting: Task<Cluster, any Error>?
+    private var generation = 0
+    static let logger: Logger = {
+        var logger = Logger(label: "senstat.test")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    func acquire() async throws -> Cluster {
+        users += 1
+        if starting == nil {
+            generation += 1
+            let generation = generation
+            starting = Task { try await Self.start(generation: generation) }
+        }
+        do {
+            return try await starting!.value
+        } catch {
+            await release()
+            throw error
+        }
+    }
+
+    /// The last user out stops the embedded cluster, before its test returns, so none outlives the test run.
+    func release() async {
+        users -= 1
+        guard users == 0, let task = starting else { return }
+        starting = nil
+        guard let cluster = try? await task.value, let embedded = cluster.embedded else { return }
+        embedded.stop()
+        if let folder = cluster.folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    static func start(generation: Int) async throws -> Cluster {
+        let template = "senstat_tpl_\(getpid())_\(generation)"
+        if let url = ProcessInfo.processInfo.environment["SENSTAT_TEST_DATABASE_URL"], !url.isEmpty {
+            let admin = try DatabaseEndpoint.resolve(url)
+            let password = "t" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+            try await LibPQ.runScript(on: admin) { connection in
+                try EmbeddedPostgres.ensureRoles(connection, password: password)
+                try EmbeddedPostgres.ensureDatabase(connection, name: template)
+            }
+            let owner = admin.with(user: EmbeddedPostgres.ownerRole, password: password, database: template)
+            try await Migrator.bundled(logger: logger).migrate(owner: owner)
+            return Cluster(
+                admin: admin, owner: owner, app: admin.with(user: EmbeddedPostgres.appRole, password: password),
+                template: template, embedded: nil, folder: nil)
+        }
+        let folder = URL(fileURLWithPath: "/tmp/senstat-test-\(getpid())-\(generation)")
+        try? FileManager.default.removeItem(at: folder)
+        let embedded = try EmbeddedPostgres(dataDirectory: folder, unsafeFast: true, logger: logger)
+        try await embedded.start()
+        let admin = embedded.endpoint(user: EmbeddedPostgres.superuser, database: "postgres")
+        try await LibPQ.runScript(on: admin) { connection in
+            try EmbeddedPostgres.ensureDatabase(connection, name: template)
+        }
+        try await Migrator.bundled(logger: logger).migrate(owner: embedded.endpoint(user: EmbeddedPostgres.ownerRole, database: template))
+        return Cluster(
+            admin: admin, owner: embedded.endpoint(user: EmbeddedPostgres.ownerRole),
+            app: embedded.endpoint(user: EmbeddedPostgres.appRole), template: template, embedded: embedded,
+            folder: folder)
+    }
+}
+
+/// One test's own database.
+public struct TestDatabase: Sendable {
+    public let name: String
+    /// The server's role (owns nothing, obeys RLS).
+    public let app: DatabaseEndpoint
+    /// The owner role (migrations).
+    public let owner: DatabaseEndpoint
+    /// A superuser-like role, for tests that inspect or break things.
+    public let admin: DatabaseEndpoint
+
+    /// A pool as the server's role; the caller runs it (or hands it to an application that does).
+    public func makeDatabase(deadline: Duration = .seconds(5)) -> Database {
+        Database(
+            client: Database.makeClient(endpoint: app, maximumConnections: 8, logger: TestPostgres.logger),
+            deadline: deadline)
+    }
+
+    /// Runs `body` with a running pool as the server's role.
+    public func withDatabase<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
+        let database = makeDatabase()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.client.run() }
+            defer { group.cancelAll() }
+            return try await body(database)
+        }
+    }
+
+    /// Runs SQL as the admin role in this database (setup that bypasses the server's rules on purpose).
+    @discardableResult
+    public func adminSQL(_ sql: String, _ parameters: [String?] = []) async throws -> [[String?]] {
+        try await LibPQ.runScript(on: admin) { try $0.execute(sql, parameters: parameters) }
+    }
+}
+
+/// Creates a fresh migrated database for `body` and drops it afterwards.
+public func withTestDatabase<T: Sendable>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+    let cluster = try await TestPostgres.shared.acquire()
+    let name = "senstat_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+    do {
+        try await LibPQ.runScript(on: cluster.admin) { connection in
+            try EmbeddedPostgres.ensureDatabase(connection, name: name, template: cluster.template)
+        }
+        let database = TestDatabase(
+            name: name, app: cluster.app.with(database: name), owner: cluster.owner.with(database: name),
+            admin: cluster.admin.with(database: name))
+        let result = try await body(database)
+        _ = try? await LibPQ.runScript(on: cluster.admin) { try $0.execute("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)") }
+        await TestPostgres.shared.release()
+        return result
+    } catch {
+        _ = try? await LibPQ.runScript(on: cluster.admin) { try $0.execute("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)") }
+        await TestPostgres.shared.release()
+        throw error
+    }
+}
