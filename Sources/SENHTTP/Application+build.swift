@@ -50,6 +50,13 @@ public func buildRouter(database: Database, migrator: Migrator) -> Router<AppReq
 
     HealthController(database: database, migrator: migrator).register(on: router)
     SenstatMetrics.register(on: router)
+
+    let tokens = TokenStore(database: database)
+    let register = RegisterStore(database: database)
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens))
+    AccountsController(tokens: tokens, register: register).register(on: v1)
+    RegisterController(register: register, importer: GIASImporter(database: database)).register(on: v1)
+
     router.get("/openapi.yaml") { _, _ in
         Response(
             status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],

@@ -77,3 +77,40 @@ public enum DemoData {
         logger.info("demo data loaded", metadata: ["trusts": "\(trusts.count)", "schools": "\(trusts.map(\.schools.count).reduce(0, +))"])
     }
 }
+
+extension DemoData {
+    /// A demo token, as written to `<data dir>/demo-tokens.json`.
+    public struct Token: Sendable {
+        public let token: String
+        public let trustID: TrustID?
+        public let urns: [URN]
+    }
+
+    /// One token per role, plus an executive of the second trust. Earlier demo tokens are revoked first, since a
+    /// token is shown only once and the file is rewritten at every demo start.
+    public static func issueTokens(store: TokenStore, logger: Logger) async throws -> [String: Token] {
+        try await store.database.transaction(.platform, logger: logger) { connection in
+            try await connection.query(
+                "UPDATE api_tokens SET revoked_at = now() WHERE label LIKE 'demo:%' AND revoked_at IS NULL", logger: logger)
+        }
+        let first = trusts[0]
+        let second = trusts[1]
+        let leaderSchools = [URN(first.schools[0].urn)!]
+        let plan: [(String, Role, TrustID?, [URN])] = [
+            ("admin", .admin, nil, []),
+            ("trust_executive", .trustExecutive, first.id, []),
+            ("school_leader", .schoolLeader, first.id, leaderSchools),
+            ("researcher", .researcher, nil, []),
+            ("other_trust_executive", .trustExecutive, second.id, []),
+        ]
+        var result: [String: Token] = [:]
+        for (name, role, trust, urns) in plan {
+            let issued = try await store.issue(
+                role: role, trustID: trust, urns: urns, label: "demo:\(name)", expiresAt: nil, createdBy: nil,
+                scope: .platform, logger: logger)
+            let schools = role == .trustExecutive ? trusts.first { $0.id == trust }!.schools.compactMap { URN($0.urn) } : urns
+            result[name] = Token(token: issued.token, trustID: trust, urns: schools)
+        }
+        return result
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SENHTTP
+import SENCore
 import SENStore
 import ServiceLifecycle
 
@@ -76,7 +77,17 @@ struct Serve: AsyncParsableCommand {
         let client = Database.makeClient(endpoint: setup.app, maximumConnections: 20, logger: logger)
         let db = Database(client: client)
         var loadDemo: (@Sendable () async throws -> Void)? = nil
-        if demo { loadDemo = { try await DemoData.load(into: db, logger: logger) } }
+        if demo {
+            let tokenFile = database.resolvedDataDirectory.appendingPathComponent("demo-tokens.json")
+            loadDemo = {
+                try await DemoData.load(into: db, logger: logger)
+                let tokens = try await DemoData.issueTokens(store: TokenStore(database: db), logger: logger)
+                try writeDemoTokens(tokens, to: tokenFile)
+                var text = "demo tokens (also in \(tokenFile.path)):\n"
+                for name in tokens.keys.sorted() { text += "  \(name): \(tokens[name]!.token)\n" }
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        }
         let app = buildApplication(
             settings: settings, database: db, migrator: migrator, logger: logger,
             servicesBeforeDatabase: setup.embedded.map { [EmbeddedPostgresService($0)] } ?? [],
@@ -116,4 +127,18 @@ struct Migrate: AsyncParsableCommand {
             fail("\(error)")
         }
     }
+}
+
+/// `{"admin": {"token": ...}, "trust_executive": {"token": ..., "trust_id": ..., "urns": [...]}, ...}`, mode 0600.
+func writeDemoTokens(_ tokens: [String: DemoData.Token], to file: URL) throws {
+    var object: [String: [String: Any]] = [:]
+    for (name, token) in tokens {
+        var entry: [String: Any] = ["token": token.token]
+        if let trust = token.trustID { entry["trust_id"] = trust.uuidString }
+        if !token.urns.isEmpty { entry["urns"] = token.urns.map(\.value) }
+        object[name] = entry
+    }
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: file.path, contents: data, attributes: [.posixPermissions: 0o600])
 }

@@ -1,0 +1,154 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SENCore
+import SENStore
+
+/// `/v1/me` and `/v1/tokens`: who the caller is, and the tokens an admin or a trust executive manages.
+struct AccountsController {
+    let tokens: TokenStore
+    let register: RegisterStore
+
+    struct TokenBody: ResponseEncodable, Decodable {
+        let id: String
+        let role: String
+        let trustID: String?
+        let urns: [Int]
+        let label: String
+        let createdAt: Date
+        let expiresAt: Date?
+        let lastUsedAt: Date?
+        let revokedAt: Date?
+        /// Only in the answer to the POST that created it.
+        let token: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, role, urns, label, token
+            case trustID = "trust_id"
+            case createdAt = "created_at"
+            case expiresAt = "expires_at"
+            case lastUsedAt = "last_used_at"
+            case revokedAt = "revoked_at"
+        }
+
+        init(_ record: TokenRecord, token: String? = nil) {
+            id = record.id
+            role = record.role.rawValue
+            trustID = record.trustID?.uuidString
+            urns = record.urns.map(\.value)
+            label = record.label
+            createdAt = record.createdAt
+            expiresAt = record.expiresAt
+            lastUsedAt = record.lastUsedAt
+            revokedAt = record.revokedAt
+            self.token = token
+        }
+    }
+
+    struct TokenList: ResponseEncodable {
+        let tokens: [TokenBody]
+    }
+
+    struct NewToken: Decodable {
+        let role: Role
+        let trustID: TrustID?
+        let urns: [URN]?
+        let label: String?
+        let expiresAt: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case role, urns, label
+            case trustID = "trust_id"
+            case expiresAt = "expires_at"
+        }
+    }
+
+    struct Me: ResponseEncodable {
+        let tokenID: String
+        let role: String
+        let trustID: String?
+        let urns: [Int]
+
+        enum CodingKeys: String, CodingKey {
+            case role, urns
+            case tokenID = "token_id"
+            case trustID = "trust_id"
+        }
+    }
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        group.get("me") { _, context in
+            let principal = try context.requirePrincipal()
+            return Me(
+                tokenID: principal.tokenID, role: principal.role.rawValue, trustID: principal.trustID?.uuidString,
+                urns: principal.urns.map(\.value).sorted())
+        }
+        group.post("tokens") { request, context in try await create(request, context) }
+        group.get("tokens") { _, context in
+            let principal = try context.require(.admin, .trustExecutive)
+            return TokenList(tokens: try await tokens.list(scope: principal.scope, logger: context.logger).map { TokenBody($0) })
+        }
+        group.delete("tokens/:id") { _, context in
+            let principal = try context.require(.admin, .trustExecutive)
+            guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+                throw APIError.notFound("the token")
+            }
+            let revoked = try await tokens.revoke(
+                id: id, onlyRoles: principal.role == .admin ? nil : [.schoolLeader], scope: principal.scope,
+                logger: context.logger)
+            guard revoked != nil else { throw APIError.notFound("the token") }
+            return HTTPResponse.Status.noContent
+        }
+    }
+
+    func create(_ request: Request, _ context: AppRequestContext) async throws -> EditedResponse<TokenBody> {
+        let principal = try context.require(.admin, .trustExecutive)
+        var request = request
+        let body = try await request.decodeJSON(NewToken.self)
+        // A trust executive's tokens are for its own trust unless it says otherwise.
+        let trust = body.trustID ?? (principal.role == .trustExecutive ? principal.trustID : nil)
+        guard principal.mayIssue(role: body.role, trust: trust) else {
+            throw APIError(.forbidden, "a \(principal.role.rawValue) may not issue \(body.role.rawValue) tokens for that trust")
+        }
+        var errors: [ProblemDetails.FieldError] = []
+        let urns = body.urns ?? []
+        if body.role.needsTrust && trust == nil {
+            errors.append(.init(pointer: "/trust_id", code: "required", message: "a \(body.role.rawValue) token needs a trust"))
+        }
+        if !body.role.needsTrust && body.trustID != nil {
+            errors.append(.init(pointer: "/trust_id", code: "not_allowed", message: "a \(body.role.rawValue) token has no trust"))
+        }
+        if body.role == .schoolLeader && urns.isEmpty {
+            errors.append(.init(pointer: "/urns", code: "required", message: "a school_leader token needs at least one school"))
+        }
+        if body.role != .schoolLeader && !urns.isEmpty {
+            errors.append(.init(pointer: "/urns", code: "not_allowed", message: "only school_leader tokens carry schools"))
+        }
+        if let label = body.label, label.count > 200 {
+            errors.append(.init(pointer: "/label", code: "too_long", message: "a label has at most 200 characters"))
+        }
+        if let expires = body.expiresAt, expires <= Date() {
+            errors.append(.init(pointer: "/expires_at", code: "in_the_past", message: "expires_at must be in the future"))
+        }
+        if errors.isEmpty, let trust {
+            // The trust must exist (and be visible to the issuer), and the schools must be in it now.
+            let scope: TenantScope = principal.role == .admin ? .platform : .trust(trust)
+            if try await register.trust(trust, scope: scope, logger: context.logger) == nil {
+                errors.append(.init(pointer: "/trust_id", code: "unknown", message: "no such trust"))
+            } else if !urns.isEmpty {
+                let inTrust = Set(try await register.schools(of: trust, only: Set(urns), scope: scope, logger: context.logger).map(\.urn))
+                for (index, urn) in urns.enumerated() where !inTrust.contains(urn) {
+                    errors.append(.init(pointer: "/urns/\(index)", code: "not_in_trust", message: "school \(urn) is not in this trust"))
+                }
+            }
+        }
+        guard errors.isEmpty else { throw APIError.validation(errors) }
+        let issued = try await tokens.issue(
+            role: body.role, trustID: trust, urns: urns, label: body.label ?? "", expiresAt: body.expiresAt,
+            createdBy: principal.tokenID, scope: principal.role == .admin ? .platform : principal.scope,
+            logger: context.logger)
+        context.logger.info("token issued", metadata: ["new_token_id": "\(issued.record.id)", "new_role": "\(body.role.rawValue)"])
+        return EditedResponse(status: .created, response: TokenBody(issued.record, token: issued.token))
+    }
+}

@@ -1,0 +1,40 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import SENCore
+import SENStore
+
+extension APIError {
+    /// 401 with the challenge RFC 6750 asks for.
+    static func unauthorized(_ detail: String, invalidToken: Bool = false) -> APIError {
+        let challenge = invalidToken ? #"Bearer realm="senstat", error="invalid_token""# : #"Bearer realm="senstat""#
+        return APIError(.unauthorized, detail, headers: [.wwwAuthenticate: challenge])
+    }
+}
+
+/// Resolves `Authorization: Bearer <token>` to a principal. Missing, malformed, unknown, expired and revoked
+/// tokens all answer 401 with `WWW-Authenticate: Bearer`, and say no more than which of missing or invalid.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let tokens: TokenStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let header = request.headers[.authorization] else {
+            throw APIError.unauthorized("send a bearer token: Authorization: Bearer sst_...")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+            let principal = try await tokens.authenticate(String(parts[1]), logger: context.logger)
+        else {
+            throw APIError.unauthorized("the bearer token is not valid (unknown, expired or revoked)", invalidToken: true)
+        }
+        var context = context
+        context.principal = principal
+        context.logger[metadataKey: "token_id"] = "\(principal.tokenID)"
+        context.logger[metadataKey: "role"] = "\(principal.role.rawValue)"
+        if let trust = principal.trustID { context.logger[metadataKey: "trust_id"] = "\(trust)" }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SENCore
+
+extension Request {
+    /// Collects the body up to `limit` bytes; beyond it, 413.
+    mutating func collectBody(limit: Int, what: String) async throws -> ByteBuffer {
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.contentTooLarge, "\(what) may be at most \(limit / 1_048_576) MB")
+        }
+        do {
+            return try await collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, "\(what) may be at most \(limit / 1_048_576) MB")
+        }
+    }
+
+    /// Decodes a JSON body (at most 1 MB). Broken JSON is 400; a body of the wrong shape is 422 with a JSON
+    /// pointer to each problem.
+    mutating func decodeJSON<T: Decodable>(_ type: T.Type) async throws -> T {
+        let buffer = try await collectBody(limit: 1 << 20, what: "a JSON body")
+        let data = Data(buffer.readableBytesView)
+        do {
+            return try JSONDecoder.api.decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw APIError.decoding(error)
+        }
+    }
+}
+
+extension JSONDecoder {
+    static let api: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}
+
+extension APIError {
+    static func decoding(_ error: DecodingError) -> APIError {
+        func pointer(_ path: [any CodingKey]) -> String {
+            "/" + path.map { key in
+                key.intValue.map(String.init) ?? key.stringValue.replacingOccurrences(of: "~", with: "~0")
+                    .replacingOccurrences(of: "/", with: "~1")
+            }.joined(separator: "/")
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return APIError(.badRequest, "the body is not valid JSON")
+        case .keyNotFound(let key, let context):
+            let path = pointer(context.codingPath + [key])
+            return validation([.init(pointer: path, code: "required", message: "\(key.stringValue) is required")])
+        case .typeMismatch(let type, let context):
+            return validation([
+                .init(pointer: pointer(context.codingPath), code: "type", message: "expected \(describe(type))")
+            ])
+        case .valueNotFound(let type, let context):
+            return validation([
+                .init(pointer: pointer(context.codingPath), code: "required", message: "expected \(describe(type)), not null")
+            ])
+        case .dataCorrupted(let context):
+            return validation([
+                .init(pointer: pointer(context.codingPath), code: "invalid", message: context.debugDescription)
+            ])
+        @unknown default:
+            return APIError(.badRequest, "the body could not be read")
+        }
+    }
+
+    static func validation(_ errors: [ProblemDetails.FieldError]) -> APIError {
+        APIError(.unprocessableContent, "the request has \(errors.count) invalid field\(errors.count == 1 ? "" : "s")", errors: errors)
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int32.Type, is Int64.Type: "a whole number"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "a value of another type"
+        }
+    }
+}
+
+extension Parameters {
+    /// A URN from the path; anything else (`../`, `%00`, letters) is 400.
+    func urn(_ name: String = "urn") throws -> URN {
+        guard let text = get(name), let urn = URN(text) else {
+            throw APIError(.badRequest, "'\(get(name) ?? "")' is not a URN (six digits)")
+        }
+        return urn
+    }
+
+    /// A trust id from the path. A malformed one names nothing, so it is 404 like any trust the caller cannot see.
+    func trustID(_ name: String = "trust") throws -> TrustID {
+        guard let text = get(name), let id = TrustID(text) else { throw APIError.notFound("the trust") }
+        return id
+    }
+}
+
+/// Today's date in UTC (census days and deadlines are dates in England; UTC is within an hour of it).
+func todayUTC() -> CalendarDate {
+    CalendarDate(daysSinceEpoch: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
+}

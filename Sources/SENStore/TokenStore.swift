@@ -1,0 +1,118 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SENCore
+
+/// A token as listed: everything but the secret, which is never stored.
+public struct TokenRecord: Sendable, Equatable {
+    public let id: String
+    public let role: Role
+    public let trustID: TrustID?
+    public let urns: [URN]
+    public let label: String
+    public let createdAt: Date
+    public let expiresAt: Date?
+    public let lastUsedAt: Date?
+    public let revokedAt: Date?
+}
+
+/// A newly issued token: the record, and the secret, returned this once.
+public struct IssuedToken: Sendable {
+    public let record: TokenRecord
+    public let token: String
+}
+
+/// Issues, lists, revokes and authenticates bearer tokens. Only SHA-256 digests reach the database.
+public struct TokenStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+
+    /// The principal for a well-formed, known, unexpired, unrevoked token; nil otherwise.
+    public func authenticate(_ token: String, logger: Logger) async throws -> Principal? {
+        guard BearerToken.isWellFormed(token) else { return nil }
+        let digest = Self.digest(token)
+        let rows = try await database.transaction(.none, logger: logger) { connection in
+            var found: [(UUID, String, UUID?, [Int32], ByteBuffer)] = []
+            let result = try await connection.query(
+                "SELECT token_id, role, trust_id, urns, digest FROM authenticate_token(\(ByteBuffer(bytes: digest)))",
+                logger: logger)
+            for try await row in result.decode((UUID, String, UUID?, [Int32], ByteBuffer).self) { found.append(row) }
+            return found
+        }
+        // The lookup is by digest, a one-way function of the secret; comparing again in constant time costs
+        // nothing and keeps the check independent of how the index compares.
+        guard let (id, roleText, trust, urns, stored) = rows.first, let role = Role(rawValue: roleText),
+            BearerToken.constantTimeEqual(Array(buffer: stored), digest)
+        else { return nil }
+        return Principal(
+            tokenID: id.uuidString.lowercased(), role: role, trustID: trust.flatMap { TrustID($0.uuidString) },
+            urns: Set(urns.compactMap { URN(Int($0)) }))
+    }
+
+    /// Issues a token in `scope` (platform for an admin, the trust for a trust executive).
+    public func issue(
+        role: Role, trustID: TrustID?, urns: [URN], label: String, expiresAt: Date?, createdBy: String?,
+        scope: TenantScope, logger: Logger
+    ) async throws -> IssuedToken {
+        let token = BearerToken.generate()
+        let digest = ByteBuffer(bytes: Self.digest(token))
+        let urnValues = urns.map { Int32($0.value) }
+        let record = try await database.transaction(scope, logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO api_tokens (digest, role, trust_id, urns, label, expires_at, created_by)
+                VALUES (\(digest), \(role.rawValue), \(trustID?.uuidString)::uuid, \(urnValues)::integer[], \(label),
+                        \(expiresAt), \(createdBy)::uuid)
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger)
+            return try await Self.records(rows).first!
+        }
+        return IssuedToken(record: record, token: token)
+    }
+
+    public func list(scope: TenantScope, logger: Logger) async throws -> [TokenRecord] {
+        try await database.transaction(scope, logger: logger) { connection in
+            try await Self.records(
+                connection.query("SELECT \(unescaped: Self.columns) FROM api_tokens ORDER BY created_at, token_id", logger: logger))
+        }
+    }
+
+    /// Revokes a token visible in `scope`; returns the record, or nil when there is none to see.
+    /// `onlyRoles` limits what may be revoked (a trust executive revokes school leaders' tokens).
+    public func revoke(id: UUID, onlyRoles: [Role]?, scope: TenantScope, logger: Logger) async throws -> TokenRecord? {
+        let roles = (onlyRoles ?? Role.allCases).map(\.rawValue)
+        return try await database.transaction(scope, logger: logger) { connection in
+            try await Self.records(
+                connection.query(
+                    """
+                    UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
+                    WHERE token_id = \(id) AND role = ANY(\(roles))
+                    RETURNING \(unescaped: Self.columns)
+                    """, logger: logger)
+            ).first
+        }
+    }
+
+    static let columns = "token_id, role, trust_id, urns, label, created_at, expires_at, last_used_at, revoked_at"
+
+    static func records(_ rows: PostgresRowSequence) async throws -> [TokenRecord] {
+        var records: [TokenRecord] = []
+        for try await (id, role, trust, urns, label, created, expires, used, revoked) in rows.decode(
+            (UUID, String, UUID?, [Int32], String, Date, Date?, Date?, Date?).self)
+        {
+            records.append(
+                TokenRecord(
+                    id: id.uuidString.lowercased(), role: Role(rawValue: role) ?? .researcher,
+                    trustID: trust.flatMap { TrustID($0.uuidString) }, urns: urns.compactMap { URN(Int($0)) },
+                    label: label, createdAt: created, expiresAt: expires, lastUsedAt: used, revokedAt: revoked))
+        }
+        return records
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import SENCore
+import SENStore
+import SENTestSupport
+import Testing
+
+func fixture(_ name: String) throws -> [UInt8] {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").appendingPathComponent(name)
+    return Array(try Data(contentsOf: url))
+}
+
+@Suite struct TokenStoreTests {
+    let logger = Logger(label: "test")
+
+    @Test func issuedTokensAuthenticateUntilRevokedOrExpired() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                try await DemoData.load(into: database, logger: logger)
+                let store = TokenStore(database: database)
+                let trust = DemoData.trusts[0].id
+                let issued = try await store.issue(
+                    role: .schoolLeader, trustID: trust, urns: [URN(990_101)!], label: "t", expiresAt: nil,
+                    createdBy: nil, scope: .trust(trust), logger: logger)
+                let principal = try #require(try await store.authenticate(issued.token, logger: logger))
+                #expect(principal.role == .schoolLeader && principal.trustID == trust && principal.urns == [URN(990_101)!])
+                #expect(principal.tokenID == issued.record.id)
+
+                // One character off, or not a token at all: nobody.
+                var altered = Array(issued.token)
+                altered[10] = altered[10] == "A" ? "B" : "A"
+                #expect(try await store.authenticate(String(altered), logger: logger) == nil)
+                #expect(try await store.authenticate("not-a-token", logger: logger) == nil)
+
+                // Revoked: nobody, at once.
+                let id = try #require(UUID(uuidString: issued.record.id))
+                #expect(try await store.revoke(id: id, onlyRoles: nil, scope: .trust(trust), logger: logger) != nil)
+                #expect(try await store.authenticate(issued.token, logger: logger) == nil)
+
+                // Expired: nobody.
+                let expiring = try await store.issue(
+                    role: .researcher, trustID: nil, urns: [], label: "", expiresAt: Date().addingTimeInterval(3600),
+                    createdBy: nil, scope: .platform, logger: logger)
+                #expect(try await store.authenticate(expiring.token, logger: logger) != nil)
+                try await db.adminSQL("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE token_id = $1", [expiring.record.id])
+                #expect(try await store.authenticate(expiring.token, logger: logger) == nil)
+            }
+            let used = try await db.adminSQL("SELECT count(*) FROM api_tokens WHERE last_used_at IS NOT NULL")
+            #expect(used == [["2"]])
+        }
+    }
+
+    /// The database never holds a token, only its digest: a full dump contains none of the secrets.
+    @Test func noRawTokenIsStoredAnywhere() async throws {
+        try await withTestDatabase { db in
+            let tokens = try await db.withDatabase { database in
+                try await DemoData.load(into: database, logger: logger)
+                return try await DemoData.issueTokens(store: TokenStore(database: database), logger: logger)
+            }
+            #expect(tokens.count == 5)
+            let dump = try await pgDump(db)
+            #expect(dump.contains("COPY public.api_tokens"), "the dump covers the token table")
+            for (name, token) in tokens {
+                #expect(!dump.contains(token.token), "\(name)'s token is in the database")
+                #expect(!dump.contains(String(token.token.dropFirst(4))), "\(name)'s secret is in the database")
+            }
+        }
+    }
+
+    /// A tenant cannot list or revoke another trust's tokens.
+    @Test func tokensAreTenantScoped() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                try await DemoData.load(into: database, logger: logger)
+                let store = TokenStore(database: database)
+                let (a, b) = (DemoData.trusts[0].id, DemoData.trusts[1].id)
+                let leader = try await store.issue(
+                    role: .schoolLeader, trustID: a, urns: [URN(990_101)!], label: "", expiresAt: nil, createdBy: nil,
+                    scope: .trust(a), logger: logger)
+                #expect(try await store.list(scope: .trust(b), logger: logger).isEmpty)
+                #expect(try await store.list(scope: .trust(a), logger: logger).map(\.id) == [leader.record.id])
+                let id = try #require(UUID(uuidString: leader.record.id))
+                #expect(try await store.revoke(id: id, onlyRoles: nil, scope: .trust(b), logger: logger) == nil)
+                #expect(try await store.authenticate(leader.token, logger: logger) != nil)
+            }
+        }
+    }
+
+    func pgDump(_ db: TestDatabase) async throws -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("senstat-dump-\(UUID().uuidString).sql")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        var arguments = ["pg_dump", "--data-only", "--no-owner", "--file", output.path]
+        switch db.admin.address {
+        case .socketDirectory(let path): arguments += ["--host", path]
+        case .tcp(let host): arguments += ["--host", host]
+        }
+        arguments += ["--port", String(db.admin.port), "--username", db.admin.user, db.name]
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        if let password = db.admin.password { environment["PGPASSWORD"] = password }
+        process.environment = environment
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return try String(contentsOf: output, encoding: .utf8)
+    }
+}
+
+@Suite struct GIASImportTests {
+    let logger = Logger(label: "test")
+    let day1 = CalendarDate(iso: "2026-09-01")!
+    let day2 = CalendarDate(iso: "2026-10-01")!
+
+    @Test func windows1252FileRoundTripsToUTF8AndImportsIdempotently() async throws {
+        let register = try GIASRegisterReader.read(try fixture("gias-sample-cp1252.csv"))
+        #expect(register.rejections.map(\.row) == [7])
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                let importer = GIASImporter(database: database)
+                let first = try await importer.importRegister(register, createTrusts: true, effectiveDate: day1, logger: logger)
+                #expect(registerCounts(first) == [5, 0, 0, 0])
+                #expect(first.rejected.count == 1)
+                #expect(trustCounts(first) == [2, 3, 0])
+
+                let again = try await importer.importRegister(register, createTrusts: true, effectiveDate: day2, logger: logger)
+                #expect(registerCounts(again) == [0, 0, 0, 5])
+                #expect(trustCounts(again) == [0, 0, 0])
+            }
+            let names = try await db.adminSQL("SELECT name FROM schools ORDER BY urn")
+            #expect(names.map { $0[0]! } == [
+                "St Thérèse’s Catholic Primary", "Çelik Academy, Sparkhill", "Brontë House School",
+                "Ancoats Infant School", "Wymondham Middle School",
+            ])
+            let trusts = try await db.adminSQL("SELECT gias_code, name FROM trusts ORDER BY gias_code")
+            #expect(trusts == [["TR09001", "Ste-Anne’s “Faith” Trust"], ["TR09002", "Pennine Schools – Partnership"]])
+            let statuses = try await db.adminSQL("SELECT status, closed_on::text FROM schools WHERE urn = 980004")
+            #expect(statuses == [["closed", "2020-08-31"]])
+        }
+    }
+
+    @Test func changesClosuresAndMovesBetweenTrusts() async throws {
+        let original = try GIASRegisterReader.read(try fixture("gias-sample-cp1252.csv"))
+        var edited = original
+        // 980001 renamed and moved to the other trust; 980005 closes; 980002 leaves its trust.
+        edited.entries[0].name = "St Thérèse’s Catholic Primary Academy"
+        edited.entries[0].trustCode = "TR09002"
+        edited.entries[4].status = .closed
+        edited.entries[1].trustCode = nil
+        let changed = edited
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                let importer = GIASImporter(database: database)
+                _ = try await importer.importRegister(original, createTrusts: true, effectiveDate: day1, logger: logger)
+                let second = try await importer.importRegister(changed, createTrusts: true, effectiveDate: day2, logger: logger)
+                #expect(registerCounts(second) == [0, 1, 1, 3])
+                #expect(trustCounts(second) == [0, 1, 2])
+            }
+            let history = try await db.adminSQL(
+                """
+                SELECT t.gias_code, m.valid_from::text, m.valid_to::text FROM trust_memberships m
+                JOIN trusts t USING (trust_id) WHERE m.urn = 980001 ORDER BY m.valid_from
+                """)
+            #expect(history == [["TR09001", "2026-09-01", "2026-10-01"], ["TR09002", "2026-10-01", nil]])
+            let left = try await db.adminSQL("SELECT count(*) FROM trust_memberships WHERE urn = 980002 AND valid_to IS NULL")
+            #expect(left == [["0"]])
+        }
+    }
+
+    @Test func withoutCreateTrustsOnlyTheRegisterChanges() async throws {
+        let register = try GIASRegisterReader.read(try fixture("gias-sample-cp1252.csv"))
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                let summary = try await GIASImporter(database: database).importRegister(
+                    register, createTrusts: false, effectiveDate: day1, logger: logger)
+                #expect(summary.new == 5 && summary.trustsCreated == 0)
+            }
+            #expect(try await db.adminSQL("SELECT count(*) FROM trusts") == [["0"]])
+        }
+    }
+}
+
+/// new, changed, closed, unchanged
+func registerCounts(_ summary: GIASImportSummary) -> [Int] {
+    [summary.new, summary.changed, summary.closed, summary.unchanged]
+}
+
+/// trusts created, memberships opened, memberships closed
+func trustCounts(_ summary: GIASImportSummary) -> [Int] {
+    [summary.trustsCreated, summary.membershipsOpened, summary.membershipsClosed]
+}
