@@ -24,7 +24,9 @@ public struct AppRequestContext: RequestContext {
     }
 
     /// The principal if its role is one of `roles`; 403 otherwise.
-    func require(_ roles: Role...) throws -> Principal {
+    func require(_ roles: Role...) throws -> Principal { try require(roles) }
+
+    func require(_ roles: [Role]) throws -> Principal {
         let principal = try requirePrincipal()
         guard roles.contains(principal.role) else {
             throw APIError(.forbidden, "a \(principal.role.rawValue) token may not use this endpoint")

@@ -56,6 +56,7 @@ public func buildRouter(database: Database, migrator: Migrator) -> Router<AppReq
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens))
     AccountsController(tokens: tokens, register: register).register(on: v1)
     RegisterController(register: register, importer: GIASImporter(database: database)).register(on: v1)
+    ReturnsController(returns: ReturnsStore(database: database), register: register).register(on: v1)
 
     router.get("/openapi.yaml") { _, _ in
         Response(

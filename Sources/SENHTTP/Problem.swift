@@ -79,9 +79,7 @@ enum ProblemResponse {
             instance: request.uri.path,
             requestID: requestID,
             errors: errors.isEmpty ? nil : errors)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = (try? encoder.encode(problem)) ?? Data(#"{"title":"Internal Server Error","status":500}"#.utf8)
+        let body = (try? JSONEncoder.api.encode(problem)) ?? Data(#"{"title":"Internal Server Error","status":500}"#.utf8)
         var fields = headers
         fields[.contentType] = contentType
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))

@@ -30,6 +30,16 @@ extension Request {
     }
 }
 
+extension JSONEncoder {
+    /// Bodies the API writes itself: ISO 8601 dates, sorted keys, unescaped slashes.
+    static let api: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}
+
 extension JSONDecoder {
     static let api: JSONDecoder = {
         let decoder = JSONDecoder()

@@ -81,6 +81,7 @@ struct Serve: AsyncParsableCommand {
             let tokenFile = database.resolvedDataDirectory.appendingPathComponent("demo-tokens.json")
             loadDemo = {
                 try await DemoData.load(into: db, logger: logger)
+                try await DemoData.loadReturns(into: ReturnsStore(database: db), logger: logger)
                 let tokens = try await DemoData.issueTokens(store: TokenStore(database: db), logger: logger)
                 try writeDemoTokens(tokens, to: tokenFile)
                 var text = "demo tokens (also in \(tokenFile.path)):\n"

@@ -114,3 +114,13 @@ import Testing
         #expect(TrustID("0d6f1a7e-3c1b-4c5e-9a57-1b8f0e6a2c0g") == nil)
     }
 }
+
+@Suite struct TermWindowTests {
+    @Test func openFromCensusDayLateAfterTheDeadline() throws {
+        let term = try #require(AcademicTerm("2025-26-autumn"))  // census 2025-10-02, deadline 2025-10-30
+        #expect(!term.isOpen(on: CalendarDate(iso: "2025-10-01")!))
+        #expect(term.isOpen(on: CalendarDate(iso: "2025-10-02")!))
+        #expect(!term.isLate(on: CalendarDate(iso: "2025-10-30")!))
+        #expect(term.isLate(on: CalendarDate(iso: "2025-10-31")!))
+    }
+}

@@ -1,0 +1,361 @@
+/// A validated termly SEN return for one school: the flattened fields, keyed as in `ReturnField.all`.
+public struct SENReturn: Sendable, Equatable {
+    public let fields: [String: FieldValue]
+
+    public var pupilsOnRoll: Int { fields["pupils_on_roll"]?.count ?? 0 }
+    public var senSupport: Int { fields["sen_support"]?.count ?? 0 }
+    public var ehcPlan: Int { fields["ehc_plan"]?.count ?? 0 }
+
+    /// The nested JSON object (`primary_need.SLCN.sen_support` → `{"primary_need": {"SLCN": {"sen_support": n}}}`).
+    public var json: JSONValue {
+        var root: [String: JSONValue] = [:]
+        for (key, value) in fields {
+            let path = key.split(separator: ".").map(String.init)
+            root = Self.insert(value.json, at: path[...], into: root)
+        }
+        return .object(root)
+    }
+
+    static func insert(_ value: JSONValue, at path: ArraySlice<String>, into object: [String: JSONValue]) -> [String: JSONValue] {
+        var object = object
+        guard let head = path.first else { return object }
+        if path.count == 1 {
+            object[head] = value
+        } else {
+            guard case .object(let child)? = object[head] ?? .object([:]) else { return object }
+            object[head] = .object(insert(value, at: path.dropFirst(), into: child))
+        }
+        return object
+    }
+
+    /// Cells in `ReturnField.all` order; absent fields are empty.
+    public var csvCells: [String] { ReturnField.all.map { fields[$0.key]?.description ?? "" } }
+
+    /// Field-by-field differences from an earlier version: (key, before, after), absent as nil.
+    public func changes(since earlier: SENReturn?) -> [(key: String, before: FieldValue?, after: FieldValue?)] {
+        ReturnField.all.compactMap { spec in
+            let before = earlier?.fields[spec.key]
+            let after = fields[spec.key]
+            return before == after ? nil : (spec.key, before, after)
+        }
+    }
+}
+
+/// A problem with a return: where (a field key; `pointer` and `csvColumn` say it each way), a stable code, and a
+/// sentence for the person who filled it in.
+public struct ReturnIssue: Error, Sendable, Equatable {
+    public let key: String
+    public let code: String
+    public let message: String
+    /// For rules about a group of columns (for example every `primary_need.*.sen_support`).
+    let column: String?
+
+    public init(key: String, code: String, message: String, column: String? = nil) {
+        self.key = key
+        self.code = code
+        self.message = message
+        self.column = column
+    }
+
+    public var pointer: String { ReturnField.pointer(key) }
+    public var csvColumn: String { column ?? key }
+}
+
+/// A plausibility warning: stored with the version and shown to the trust, never blocking.
+public struct ReturnWarning: Sendable, Equatable, Codable {
+    public let code: String
+    public let message: String
+}
+
+/// The outcome of a check that reports every problem at once.
+public enum Checked<Value: Sendable, Problem: Sendable>: Sendable {
+    case success(Value)
+    case failure([Problem])
+
+    public struct Failed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The value, or an error listing the problems.
+    public func get() throws -> Value {
+        switch self {
+        case .success(let value): return value
+        case .failure(let problems): throw Failed(description: "\(problems)")
+        }
+    }
+}
+
+/// Raw input for one field: a JSON value, or the text of a CSV cell.
+public enum RawField: Sendable {
+    case json(JSONValue)
+    case text(String)
+}
+
+/// Validates a return: every type, range and cross-field rule, all reported at once.
+public enum SENReturnValidator {
+    /// Flattens a JSON body into field keys. Unknown fields and wrong nesting are issues too.
+    public static func fields(fromJSON body: JSONValue) -> (fields: [String: RawField], issues: [ReturnIssue]) {
+        guard case .object(let root) = body else {
+            return ([:], [ReturnIssue(key: "", code: "type", message: "the return must be a JSON object")])
+        }
+        var fields: [String: RawField] = [:]
+        var issues: [ReturnIssue] = []
+        func walk(_ object: [String: JSONValue], prefix: String) {
+            for (name, value) in object.sorted(by: { $0.key < $1.key }) {
+                let key = prefix.isEmpty ? name : "\(prefix).\(name)"
+                if ReturnField.byKey[key] != nil {
+                    fields[key] = .json(value)
+                } else if case .object(let child) = value, ReturnField.all.contains(where: { $0.key.hasPrefix(key + ".") }) {
+                    walk(child, prefix: key)
+                } else if case .null = value, ReturnField.all.contains(where: { $0.key.hasPrefix(key + ".") }) {
+                    continue
+                } else {
+                    issues.append(ReturnIssue(key: key, code: "unknown_field", message: "\(key) is not a field of a SEN return"))
+                }
+            }
+        }
+        walk(root, prefix: "")
+        return (fields, issues)
+    }
+
+    public static func validate(_ raw: [String: RawField], earlierIssues: [ReturnIssue] = []) -> Checked<SENReturn, ReturnIssue> {
+        var issues = earlierIssues
+        var values: [String: FieldValue] = [:]
+        for spec in ReturnField.all {
+            guard let input = raw[spec.key] else { continue }
+            switch parse(input, spec) {
+            case .success(let value?): values[spec.key] = value
+            case .success(nil): break
+            case .failure(let issue): issues.append(issue)
+            }
+        }
+        for key in ReturnField.required where values[key] == nil && !issues.contains(where: { $0.key == key }) {
+            issues.append(ReturnIssue(key: key, code: "required", message: "\(key) is required"))
+        }
+        issues += crossFieldIssues(values)
+        return issues.isEmpty ? .success(SENReturn(fields: values)) : .failure(issues)
+    }
+
+    static func parse(_ input: RawField, _ spec: ReturnField.Spec) -> Result<FieldValue?, ReturnIssue> {
+        let key = spec.key
+        func issue(_ code: String, _ message: String) -> Result<FieldValue?, ReturnIssue> {
+            .failure(ReturnIssue(key: key, code: code, message: message))
+        }
+        switch (spec.kind, input) {
+        case (_, .json(.null)):
+            return .success(nil)
+        case (_, .text(let text)) where text.trimmingASCIIWhitespace().isEmpty:
+            return .success(nil)
+        case (.count(let limit), _):
+            let number: Double
+            switch input {
+            case .json(.integer(let n)): number = Double(n)
+            case .json(.number(let d)): number = d
+            case .text(let text):
+                let t = text.trimmingASCIIWhitespace()
+                guard let d = Double(t), t.allSatisfy({ $0.isNumber || $0 == "-" || $0 == "." }) else {
+                    return issue("type", "'\(t)' is not a whole number")
+                }
+                number = d
+            case .json(let other): return issue("type", "expected a whole number, got \(other.kind)")
+            }
+            guard number == number.rounded(.towardZero), number.isFinite else {
+                return issue("integer", "\(key) must be a whole number")
+            }
+            guard number >= 0 else { return issue("minimum", "\(key) must be 0 or more") }
+            guard number <= Double(limit) else { return issue("maximum", "\(key) must be at most \(limit)") }
+            return .success(.count(Int(number)))
+        case (.decimal(let limit), _):
+            let number: Double
+            switch input {
+            case .json(.integer(let n)): number = Double(n)
+            case .json(.number(let d)): number = d
+            case .text(let text):
+                guard let d = Double(text.trimmingASCIIWhitespace()) else {
+                    return issue("type", "'\(text)' is not a number")
+                }
+                number = d
+            case .json(let other): return issue("type", "expected a number, got \(other.kind)")
+            }
+            guard number.isFinite, number >= 0 else { return issue("minimum", "\(key) must be 0 or more") }
+            guard number <= limit else { return issue("maximum", "\(key) must be at most \(Int(limit))") }
+            return .success(.decimal(number))
+        case (.bool, .json(.bool(let b))):
+            return .success(.bool(b))
+        case (.bool, .text(let text)):
+            switch text.trimmingASCIIWhitespace().lowercased() {
+            case "true", "yes", "y", "1": return .success(.bool(true))
+            case "false", "no", "n", "0": return .success(.bool(false))
+            default: return issue("type", "'\(text)' is not yes or no (true/false)")
+            }
+        case (.bool, .json(let other)):
+            return issue("type", "expected true or false, got \(other.kind)")
+        case (.date, _):
+            let text: String
+            switch input {
+            case .json(.string(let s)): text = s
+            case .text(let s): text = s.trimmingASCIIWhitespace()
+            case .json(let other): return issue("type", "expected a date (YYYY-MM-DD), got \(other.kind)")
+            }
+            guard let date = CalendarDate(iso: text) else { return issue("date", "'\(text)' is not a date (YYYY-MM-DD)") }
+            return .success(.date(date))
+        case (.choice(let options), _):
+            let text: String
+            switch input {
+            case .json(.string(let s)): text = s
+            case .text(let s): text = s.trimmingASCIIWhitespace()
+            case .json(let other): return issue("type", "expected one of \(options.joined(separator: ", ")), got \(other.kind)")
+            }
+            guard options.contains(text) else {
+                return issue("choice", "'\(text)' is not one of \(options.joined(separator: ", "))")
+            }
+            return .success(.choice(text))
+        }
+    }
+
+    static func crossFieldIssues(_ v: [String: FieldValue]) -> [ReturnIssue] {
+        var issues: [ReturnIssue] = []
+        func count(_ key: String) -> Int? { v[key]?.count }
+        // NSA (no specialist assessment) is for SEN support only.
+        if let nsaE = count("primary_need.NSA.ehc_plan"), nsaE > 0 {
+            issues.append(ReturnIssue(
+                key: "primary_need.NSA.ehc_plan", code: "nsa_sen_support_only",
+                message: "NSA (no specialist assessment) is recorded only for pupils on SEN support"))
+        }
+        guard let roll = count("pupils_on_roll"), let k = count("sen_support"), let e = count("ehc_plan") else {
+            return issues
+        }
+        if k + e > roll {
+            issues.append(ReturnIssue(
+                key: "sen_support", code: "exceeds_roll",
+                message: "sen_support + ehc_plan (\(k + e)) is more than pupils_on_roll (\(roll))"))
+        }
+        // Primary need: when given for a provision, the counts add up to its total.
+        for (provision, total) in [(Provision.senSupport, k), (.ehcPlan, e)] {
+            if v.keys.contains(where: { $0.hasPrefix("primary_need.") && $0.hasSuffix(".\(provision.rawValue)") }) {
+                let sum = NeedCode.allCases.compactMap { count("primary_need.\($0.rawValue).\(provision.rawValue)") }.reduce(0, +)
+                if sum != total {
+                    issues.append(ReturnIssue(
+                        key: "primary_need", code: "sum_mismatch",
+                        message: "primary need counts for \(provision.rawValue) add up to \(sum), but \(provision.rawValue) is \(total)",
+                        column: "primary_need.*.\(provision.rawValue)"))
+                }
+            }
+        }
+        if v.keys.contains(where: { $0.hasPrefix("year_groups.") }) {
+            for (measure, total) in [("sen_support", k), ("ehc_plan", e), ("pupils_on_roll", roll)] {
+                let given = ReturnField.yearGroups.compactMap { count("year_groups.\($0).\(measure)") }
+                if measure == "pupils_on_roll" && given.isEmpty { continue }
+                let sum = given.reduce(0, +)
+                if sum != total {
+                    issues.append(ReturnIssue(
+                        key: "year_groups", code: "sum_mismatch",
+                        message: "year group counts for \(measure) add up to \(sum), but \(measure) is \(total)",
+                        column: "year_groups.*.\(measure)"))
+                }
+            }
+            for group in ReturnField.yearGroups {
+                if let groupRoll = count("year_groups.\(group).pupils_on_roll") {
+                    let sen = (count("year_groups.\(group).sen_support") ?? 0) + (count("year_groups.\(group).ehc_plan") ?? 0)
+                    if sen > groupRoll {
+                        issues.append(ReturnIssue(
+                            key: "year_groups.\(group).sen_support", code: "exceeds_roll",
+                            message: "year \(group): pupils with SEN (\(sen)) are more than pupils on roll (\(groupRoll))"))
+                    }
+                }
+            }
+        }
+        // Progress: expected ≤ assessed ≤ the group.
+        for (provision, total) in [(Provision.senSupport, k), (.ehcPlan, e)] {
+            for subject in ["reading", "writing", "maths"] {
+                let base = "progress.\(provision.rawValue).\(subject)"
+                let assessed = count("\(base).assessed")
+                let expected = count("\(base).expected")
+                if let assessed, assessed > total {
+                    issues.append(ReturnIssue(
+                        key: "\(base).assessed", code: "exceeds_group",
+                        message: "\(assessed) assessed in \(subject) is more than the \(total) pupils with \(provision.rawValue)"))
+                }
+                if let expected {
+                    if let assessed {
+                        if expected > assessed {
+                            issues.append(ReturnIssue(
+                                key: "\(base).expected", code: "exceeds_assessed",
+                                message: "\(expected) making expected progress is more than the \(assessed) assessed"))
+                        }
+                    } else {
+                        issues.append(ReturnIssue(
+                            key: "\(base).assessed", code: "required",
+                            message: "give the number assessed in \(subject) along with those making expected progress"))
+                    }
+                }
+            }
+        }
+        if case .choice("in_progress")? = v["senco.national_award"], v["senco.award_since"] == nil {
+            issues.append(ReturnIssue(
+                key: "senco.award_since", code: "required",
+                message: "give the date the SENCO started the National SENCO Award"))
+        }
+        return issues
+    }
+
+    /// Warnings against the school's return for the same term a year earlier, and the SENCO Award deadline.
+    public static func warnings(
+        for current: SENReturn, sameTermLastYear previous: (pupilsOnRoll: Int, senSupport: Int)?, censusDay: CalendarDate
+    ) -> [ReturnWarning] {
+        var warnings: [ReturnWarning] = []
+        if let previous, previous.pupilsOnRoll > 0, current.pupilsOnRoll > 0 {
+            let before = Double(previous.senSupport) / Double(previous.pupilsOnRoll)
+            let now = Double(current.senSupport) / Double(current.pupilsOnRoll)
+            if abs(now - before) > 0.05 {
+                warnings.append(ReturnWarning(
+                    code: "sen_support_rate_moved",
+                    message: "the SEN support rate moved from \(percent(before)) to \(percent(now)) since the same term last year (more than 5 percentage points)"))
+            }
+            let change = Double(current.pupilsOnRoll - previous.pupilsOnRoll) / Double(previous.pupilsOnRoll)
+            if abs(change) > 0.20 {
+                warnings.append(ReturnWarning(
+                    code: "roll_moved",
+                    message: "pupils on roll moved from \(previous.pupilsOnRoll) to \(current.pupilsOnRoll) since the same term last year (more than 20%)"))
+            }
+        }
+        // A new SENCO must gain the National SENCO Award within three years of starting.
+        if case .date(let start)? = current.fields["senco.start_date"], current.fields["senco.national_award"] != .choice("held"),
+            let deadline = CalendarDate(year: start.year + 3, month: start.month, day: min(start.day, 28)), deadline < censusDay
+        {
+            warnings.append(ReturnWarning(
+                code: "senco_award_overdue",
+                message: "the SENCO started on \(start) and does not hold the National SENCO Award three years on"))
+        }
+        return warnings
+    }
+
+    static func percent(_ value: Double) -> String {
+        let tenths = (value * 1000).rounded()
+        return "\(Int(tenths) / 10).\(Int(tenths) % 10)%"
+    }
+}
+
+extension AcademicTerm {
+    /// Returns may be submitted once the census day has passed.
+    public func isOpen(on today: CalendarDate) -> Bool { censusDay <= today }
+    /// Submitted after the deadline: accepted, and marked late.
+    public func isLate(on today: CalendarDate) -> Bool { today > deadline }
+}
+
+extension SENReturnValidator {
+    /// A stored return (already validated when it was written): every readable field, no cross-field checks.
+    public static func decodeStored(_ json: JSONValue) -> SENReturn {
+        let (raw, _) = fields(fromJSON: json)
+        var values: [String: FieldValue] = [:]
+        for spec in ReturnField.all {
+            if let input = raw[spec.key], case .success(let value?) = parse(input, spec) { values[spec.key] = value }
+        }
+        return SENReturn(fields: values)
+    }
+}
+
+extension AcademicTerm {
+    /// The academic years the database knows terms for (SQL/migrations/0001 seeds 2010-11 to 2040-41).
+    public static let knownStartYears = 2010...2040
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SENCore
+
+extension ReturnsStore {
+    /// One row of a bulk import: the school, its validated return, and the warnings found for it.
+    public struct ImportRow: Sendable {
+        public let urn: URN
+        public let value: SENReturn
+        public let warnings: [ReturnWarning]
+
+        public init(urn: URN, value: SENReturn, warnings: [ReturnWarning]) {
+            self.urn = urn
+            self.value = value
+            self.warnings = warnings
+        }
+    }
+
+    /// Imports many schools' returns in one transaction: COPY into a staging table, check in SQL that every school
+    /// is in the trust now and that no return is approved, then write the new versions, the returns and the audit
+    /// rows with three set-based statements. Rows equal to the current version are left alone. With an
+    /// idempotency key, the response is stored in the same transaction, so it exists exactly when the import does.
+    public func importReturns(
+        trust: TrustID, term: String, rows: [ImportRow], actor: String?, late: Bool, source: String = "import",
+        submittedAt: Date? = nil, idempotency: (key: String, digest: String, response: @Sendable (ImportSummary) -> (Int, String))? = nil,
+        logger: Logger
+    ) async throws -> ImportSummary {
+        var copy = COPYTextWriter()
+        var chunks: [ByteBuffer] = []
+        for (index, row) in rows.enumerated() {
+            copy.row([
+                String(row.urn.value), String(row.value.pupilsOnRoll), String(row.value.senSupport), String(row.value.ehcPlan),
+                Self.payload(row.value), Self.warningsJSON(row.warnings),
+            ])
+            if index % 2_000 == 1_999 { chunks.append(copy.take()) }
+        }
+        chunks.append(copy.take())
+        let payload = chunks
+        let t = trust.uuidString
+        let total = rows.count
+        return try await database.transaction(.trust(trust), logger: logger) { connection in
+            try await connection.query(
+                """
+                CREATE TEMP TABLE sen_import (
+                    urn integer PRIMARY KEY, pupils_on_roll integer, sen_support integer, ehc_plan integer,
+                    payload jsonb, warnings jsonb
+                ) ON COMMIT DROP
+                """, logger: logger)
+            try await connection.copyFrom(
+                table: "sen_import", columns: ["urn", "pupils_on_roll", "sen_support", "ehc_plan", "payload", "warnings"],
+                logger: logger
+            ) { writer in
+                for chunk in payload where chunk.readableBytes > 0 { try await writer.write(chunk) }
+            }
+            var notInTrust: [URN] = []
+            for try await urn in try await connection.query(
+                """
+                SELECT i.urn FROM sen_import i
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM trust_memberships m WHERE m.trust_id = \(t)::uuid AND m.urn = i.urn AND m.valid_to IS NULL)
+                ORDER BY i.urn
+                """, logger: logger
+            ).decode(Int.self) {
+                notInTrust.append(URN(urn)!)
+            }
+            var locked: [URN] = []
+            for try await urn in try await connection.query(
+                """
+                SELECT i.urn FROM sen_import i
+                JOIN sen_returns r ON r.trust_id = \(t)::uuid AND r.term = \(term) AND r.urn = i.urn
+                WHERE r.status = 'approved' AND r.payload <> i.payload
+                ORDER BY i.urn
+                """, logger: logger
+            ).decode(Int.self) {
+                locked.append(URN(urn)!)
+            }
+            guard notInTrust.isEmpty && locked.isEmpty else { throw ImportRejected(notInTrust: notInTrust, locked: locked) }
+
+            var summary = ImportSummary()
+            let results = try await connection.query(
+                """
+                WITH changed AS (
+                    SELECT i.*, r.payload AS old_payload
+                    FROM sen_import i
+                    LEFT JOIN sen_returns r ON r.trust_id = \(t)::uuid AND r.term = \(term) AND r.urn = i.urn
+                    WHERE r.urn IS NULL OR r.payload <> i.payload
+                ), up AS (
+                    INSERT INTO sen_returns AS r (trust_id, urn, term, current_version, late, pupils_on_roll, sen_support,
+                                                  ehc_plan, payload, first_submitted_at, updated_at)
+                    SELECT \(t)::uuid, urn, \(term), 1, \(late), pupils_on_roll, sen_support, ehc_plan, payload,
+                           coalesce(\(submittedAt), now()), coalesce(\(submittedAt), now())
+                    FROM changed
+                    ON CONFLICT (trust_id, urn, term) DO UPDATE SET
+                        current_version = r.current_version + 1, pupils_on_roll = EXCLUDED.pupils_on_roll,
+                        sen_support = EXCLUDED.sen_support, ehc_plan = EXCLUDED.ehc_plan, payload = EXCLUDED.payload,
+                        updated_at = EXCLUDED.updated_at
+                    RETURNING r.urn, r.current_version, (r.xmax = 0) AS inserted
+                ), versions AS (
+                    INSERT INTO sen_return_versions (trust_id, urn, term, version, payload, warnings, late, submitted_by,
+                                                     source, submitted_at)
+                    SELECT \(t)::uuid, up.urn, \(term), up.current_version, c.payload, c.warnings, \(late), \(actor)::uuid,
+                           \(source), coalesce(\(submittedAt), now())
+                    FROM up JOIN changed c USING (urn)
+                    RETURNING urn
+                ), audited AS (
+                    INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest, detail)
+                    SELECT \(t)::uuid, \(actor)::uuid, CASE WHEN up.inserted THEN 'sen_return.create' ELSE 'sen_return.amend' END,
+                           'sen_return', up.urn || '/' || \(term),
+                           \(unescaped: Self.digest("c.old_payload")), \(unescaped: Self.digest("c.payload")),
+                           jsonb_build_object('source', \(source)::text)
+                    FROM up JOIN changed c USING (urn)
+                    RETURNING 1
+                )
+                SELECT count(*) FILTER (WHERE inserted)::int, count(*) FILTER (WHERE NOT inserted)::int,
+                       (SELECT count(*) FROM versions)::int, (SELECT count(*) FROM audited)::int
+                FROM up
+                """, logger: logger)
+            for try await (created, amended, _, _) in results.decode((Int, Int, Int, Int).self) {
+                summary.created = created
+                summary.amended = amended
+            }
+            summary.unchanged = total - summary.created - summary.amended
+            if let idempotency {
+                let (status, body) = idempotency.response(summary)
+                var stored = false
+                for try await _ in try await connection.query(
+                    """
+                    INSERT INTO idempotency_keys (trust_id, key, request_digest, response_status, response_body)
+                    VALUES (\(t)::uuid, \(idempotency.key), \(idempotency.digest), \(status), \(body))
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """, logger: logger
+                ) { stored = true }
+                // The same key committed by a concurrent request first: undo ours; the caller answers with theirs.
+                if !stored { throw IdempotencyConflict() }
+            }
+            return summary
+        }
+    }
+
+    public struct IdempotencyConflict: Error {}
+
+    public func idempotentResponse(trust: TrustID, key: String, logger: Logger) async throws -> IdempotentResponse? {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            for try await (digest, status, body) in try await connection.query(
+                """
+                SELECT request_digest, response_status, response_body FROM idempotency_keys
+                WHERE trust_id = \(trust.uuidString)::uuid AND key = \(key)
+                """, logger: logger
+            ).decode((String, Int, String).self) {
+                return IdempotentResponse(requestDigest: digest, status: status, body: body)
+            }
+            return nil
+        }
+    }
+
+    /// Approves (locks) a return. Returns nil when there is none; approving an approved return changes nothing.
+    public func approve(trust: TrustID, urn: URN, term: String, actor: String?, logger: Logger) async throws -> StoredReturn? {
+        let t = trust.uuidString
+        let found = try await database.transaction(.trust(trust), logger: logger) { connection -> Bool in
+            var status: String?
+            for try await s in try await connection.query(
+                "SELECT status FROM sen_returns WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term) FOR UPDATE",
+                logger: logger
+            ).decode(String.self) { status = s }
+            guard let status else { return false }
+            if status == "approved" { return true }
+            try await connection.query(
+                """
+                UPDATE sen_returns SET status = 'approved', approved_at = now(), approved_by = \(actor)::uuid
+                WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term)
+                """, logger: logger)
+            try await Self.audit(connection, t, actor, "sen_return.approve", "\(urn)/\(term)", before: nil, after: nil, detail: nil, logger)
+            return true
+        }
+        return found ? try await current(trust: trust, urn: urn, term: term, logger: logger) : nil
+    }
+
+    public enum UnapproveOutcome: Sendable {
+        case unapproved(StoredReturn)
+        case notApproved
+        case missing
+    }
+
+    /// Unlocks an approved return, recording the reason in the audit log.
+    public func unapprove(trust: TrustID, urn: URN, term: String, reason: String, actor: String?, logger: Logger) async throws -> UnapproveOutcome {
+        let t = trust.uuidString
+        let detail = String(decoding: try JSONEncoder().encode(["reason": reason]), as: UTF8.self)
+        let status = try await database.transaction(.trust(trust), logger: logger) { connection -> String? in
+            var status: String?
+            for try await s in try await connection.query(
+                "SELECT status FROM sen_returns WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term) FOR UPDATE",
+                logger: logger
+            ).decode(String.self) { status = s }
+            guard status == "approved" else { return status }
+            try await connection.query(
+                """
+                UPDATE sen_returns SET status = 'submitted', approved_at = NULL, approved_by = NULL
+                WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term)
+                """, logger: logger)
+            try await Self.audit(connection, t, actor, "sen_return.unapprove", "\(urn)/\(term)", before: nil, after: nil, detail: detail, logger)
+            return "unapproved"
+        }
+        switch status {
+        case nil: return .missing
+        case "unapproved":
+            guard let stored = try await current(trust: trust, urn: urn, term: term, logger: logger) else { return .missing }
+            return .unapproved(stored)
+        default: return .notApproved
+        }
+    }
+}

@@ -1,0 +1,315 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SENCore
+
+/// The current state of one school's return for one term.
+public struct StoredReturn: Sendable {
+    public let trustID: TrustID
+    public let urn: URN
+    public let term: String
+    public let version: Int
+    public let status: String
+    public let late: Bool
+    public let firstSubmittedAt: Date
+    public let updatedAt: Date
+    public let approvedAt: Date?
+    public let value: SENReturn
+    public let warnings: [ReturnWarning]
+}
+
+/// One version in a return's history.
+public struct ReturnVersion: Sendable {
+    public let version: Int
+    public let submittedAt: Date
+    public let submittedBy: String?
+    public let source: String
+    public let late: Bool
+    public let warnings: [ReturnWarning]
+    public let value: SENReturn
+}
+
+/// A school of the trust and where its return stands for a term.
+public struct CompletenessRow: Sendable {
+    public let urn: URN
+    public let name: String
+    public let phase: String
+    /// missing, submitted, late or approved.
+    public let status: String
+    public let late: Bool
+    public let version: Int?
+    public let firstSubmittedAt: Date?
+    public let updatedAt: Date?
+    public let approvedAt: Date?
+}
+
+public enum ReturnWriteError: Error, Equatable {
+    /// A version exists and the request did not say which one it amends (428).
+    case preconditionRequired(current: Int)
+    /// The request amends a version that is no longer current (412).
+    case preconditionFailed(current: Int?)
+    /// Approved returns are locked until the trust unapproves them (409).
+    case locked
+}
+
+/// An import refused by the database-side checks: schools not in the trust now, returns that are approved.
+public struct ImportRejected: Error {
+    public let notInTrust: [URN]
+    public let locked: [URN]
+}
+
+public struct ImportSummary: Sendable, Equatable {
+    public var created = 0
+    public var amended = 0
+    public var unchanged = 0
+}
+
+/// A stored response to a request that carried an Idempotency-Key.
+public struct IdempotentResponse: Sendable, Equatable {
+    public let requestDigest: String
+    public let status: Int
+    public let body: String
+}
+
+public struct ReturnsStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// Canonical JSON of a return (sorted keys): what is stored, compared and digested.
+    static func payload(_ value: SENReturn) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value.json)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    static func warningsJSON(_ warnings: [ReturnWarning]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(warnings)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    static func decodeReturn(_ text: String) -> SENReturn {
+        let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .object([:])
+        return SENReturnValidator.decodeStored(json)
+    }
+
+    static func decodeWarnings(_ text: String) -> [ReturnWarning] {
+        (try? JSONDecoder().decode([ReturnWarning].self, from: Data(text.utf8))) ?? []
+    }
+
+    /// The digest the audit log records for a payload column: SHA-256 of jsonb's own text form, computed in SQL.
+    static func digest(_ column: String) -> String { "encode(sha256(convert_to(\(column)::text, 'UTF8')), 'hex')" }
+
+    // MARK: Reads
+
+    public func current(trust: TrustID, urn: URN, term: String, logger: Logger) async throws -> StoredReturn? {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            try await Self.returns(
+                connection.query(
+                    """
+                    SELECT \(unescaped: Self.returnColumns) FROM sen_returns r
+                    JOIN sen_return_versions v ON v.trust_id = r.trust_id AND v.urn = r.urn AND v.term = r.term AND v.version = r.current_version
+                    WHERE r.trust_id = \(trust.uuidString)::uuid AND r.urn = \(urn.value) AND r.term = \(term)
+                    """, logger: logger)
+            ).first
+        }
+    }
+
+    public func list(trust: TrustID, term: String, logger: Logger) async throws -> [StoredReturn] {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            try await Self.returns(
+                connection.query(
+                    """
+                    SELECT \(unescaped: Self.returnColumns) FROM sen_returns r
+                    JOIN sen_return_versions v ON v.trust_id = r.trust_id AND v.urn = r.urn AND v.term = r.term AND v.version = r.current_version
+                    WHERE r.trust_id = \(trust.uuidString)::uuid AND r.term = \(term)
+                    ORDER BY r.urn
+                    """, logger: logger))
+        }
+    }
+
+    public func versions(trust: TrustID, urn: URN, term: String, logger: Logger) async throws -> [ReturnVersion] {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT version, submitted_at, submitted_by, source, late, warnings::text, payload::text
+                FROM sen_return_versions
+                WHERE trust_id = \(trust.uuidString)::uuid AND urn = \(urn.value) AND term = \(term)
+                ORDER BY version
+                """, logger: logger)
+            var versions: [ReturnVersion] = []
+            for try await (version, at, by, source, late, warnings, payload) in rows.decode(
+                (Int, Date, UUID?, String, Bool, String, String).self)
+            {
+                versions.append(
+                    ReturnVersion(
+                        version: version, submittedAt: at, submittedBy: by?.uuidString.lowercased(), source: source,
+                        late: late, warnings: Self.decodeWarnings(warnings), value: Self.decodeReturn(payload)))
+            }
+            return versions
+        }
+    }
+
+    /// Roll and SEN support of each school's return for `term` (for year-on-year warnings).
+    public func headlines(trust: TrustID, term: String, urns: [URN], logger: Logger) async throws -> [URN: (pupilsOnRoll: Int, senSupport: Int)] {
+        let values = urns.map { Int32($0.value) }
+        return try await database.transaction(.trust(trust), logger: logger) { connection in
+            var result: [URN: (pupilsOnRoll: Int, senSupport: Int)] = [:]
+            let rows = try await connection.query(
+                """
+                SELECT urn, pupils_on_roll, sen_support FROM sen_returns
+                WHERE trust_id = \(trust.uuidString)::uuid AND term = \(term) AND urn = ANY(\(values)::integer[])
+                """, logger: logger)
+            for try await (urn, roll, k) in rows.decode((Int, Int, Int).self) {
+                if let urn = URN(urn) { result[urn] = (roll, k) }
+            }
+            return result
+        }
+    }
+
+    public func completeness(trust: TrustID, term: String, logger: Logger) async throws -> [CompletenessRow] {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT s.urn, s.name, s.phase, r.status, coalesce(r.late, false), r.current_version,
+                       r.first_submitted_at, r.updated_at, r.approved_at
+                FROM trust_memberships m
+                JOIN schools s ON s.urn = m.urn
+                LEFT JOIN sen_returns r ON r.trust_id = m.trust_id AND r.urn = m.urn AND r.term = \(term)
+                WHERE m.trust_id = \(trust.uuidString)::uuid AND m.valid_to IS NULL
+                ORDER BY s.name, s.urn
+                """, logger: logger)
+            var result: [CompletenessRow] = []
+            for try await (urn, name, phase, status, late, version, first, updated, approved) in rows.decode(
+                (Int, String, String, String?, Bool, Int?, Date?, Date?, Date?).self)
+            {
+                let state = status == "approved" ? "approved" : status == nil ? "missing" : late ? "late" : "submitted"
+                result.append(
+                    CompletenessRow(
+                        urn: URN(urn)!, name: name, phase: phase, status: state, late: late, version: version,
+                        firstSubmittedAt: first, updatedAt: updated, approvedAt: approved))
+            }
+            return result
+        }
+    }
+
+    // MARK: Writes
+
+    /// Writes a new version of one school's return. `ifMatch` is the version the caller amends (nil: none named;
+    /// `.some(nil)`: `If-Match: *`). The current row is locked first, so of two amendments of the same version
+    /// exactly one wins.
+    public func submit(
+        trust: TrustID, urn: URN, term: String, value: SENReturn, warnings: [ReturnWarning], ifMatch: Int??,
+        actor: String?, late: Bool, logger: Logger
+    ) async throws -> (StoredReturn, created: Bool) {
+        let payload = Self.payload(value)
+        let warningsJSON = Self.warningsJSON(warnings)
+        let t = trust.uuidString
+        let created = try await database.transaction(.trust(trust), logger: logger) { connection -> Bool in
+            var current: (version: Int, status: String)?
+            for try await row in try await connection.query(
+                """
+                SELECT current_version, status FROM sen_returns
+                WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term) FOR UPDATE
+                """, logger: logger
+            ).decode((Int, String).self) {
+                current = row
+            }
+            let key = "\(urn)/\(term)"
+            guard let current else {
+                if ifMatch != nil { throw ReturnWriteError.preconditionFailed(current: nil) }
+                var inserted = false
+                for try await _ in try await connection.query(
+                    """
+                    INSERT INTO sen_returns (trust_id, urn, term, current_version, late, pupils_on_roll, sen_support, ehc_plan, payload)
+                    VALUES (\(t)::uuid, \(urn.value), \(term), 1, \(late), \(value.pupilsOnRoll), \(value.senSupport), \(value.ehcPlan), \(payload)::jsonb)
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """, logger: logger
+                ) { inserted = true }
+                // Another first submission committed between our read and insert: this one is now an amendment
+                // that did not say which version it amends.
+                guard inserted else { throw ReturnWriteError.preconditionRequired(current: 1) }
+                try await Self.insertVersion(connection, t, urn, term, 1, payload, warningsJSON, late, actor, "api", logger)
+                try await Self.audit(connection, t, actor, "sen_return.create", key, before: nil, after: payload, detail: nil, logger)
+                return true
+            }
+            if current.status == "approved" { throw ReturnWriteError.locked }
+            guard let ifMatch else { throw ReturnWriteError.preconditionRequired(current: current.version) }
+            if let expected = ifMatch, expected != current.version {
+                throw ReturnWriteError.preconditionFailed(current: current.version)
+            }
+            let next = current.version + 1
+            try await connection.query(
+                """
+                WITH old AS (
+                    SELECT payload FROM sen_returns WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term)
+                ), updated AS (
+                    UPDATE sen_returns SET current_version = \(next), pupils_on_roll = \(value.pupilsOnRoll),
+                        sen_support = \(value.senSupport), ehc_plan = \(value.ehcPlan), payload = \(payload)::jsonb,
+                        updated_at = now()
+                    WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term)
+                    RETURNING payload
+                )
+                INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest)
+                SELECT \(t)::uuid, \(actor)::uuid, 'sen_return.amend', 'sen_return', \(key),
+                       \(unescaped: Self.digest("old.payload")), \(unescaped: Self.digest("updated.payload"))
+                FROM old, updated
+                """, logger: logger)
+            try await Self.insertVersion(connection, t, urn, term, next, payload, warningsJSON, late, actor, "api", logger)
+            return false
+        }
+        guard let stored = try await current(trust: trust, urn: urn, term: term, logger: logger) else {
+            throw ReturnWriteError.preconditionFailed(current: nil)
+        }
+        return (stored, created)
+    }
+
+    static func insertVersion(
+        _ connection: PostgresConnection, _ trust: String, _ urn: URN, _ term: String, _ version: Int, _ payload: String,
+        _ warnings: String, _ late: Bool, _ actor: String?, _ source: String, _ logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO sen_return_versions (trust_id, urn, term, version, payload, warnings, late, submitted_by, source)
+            VALUES (\(trust)::uuid, \(urn.value), \(term), \(version), \(payload)::jsonb, \(warnings)::jsonb, \(late), \(actor)::uuid, \(source))
+            """, logger: logger)
+    }
+
+    /// One audit row. Digests are of jsonb's text form, computed in SQL, so every writer records the same.
+    static func audit(
+        _ connection: PostgresConnection, _ trust: String, _ actor: String?, _ action: String, _ key: String,
+        before: String?, after: String?, detail: String?, _ logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest, detail)
+            VALUES (\(trust)::uuid, \(actor)::uuid, \(action), 'sen_return', \(key),
+                    encode(sha256(convert_to((\(before)::jsonb)::text, 'UTF8')), 'hex'),
+                    encode(sha256(convert_to((\(after)::jsonb)::text, 'UTF8')), 'hex'),
+                    \(detail)::jsonb)
+            """, logger: logger)
+    }
+
+    static let returnColumns = """
+        r.trust_id, r.urn, r.term, r.current_version, r.status, r.late, r.first_submitted_at, r.updated_at,
+        r.approved_at, r.payload::text, v.warnings::text
+        """
+
+    static func returns(_ rows: PostgresRowSequence) async throws -> [StoredReturn] {
+        var result: [StoredReturn] = []
+        for try await row in rows {
+            let (trust, urn, term, version, status, late, first, updated, approved, payload, warnings) = try row.decode(
+                (UUID, Int, String, Int, String, Bool, Date, Date, Date?, String, String).self)
+            result.append(
+                StoredReturn(
+                    trustID: TrustID(trust.uuidString)!, urn: URN(urn)!, term: term, version: version, status: status,
+                    late: late, firstSubmittedAt: first, updatedAt: updated, approvedAt: approved,
+                    value: decodeReturn(payload), warnings: decodeWarnings(warnings)))
+        }
+        return result
+    }
+}
