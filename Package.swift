@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "SENSchema",
             path: "SQL",
-            exclude: ["README.md"],
+            exclude: ["README.md", "reference"],
             resources: [.copy("migrations")],
             swiftSettings: swiftSettings
         ),

@@ -57,6 +57,7 @@ public func buildRouter(database: Database, migrator: Migrator) -> Router<AppReq
     AccountsController(tokens: tokens, register: register).register(on: v1)
     RegisterController(register: register, importer: GIASImporter(database: database)).register(on: v1)
     ReturnsController(returns: ReturnsStore(database: database), register: register).register(on: v1)
+    BenchmarkController(benchmarks: BenchmarkStore(database: database), register: register).register(on: v1)
 
     router.get("/openapi.yaml") { _, _ in
         Response(

@@ -114,3 +114,12 @@ extension Parameters {
 func todayUTC() -> CalendarDate {
     CalendarDate(daysSinceEpoch: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
 }
+
+/// A term from a path or query: malformed is 400, outside the years the database knows is 404.
+func parseTerm(_ text: String?) throws -> AcademicTerm {
+    guard let text, let term = AcademicTerm(text) else {
+        throw APIError(.badRequest, "'\(text ?? "")' is not a term; write terms like 2025-26-autumn")
+    }
+    guard AcademicTerm.knownStartYears.contains(term.startYear) else { throw APIError.notFound("the term \(term)") }
+    return term
+}

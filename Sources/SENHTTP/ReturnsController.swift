@@ -395,14 +395,6 @@ struct ReturnsController {
         return (trust, try parseTerm(text))
     }
 
-    func parseTerm(_ text: String?) throws -> AcademicTerm {
-        guard let text, let term = AcademicTerm(text) else {
-            throw APIError(.badRequest, "'\(text ?? "")' is not a term; write terms like 2025-26-autumn")
-        }
-        guard AcademicTerm.knownStartYears.contains(term.startYear) else { throw APIError.notFound("the term \(term)") }
-        return term
-    }
-
     /// `If-Match: "3"` → 3; `*` → `.some(nil)`; absent → nil. Weak tags never match (RFC 9110 strong comparison).
     func parseIfMatch(_ header: String?) throws -> Int?? {
         guard let header = header?.trimmingASCIIWhitespace(), !header.isEmpty else { return nil }

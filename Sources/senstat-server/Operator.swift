@@ -141,3 +141,36 @@ struct ImportGIAS: AsyncParsableCommand {
         }
     }
 }
+
+struct ImportNational: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-national",
+        abstract: "Import a DfE 'Special educational needs in England' release file (Explore Education Statistics sen_phase_type CSV).")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Argument(help: "The release CSV.")
+    var file: String
+
+    func run() async throws {
+        let logger = database.makeLogger()
+        guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+        let release: NationalReleaseReader.Result
+        do {
+            release = try NationalReleaseReader.read(Array(data))
+        } catch {
+            fail("\(file): \(error)")
+        }
+        do {
+            let counts = try await withServerDatabase(database, logger: logger) { db in
+                try await BenchmarkStore(database: db).importRates(release.rates, source: "DfE sen_phase_type import", logger: logger)
+            }
+            print("rates \(release.rates.count): new \(counts.new), changed \(counts.changed), unchanged \(counts.unchanged); rows skipped \(release.skippedRows), rejected \(release.rejections.count)")
+            for rejection in release.rejections {
+                print("  row \(rejection.row)\(rejection.column.map { ", \($0)" } ?? ""): \(rejection.reason)")
+            }
+        } catch {
+            fail("\(error)")
+        }
+    }
+}

@@ -15,7 +15,7 @@ struct SenstatServer: AsyncParsableCommand {
             With no DATABASE_URL the server runs its own PostgreSQL in the data folder (.senstat/ by default).
             Environment: PORT, HOST, DATABASE_URL, DATABASE_OWNER_URL, SENSTAT_DATA_DIR, LOG_LEVEL, LOG_FORMAT.
             """,
-        subcommands: [Serve.self, Migrate.self, TokenCommand.self, ImportGIAS.self],
+        subcommands: [Serve.self, Migrate.self, TokenCommand.self, ImportGIAS.self, ImportNational.self],
         defaultSubcommand: Serve.self
     )
 }

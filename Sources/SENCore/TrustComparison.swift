@@ -1,0 +1,215 @@
+/// A set of schools (a trust) against their comparators: each school's comparison with unadjusted limits, and
+/// with limits widened for the over-dispersion the set itself shows (multiplicative φ and additive τ²).
+public enum TrustComparison {
+    public struct Input: Sendable {
+        public let urn: URN
+        public let count: Int
+        public let n: Int
+        public let target: Double
+
+        public init(urn: URN, count: Int, n: Int, target: Double) {
+            self.urn = urn
+            self.count = count
+            self.n = n
+            self.target = target
+        }
+    }
+
+    public struct Row: Sendable {
+        public let input: Input
+        public let unadjusted: RateComparison
+        /// Limits √φ wider (φ from 10%-winsorised z-scores); the same as unadjusted when φ ≤ 1.
+        public let phiAdjusted: RateComparison
+        /// Limits with the between-school variance τ² added (DerSimonian-Laird).
+        public let tau2Adjusted: RateComparison
+    }
+
+    public struct Result: Sendable {
+        public let rows: [Row]
+        public let pooledCount: Int
+        public let pooledN: Int
+        public let overdispersion: Statistics.Overdispersion?
+
+        public var pooledRate: Double { pooledN > 0 ? Double(pooledCount) / Double(pooledN) : 0 }
+    }
+
+    public static func compute(_ inputs: [Input]) -> Result {
+        let od = Statistics.overdispersion(inputs.map { Statistics.Unit(count: $0.count, n: $0.n, target: $0.target) })
+        let phi = max(1, od?.phi ?? 1)
+        let tau2 = od?.tau2 ?? 0
+        let rows = inputs.map { input in
+            Row(
+                input: input,
+                unadjusted: RateComparison(count: input.count, n: input.n, target: input.target),
+                phiAdjusted: RateComparison(count: input.count, n: input.n, target: input.target, phi: phi),
+                tau2Adjusted: RateComparison(count: input.count, n: input.n, target: input.target, tau2: tau2))
+        }
+        return Result(
+            rows: rows, pooledCount: inputs.map(\.count).reduce(0, +), pooledN: inputs.map(\.n).reduce(0, +),
+            overdispersion: od)
+    }
+}
+
+/// A funnel plot as a standalone SVG: roll on the x axis, rate on the y axis, each comparator as a line with its
+/// 95% and 99.8% limits as curves, one labelled circle per school, flagged schools drawn differently. No script.
+public enum FunnelPlot {
+    public struct Point: Sendable {
+        public let label: String
+        public let n: Int
+        public let rate: Double
+        public let flag: Statistics.Flag
+        public let series: Int
+
+        public init(label: String, n: Int, rate: Double, flag: Statistics.Flag, series: Int) {
+            self.label = label
+            self.n = n
+            self.rate = rate
+            self.flag = flag
+            self.series = series
+        }
+    }
+
+    public struct Series: Sendable {
+        public let label: String
+        public let target: Double
+
+        public init(label: String, target: Double) {
+            self.label = label
+            self.target = target
+        }
+    }
+
+    static let width = 1080.0
+    static let height = 600.0
+    static let left = 80.0, right = 370.0, top = 70.0, bottom = 70.0
+    static let seriesColours = ["#1d4e89", "#7a5195", "#2a9d8f"]
+
+    public static func svg(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point]) -> String {
+        let maxN = Double(max(points.map(\.n).max() ?? 100, 50)) * 1.08
+        let minN = 10
+        // The scale shows the limits where the schools are, not one extreme school (a special school at 90% would
+        // flatten everyone else): points above it sit on the top edge, labelled with their rate.
+        let smallest = max(minN, points.map(\.n).min() ?? minN)
+        var scaleTop = series.map { Statistics.funnelLimits(target: $0.target, n: smallest, z: Statistics.z998).upper }.max() ?? 0
+        scaleTop = max(scaleTop, (series.map(\.target).max() ?? 0) * 2)
+        let inRange = points.map(\.rate).filter { $0 <= scaleTop * 1.6 }
+        let yMax = min(1, (max(scaleTop, inRange.max() ?? 0) * 1.1 * 20).rounded(.up) / 20)
+        let plotW = width - left - right
+        let plotH = height - top - bottom
+        func x(_ n: Double) -> Double { left + n / maxN * plotW }
+        func y(_ rate: Double) -> Double { top + plotH - min(rate, yMax) / yMax * plotH }
+        func f(_ v: Double) -> String { String((v * 10).rounded() / 10) }
+
+        var out = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
+            <title>\(escape(title))</title>
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(f(left))" y="30" font-size="18" font-weight="bold">\(escape(title))</text>
+            <text x="\(f(left))" y="52" font-size="13" fill="#444">\(escape(subtitle))</text>
+
+            """
+        // Axes, ticks and grid.
+        out += "<g stroke=\"#999\" stroke-width=\"1\">\n"
+        out += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\"/>\n"
+        out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\"/>\n</g>\n"
+        let yStep = yMax > 0.5 ? 0.1 : yMax > 0.2 ? 0.05 : 0.02
+        var tick = 0.0
+        while tick <= yMax + 1e-9 {
+            out += "<line x1=\"\(f(left))\" y1=\"\(f(y(tick)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y(tick)))\" stroke=\"#eee\"/>"
+            out += "<text x=\"\(f(left - 8))\" y=\"\(f(y(tick) + 4))\" font-size=\"11\" text-anchor=\"end\">\(Int((tick * 100).rounded()))%</text>\n"
+            tick += yStep
+        }
+        let xStep = niceStep(maxN / 6)
+        var nTick = 0.0
+        while nTick <= maxN {
+            out += "<text x=\"\(f(x(nTick)))\" y=\"\(f(top + plotH + 18))\" font-size=\"11\" text-anchor=\"middle\">\(Int(nTick))</text>\n"
+            nTick += xStep
+        }
+        out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 22))\" font-size=\"13\" text-anchor=\"middle\">Pupils on roll</text>\n"
+        out += "<text transform=\"translate(22 \(f(top + plotH / 2))) rotate(-90)\" font-size=\"13\" text-anchor=\"middle\">\(escape(measureLabel)) (% of pupils)</text>\n"
+
+        // Comparator lines and control limits.
+        for (index, s) in series.enumerated() {
+            let colour = seriesColours[index % seriesColours.count]
+            out += "<g class=\"comparator\" fill=\"none\" stroke=\"\(colour)\">\n"
+            out += "<line x1=\"\(f(left))\" y1=\"\(f(y(s.target)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y(s.target)))\" stroke-width=\"2\"/>\n"
+            for (z, dash) in [(Statistics.z95, "6 4"), (Statistics.z998, "2 3")] {
+                for upper in [true, false] {
+                    var path = ""
+                    for step in 0...80 {
+                        let n = Double(minN) + (maxN - Double(minN)) * pow2(Double(step) / 80)
+                        let limits = Statistics.funnelLimits(target: s.target, n: Int(n.rounded()), z: z)
+                        path += (step == 0 ? "M" : " L") + "\(f(x(n))) \(f(y(upper ? limits.upper : limits.lower)))"
+                    }
+                    out += "<path class=\"limit\" d=\"\(path)\" stroke-dasharray=\"\(dash)\" stroke-width=\"1.2\"/>\n"
+                }
+            }
+            out += "</g>\n"
+        }
+        // Schools.
+        for point in points {
+            let flagged = point.flag.isOutlier
+            let fill: String =
+                switch point.flag {
+                case .high998, .low998: "#c0392b"
+                case .high95, .low95: "#e67e22"
+                case .within: "#ffffff"
+                }
+            let colour = seriesColours[point.series % seriesColours.count]
+            let percent = (point.rate * 1000).rounded() / 10
+            let offScale = point.rate > yMax
+            out += "<g class=\"school \(point.flag.rawValue)\">"
+            out += "<circle class=\"school\" cx=\"\(f(x(Double(point.n))))\" cy=\"\(f(y(point.rate)))\" r=\"\(flagged ? 7 : 5)\" fill=\"\(fill)\" stroke=\"\(flagged ? "#000" : colour)\" stroke-width=\"\(flagged ? 2 : 1.5)\">"
+            out += "<title>\(escape(point.label)): \(percent)% of \(point.n) (\(point.flag.rawValue))</title></circle>"
+            let label = offScale ? "\(point.label) (\(percent)%, above the scale)" : point.label
+            out += "<text x=\"\(f(x(Double(point.n)) + 9))\" y=\"\(f(y(point.rate) + 4))\" font-size=\"11\"\(flagged ? " font-weight=\"bold\"" : "")>\(escape(label))</text></g>\n"
+        }
+        // Legend.
+        var ly = top + 10
+        let lx = left + plotW + 24
+        for (index, s) in series.enumerated() {
+            let colour = seriesColours[index % seriesColours.count]
+            out += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly))\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
+            out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(escape(s.label)) \((s.target * 1000).rounded() / 10)%</text>\n"
+            ly += 20
+        }
+        for (label, dash) in [("95% limits", "6 4"), ("99.8% limits", "2 3")] {
+            out += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly))\" stroke=\"#333\" stroke-dasharray=\"\(dash)\"/>"
+            out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(label)</text>\n"
+            ly += 20
+        }
+        for (label, fill) in [("outside 99.8%", "#c0392b"), ("outside 95%", "#e67e22"), ("within limits", "#ffffff")] {
+            out += "<circle cx=\"\(f(lx + 12))\" cy=\"\(f(ly))\" r=\"5\" fill=\"\(fill)\" stroke=\"#000\"/>"
+            out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(label)</text>\n"
+            ly += 20
+        }
+        out += "</svg>\n"
+        return out
+    }
+
+    static func pow2(_ t: Double) -> Double { t * t }
+
+    static func niceStep(_ raw: Double) -> Double {
+        guard raw > 0 else { return 1 }
+        var magnitude = 1.0
+        while magnitude * 10 <= raw { magnitude *= 10 }
+        for factor in [1.0, 2.0, 5.0, 10.0] where magnitude * factor >= raw { return magnitude * factor }
+        return magnitude * 10
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SENCore
+
+/// A school of the trust with its register details and (if sent) its return for the term.
+public struct SchoolFigures: Sendable {
+    public let urn: URN
+    public let name: String
+    public let phase: String
+    public let establishmentType: String
+    public let laCode: Int?
+    public let region: String
+    /// nil when the school has no return for the term.
+    public let pupilsOnRoll: Int?
+    public let senSupport: Int?
+    public let ehcPlan: Int?
+
+    public func count(_ provision: Provision) -> Int? { provision == .senSupport ? senSupport : ehcPlan }
+}
+
+/// A published comparator rate and where it came from.
+public struct ComparatorRate: Sendable, Equatable {
+    public let level: String
+    public let areaCode: Int
+    public let areaName: String
+    public let phase: ComparatorPhase
+    public let censusYear: Int
+    /// A proportion (0...1).
+    public let rate: Double
+}
+
+/// Published rates at hand for a set of schools: the latest year up to the one asked for, per area and phase.
+public struct ComparatorRates: Sendable {
+    let rates: [String: ComparatorRate]
+
+    static func key(_ level: String, _ area: String, _ phase: ComparatorPhase) -> String { "\(level)|\(area)|\(phase.rawValue)" }
+
+    /// The comparator for a school at `level`; when the regional or LA figure is not published, the national one,
+    /// with a note saying so.
+    public func rate(for school: SchoolFigures, phase: ComparatorPhase, level: ComparatorLevel) -> (ComparatorRate, note: String?)? {
+        let national = rates[Self.key("national", "970", phase)]
+        switch level {
+        case .national:
+            return national.map { ($0, nil) }
+        case .regional:
+            if let regional = rates[Self.key("regional", school.region.lowercased(), phase)] { return (regional, nil) }
+            return national.map { ($0, "no regional figure for '\(school.region)'; national used") }
+        case .la:
+            if let code = school.laCode, let la = rates[Self.key("local_authority", String(code), phase)] { return (la, nil) }
+            return national.map { ($0, "no local authority figure for LA \(school.laCode.map(String.init) ?? "unknown"); national used") }
+        }
+    }
+}
+
+public struct BenchmarkStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// Every school in the trust now, with its return for `term` if there is one.
+    public func figures(trust: TrustID, term: String, only: Set<URN>? = nil, logger: Logger) async throws -> [SchoolFigures] {
+        let filter = only.map { $0.map { Int32($0.value) } }
+        return try await database.transaction(.trust(trust), logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT s.urn, s.name, s.phase, s.establishment_type, s.la_code, s.region,
+                       r.pupils_on_roll, r.sen_support, r.ehc_plan
+                FROM trust_memberships m
+                JOIN schools s ON s.urn = m.urn
+                LEFT JOIN sen_returns r ON r.trust_id = m.trust_id AND r.urn = m.urn AND r.term = \(term)
+                WHERE m.trust_id = \(trust.uuidString)::uuid AND m.valid_to IS NULL
+                  AND (\(filter)::integer[] IS NULL OR s.urn = ANY(\(filter)::integer[]))
+                ORDER BY s.name, s.urn
+                """, logger: logger)
+            var result: [SchoolFigures] = []
+            for try await (urn, name, phase, type, la, region, roll, k, e) in rows.decode(
+                (Int, String, String, String, Int?, String, Int?, Int?, Int?).self)
+            {
+                result.append(
+                    SchoolFigures(
+                        urn: URN(urn)!, name: name, phase: phase, establishmentType: type, laCode: la, region: region,
+                        pupilsOnRoll: roll, senSupport: k, ehcPlan: e))
+            }
+            return result
+        }
+    }
+
+    /// The latest published rates up to `censusYear` for the areas of `schools`.
+    public func comparatorRates(provision: Provision, censusYear: Int, schools: [SchoolFigures], logger: Logger) async throws -> ComparatorRates {
+        let regions = Array(Set(schools.map { $0.region.lowercased() }))
+        let las = Array(Set(schools.compactMap { $0.laCode.map(Int32.init) }))
+        return try await database.transaction(.none, logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT DISTINCT ON (geographic_level, area_code, phase)
+                       geographic_level, area_code, area_name, phase, census_year, percent::float8
+                FROM national_rates
+                WHERE provision = \(provision.rawValue) AND census_year <= \(censusYear) AND percent IS NOT NULL
+                  AND (geographic_level = 'national'
+                       OR (geographic_level = 'regional' AND lower(area_name) = ANY(\(regions)::text[]))
+                       OR (geographic_level = 'local_authority' AND area_code = ANY(\(las)::integer[])))
+                ORDER BY geographic_level, area_code, phase, census_year DESC
+                """, logger: logger)
+            var rates: [String: ComparatorRate] = [:]
+            for try await (level, code, name, phaseText, year, percent) in rows.decode((String, Int, String, String, Int, Double).self) {
+                guard let phase = ComparatorPhase(rawValue: phaseText) else { continue }
+                let area = level == "regional" ? name.lowercased() : String(code)
+                rates[ComparatorRates.key(level, area, phase)] = ComparatorRate(
+                    level: level, areaCode: code, areaName: name, phase: phase, censusYear: year, rate: percent / 100)
+            }
+            return ComparatorRates(rates: rates)
+        }
+    }
+
+    /// A school's headline counts in each of `terms` that has a return.
+    public func trend(trust: TrustID, urn: URN, terms: [String], logger: Logger) async throws -> [String: (roll: Int, senSupport: Int, ehcPlan: Int)] {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            var result: [String: (roll: Int, senSupport: Int, ehcPlan: Int)] = [:]
+            let rows = try await connection.query(
+                """
+                SELECT term, pupils_on_roll, sen_support, ehc_plan FROM sen_returns
+                WHERE trust_id = \(trust.uuidString)::uuid AND urn = \(urn.value) AND term = ANY(\(terms)::text[])
+                """, logger: logger)
+            for try await (term, roll, k, e) in rows.decode((String, Int, Int, Int).self) { result[term] = (roll, k, e) }
+            return result
+        }
+    }
+
+    /// Primary-need counts by code for a school and for the whole trust, from the latest return up to `term`
+    /// that records needs (type of need is collected in the spring census).
+    public func needProfile(trust: TrustID, urn: URN, upTo term: AcademicTerm, logger: Logger) async throws
+        -> (term: String, school: [String: [String: Int]], trust: [String: [String: Int]])?
+    {
+        let candidates = stride(from: term.startYear, through: term.startYear - 3, by: -1).flatMap { year in
+            AcademicTerm.Season.allCases.reversed().compactMap { AcademicTerm(startYear: year, season: $0) }
+        }.filter { $0 <= term }.map(\.description)
+        return try await database.transaction(.trust(trust), logger: logger) { connection in
+            var profileTerm: String?
+            for try await found in try await connection.query(
+                """
+                SELECT term FROM sen_returns
+                WHERE trust_id = \(trust.uuidString)::uuid AND urn = \(urn.value) AND term = ANY(\(candidates)::text[])
+                  AND payload ? 'primary_need'
+                ORDER BY array_position(\(candidates)::text[], term) LIMIT 1
+                """, logger: logger
+            ).decode(String.self) { profileTerm = found }
+            guard let profileTerm else { return nil }
+            var school: [String: [String: Int]] = [:]
+            var pooled: [String: [String: Int]] = [:]
+            let rows = try await connection.query(
+                """
+                SELECT r.urn, need.key, provision.key, provision.value::int
+                FROM sen_returns r
+                CROSS JOIN LATERAL jsonb_each(r.payload -> 'primary_need') AS need
+                CROSS JOIN LATERAL jsonb_each_text(need.value) AS provision
+                WHERE r.trust_id = \(trust.uuidString)::uuid AND r.term = \(profileTerm)
+                """, logger: logger)
+            for try await (rowURN, need, provision, count) in rows.decode((Int, String, String, Int).self) {
+                pooled[provision, default: [:]][need, default: 0] += count
+                if rowURN == urn.value { school[provision, default: [:]][need] = count }
+            }
+            return (profileTerm, school, pooled)
+        }
+    }
+
+    /// The latest census year with any published rate.
+    public func latestPublishedYear(logger: Logger) async throws -> Int? {
+        try await database.transaction(.none, logger: logger) { connection in
+            for try await year in try await connection.query(
+                "SELECT max(census_year)::int FROM national_rates WHERE percent IS NOT NULL", logger: logger
+            ).decode(Int?.self) { return year }
+            return nil
+        }
+    }
+
+    public struct ImportCounts: Sendable, Equatable {
+        public var new = 0
+        public var changed = 0
+        public var unchanged = 0
+    }
+
+    /// Upserts published rates (admin). Importing the same file twice changes nothing.
+    public func importRates(_ rates: [NationalRate], source: String, logger: Logger) async throws -> ImportCounts {
+        try await database.transaction(.platform, logger: logger) { connection in
+            var counts = ImportCounts()
+            for rate in rates {
+                let percent = rate.percent
+                let rows = try await connection.query(
+                    """
+                    WITH old AS (
+                        SELECT percent, symbol FROM national_rates
+                        WHERE census_year = \(rate.censusYear) AND geographic_level = \(rate.level) AND area_code = \(rate.areaCode)
+                          AND phase = \(rate.phase.rawValue) AND provision = \(rate.provision.rawValue)
+                    ), up AS (
+                        INSERT INTO national_rates (census_year, geographic_level, area_code, area_name, region_name, phase,
+                                                    provision, percent, symbol, source)
+                        VALUES (\(rate.censusYear), \(rate.level), \(rate.areaCode), \(rate.areaName), \(rate.regionName),
+                                \(rate.phase.rawValue), \(rate.provision.rawValue), \(percent)::numeric, \(rate.symbol), \(source))
+                        ON CONFLICT (census_year, geographic_level, area_code, phase, provision) DO UPDATE
+                        SET percent = EXCLUDED.percent, symbol = EXCLUDED.symbol, source = EXCLUDED.source, imported_at = now()
+                        WHERE (national_rates.percent, national_rates.symbol) IS DISTINCT FROM (EXCLUDED.percent, EXCLUDED.symbol)
+                        RETURNING 1
+                    )
+                    SELECT (SELECT count(*) FROM old)::int, (SELECT count(*) FROM up)::int
+                    """, logger: logger)
+                for try await (existed, written) in rows.decode((Int, Int).self) {
+                    if existed == 0 { counts.new += 1 } else if written > 0 { counts.changed += 1 } else { counts.unchanged += 1 }
+                }
+            }
+            return counts
+        }
+    }
+}

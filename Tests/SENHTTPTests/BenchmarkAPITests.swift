@@ -1,0 +1,217 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SENCore
+import SENHTTP
+import SENStore
+import SENTestSupport
+import Testing
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// The demo with its returns: the planted outliers must stand out and ordinary schools must not.
+func loadDemoWithReturns(_ db: TestDatabase) async throws -> Fixture {
+    let fixture = try await Fixture.load(db)
+    try await db.withDatabase { database in
+        try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger(label: "test"))
+    }
+    return fixture
+}
+
+let latestDemoTerm = "2025-26-summer"
+
+@Suite struct BenchmarkAPITests {
+    @Test func theComparisonFlagsThePlantedOutliersAndNotTheOrdinarySchools() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                try await client.execute(
+                    uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)&measure=sen_support", method: .get,
+                    headers: f.headers("trust_executive")
+                ) { response in
+                    #expect(response.status == .ok)
+                    let body = try json(response)
+                    let schools = try #require(body["schools"] as? [[String: Any]])
+                    func flag(_ urn: Int) -> String? { schools.first { $0["urn"] as? Int == urn }?["flag"] as? String }
+                    #expect(flag(990_103) == "high_99_8", "Heaton Brook Primary is planted far above")
+                    #expect(flag(990_105) == "low_99_8", "Pennine High School is planted far below")
+                    for ordinary in [990_101, 990_102, 990_106] {
+                        #expect(flag(ordinary) == "within", "\(ordinary)")
+                    }
+                    let missing = try #require(body["missing"] as? [[String: Any]])
+                    #expect(missing.compactMap { $0["urn"] as? Int } == [990_104])
+                    let heaton = try #require(schools.first { $0["urn"] as? Int == 990_103 })
+                    let comparator = try #require(heaton["comparator"] as? [String: Any])
+                    #expect(comparator["phase"] as? String == "state_funded_primary")
+                    #expect(comparator["census_year"] as? Int == 2025)
+                    #expect(comparator["requested_census_year"] as? Int == 2026)
+                    #expect((comparator["note"] as? String)?.contains("2026 is not published") == true)
+                    #expect(comparator["rate"] as? Double == 0.148)
+                    #expect((comparator["source"] as? String)?.contains("Open Government Licence") == true)
+                    let special = try #require(schools.first { $0["urn"] as? Int == 990_107 })
+                    #expect((special["comparator"] as? [String: Any])?["phase"] as? String == "all")
+                    let od = try #require(body["overdispersion"] as? [String: Any])
+                    #expect((od["phi"] as? Double ?? 0) > 1)
+                    #expect((heaton["flags"] as? [String: String])?.keys.sorted() == ["phi", "tau2", "unadjusted"])
+                    #expect(heaton["flag_limits"] as? String == "unadjusted")
+                }
+            }
+        }
+    }
+
+    @Test func csvAndJSONAgree() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                let uri = "/v1/trusts/\(f.trustB.id)/comparison?term=\(latestDemoTerm)&measure=ehc_plan&comparator=regional"
+                let body = try await client.execute(uri: uri, method: .get, headers: f.headers("other_trust_executive")) { try json($0) }
+                var headers = f.headers("other_trust_executive")
+                headers[.accept] = "text/csv"
+                let csv = try await client.execute(uri: uri, method: .get, headers: headers) { response in
+                    #expect(response.headers[.contentType]?.hasPrefix("text/csv") == true)
+                    return response.text
+                }
+                let lines = csv.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+                let header = try #require(lines.first)
+                let schools = try #require(body["schools"] as? [[String: Any]])
+                let returned = lines.dropFirst().filter { $0[header.firstIndex(of: "status")!] == "returned" }
+                #expect(returned.count == schools.count)
+                for row in returned {
+                    let urn = Int(row[0])!
+                    let school = try #require(schools.first { $0["urn"] as? Int == urn })
+                    #expect(Double(row[header.firstIndex(of: "rate")!]) == school["rate"] as? Double)
+                    #expect(row[header.firstIndex(of: "flag")!] == school["flag"] as? String)
+                    #expect(Double(row[header.firstIndex(of: "comparator_rate")!]) == (school["comparator"] as? [String: Any])?["rate"] as? Double)
+                    #expect(row[header.firstIndex(of: "comparator_level")!] == "regional")
+                }
+                #expect(lines.count - 1 == schools.count + ((body["missing"] as? [Any])?.count ?? 0))
+            }
+        }
+    }
+
+    @Test func theFunnelIsWellFormedSVGWithOnePointPerSchool() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                try await client.execute(
+                    uri: "/v1/trusts/\(f.trustA.id)/funnel.svg?term=\(latestDemoTerm)&measure=sen_support", method: .get,
+                    headers: f.headers("trust_executive")
+                ) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType]?.hasPrefix("image/svg+xml") == true)
+                    let counter = ElementCounter()
+                    let parser = XMLParser(data: Data(response.text.utf8))
+                    parser.delegate = counter
+                    #expect(parser.parse(), "the SVG parses as XML")
+                    #expect(counter.schoolCircles == f.trustA.schools.count - 1, "one point per school with a return")
+                    #expect(counter.elements["path", default: 0] >= 4, "95% and 99.8% limits, above and below")
+                    #expect(!response.text.contains("<script"))
+                    #expect(response.text.contains("Heaton Brook Primary"))
+                    #expect(response.text.contains("Pupils on roll"))
+                }
+            }
+        }
+    }
+
+    @Test func oneSchoolsBenchmarkAtEachLevel() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                var rates: [String: Double] = [:]
+                for level in ["national", "regional", "la"] {
+                    try await client.execute(
+                        uri: "/v1/schools/990103/benchmark?term=2025-26-spring&comparator=\(level)", method: .get,
+                        headers: f.headers("trust_executive")
+                    ) { response in
+                        #expect(response.status == .ok, "\(level)")
+                        let body = try json(response)
+                        let support = try #require(body["sen_support"] as? [String: Any])
+                        let comparator = try #require(support["comparator"] as? [String: Any])
+                        rates[level] = comparator["rate"] as? Double
+                        #expect(support["flag"] as? String == "high_99_8")
+                        #expect(body["ehc_plan"] is [String: Any])
+                        let trend = try #require(body["trend"] as? [[String: Any]])
+                        #expect(trend.count == 9)
+                        #expect(trend.last?["term"] as? String == "2025-26-spring")
+                        let profile = try #require(body["need_profile"] as? [String: Any])
+                        #expect(profile["term"] as? String == "2025-26-spring")
+                        let shares = try #require(profile["sen_support"] as? [[String: Any]])
+                        let total = shares.compactMap { $0["share"] as? Double }.reduce(0, +)
+                        #expect(abs(total - 1) < 0.001)
+                    }
+                }
+                // Bradford (LA 380) and Yorkshire and the Humber, state-funded primary, January 2025.
+                #expect(rates == ["national": 0.148, "regional": 0.154, "la": 0.144])
+                try await client.execute(uri: "/v1/schools/990104/benchmark?term=\(latestDemoTerm)", method: .get, headers: f.headers("trust_executive")) {
+                    #expect($0.status == .notFound, "no return in the latest term")
+                }
+                try await client.execute(uri: "/v1/schools/990101/benchmark?term=\(latestDemoTerm)", method: .get, headers: f.headers("school_leader")) {
+                    #expect($0.status == .ok)
+                }
+                try await client.execute(uri: "/v1/schools/990102/benchmark?term=\(latestDemoTerm)", method: .get, headers: f.headers("school_leader")) {
+                    #expect($0.status == .notFound)
+                }
+                try await client.execute(uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)", method: .get, headers: f.headers("other_trust_executive")) {
+                    #expect($0.status == .notFound)
+                }
+                try await client.execute(uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)", method: .get, headers: f.headers("researcher")) {
+                    #expect($0.status == .forbidden)
+                }
+                try await client.execute(uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)&comparator=planet", method: .get, headers: f.headers("trust_executive")) {
+                    #expect($0.status == .badRequest)
+                }
+            }
+        }
+    }
+
+    @Test func aNewDfEReleaseExtendsTheSeriesOnceAndIsUsed() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/sen_phase_type_202526.csv")
+            let file = try Data(contentsOf: url)
+            try await withApp(db) { client in
+                for expectedNew in [true, false] {
+                    try await client.execute(uri: "/v1/admin/national-imports", method: .post, headers: f.headers("admin"), body: ByteBuffer(bytes: file)) { response in
+                        #expect(response.status == .ok)
+                        let body = try json(response)
+                        #expect((body["new"] as? Int ?? 0 > 0) == expectedNew)
+                        #expect((body["unchanged"] as? Int ?? 0 > 0) == !expectedNew)
+                        #expect(body["changed"] as? Int == 0)
+                        #expect((body["rejections"] as? [Any])?.count == 1, "Atlantis is not an English region")
+                    }
+                }
+                try await client.execute(uri: "/v1/admin/national-imports", method: .post, headers: f.headers("trust_executive"), body: ByteBuffer(bytes: file)) {
+                    #expect($0.status == .forbidden)
+                }
+                try await client.execute(
+                    uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)", method: .get, headers: f.headers("trust_executive")
+                ) { response in
+                    let body = try json(response)
+                    let schools = try #require(body["schools"] as? [[String: Any]])
+                    let primary = try #require(schools.first { $0["urn"] as? Int == 990_101 }?["comparator"] as? [String: Any])
+                    #expect(primary["census_year"] as? Int == 2026)
+                    #expect(primary["rate"] as? Double == 0.149)
+                    #expect(primary["note"] == nil)
+                }
+            }
+            let symbol = try await db.adminSQL("SELECT percent, symbol FROM national_rates WHERE census_year = 2026 AND area_code = 350 AND provision = 'sen_support'")
+            #expect(symbol == [[nil, "z"]])
+        }
+    }
+}
+
+final class ElementCounter: NSObject, XMLParserDelegate {
+    var elements: [String: Int] = [:]
+    var schoolCircles = 0
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        elements[name, default: 0] += 1
+        if name == "circle" && attributes["class"] == "school" { schoolCircles += 1 }
+    }
+}
