@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -39,6 +40,9 @@ public func buildApplication(
 }
 
 /// Every route of the API, behind the middleware that every response passes through.
+/// ε each researcher may spend on one release (SENSTAT_DP_BUDGET).
+let privacyBudget = ProcessInfo.processInfo.environment["SENSTAT_DP_BUDGET"].flatMap(Double.init) ?? 1.0
+
 public func buildRouter(database: Database, migrator: Migrator) -> Router<AppRequestContext> {
     let document = OpenAPIDocument.bundled()
     let router = Router(context: AppRequestContext.self)
@@ -58,6 +62,9 @@ public func buildRouter(database: Database, migrator: Migrator) -> Router<AppReq
     RegisterController(register: register, importer: GIASImporter(database: database)).register(on: v1)
     ReturnsController(returns: ReturnsStore(database: database), register: register).register(on: v1)
     BenchmarkController(benchmarks: BenchmarkStore(database: database), register: register).register(on: v1)
+    let surveys = SurveyStore(database: database)
+    SurveysController(surveys: surveys, register: register).register(on: v1)
+    ResearchController(research: ResearchStore(database: database), surveys: surveys, budget: privacyBudget).register(on: v1)
 
     router.get("/openapi.yaml") { _, _ in
         Response(

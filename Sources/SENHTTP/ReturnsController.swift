@@ -249,7 +249,7 @@ struct ReturnsController {
         guard term.isOpen(on: today) else {
             throw APIError(.unprocessableContent, "returns for \(term) open on its census day, \(term.censusDay)")
         }
-        let ifMatch = try parseIfMatch(request.headers[.ifMatch])
+        let ifMatch = try parseIfMatchHeader(request.headers[.ifMatch])
         var request = request
         let buffer = try await request.collectBody(limit: 1 << 20, what: "a JSON body")
         let json: JSONValue
@@ -393,17 +393,6 @@ struct ReturnsController {
             if termFromPath { context.parameters.get("term") } else { request?.uri.queryParameters.get("term").map { String($0) } }
         guard let text else { throw APIError.validation([.init(pointer: "/term", code: "required", message: "give ?term=, for example 2025-26-autumn")]) }
         return (trust, try parseTerm(text))
-    }
-
-    /// `If-Match: "3"` → 3; `*` → `.some(nil)`; absent → nil. Weak tags never match (RFC 9110 strong comparison).
-    func parseIfMatch(_ header: String?) throws -> Int?? {
-        guard let header = header?.trimmingASCIIWhitespace(), !header.isEmpty else { return nil }
-        if header == "*" { return .some(nil) }
-        let first = header.split(separator: ",").first.map { $0.trimmingASCIIWhitespace() } ?? ""
-        guard first.hasPrefix("\""), first.hasSuffix("\""), first.count >= 3, let version = Int(first.dropFirst().dropLast()) else {
-            throw APIError(.preconditionFailed, "If-Match must be an ETag from this API, such as \"3\"")
-        }
-        return .some(version)
     }
 
     func etag(_ version: Int) -> String { "\"\(version)\"" }

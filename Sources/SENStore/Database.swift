@@ -8,6 +8,8 @@ public enum TenantScope: Sendable, Equatable {
     case trust(TrustID)
     /// An admin's platform-wide work: creating trusts, importing the register.
     case platform
+    /// A researcher: released snapshots only; every tenant policy matches nothing.
+    case research
     /// Reference data only: every tenant policy matches nothing.
     case none
 }
@@ -45,6 +47,7 @@ public struct Database: Sendable {
             switch scope {
             case .trust(let id): (id.uuidString, "")
             case .platform: ("", "platform")
+            case .research: ("", "research")
             case .none: ("", "")
             }
         return try await withDeadline {

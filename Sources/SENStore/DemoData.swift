@@ -2,7 +2,7 @@ import Logging
 import PostgresNIO
 import SENCore
 
-/// The demo: two trusts and twelve schools of mixed phases with synthetic URNs (99xxxx, not used by DfE) in real
+/// The demo: three trusts and sixteen schools of mixed phases with synthetic URNs (99xxxx, not used by DfE) in real
 /// local authorities. Loading is idempotent, and goes through the server's own role and RLS (platform scope).
 public enum DemoData {
     public struct School: Sendable {
@@ -43,6 +43,15 @@ public enum DemoData {
                 School(urn: 990_203, name: "Broadland Middle School", phase: .middleDeemedSecondary, establishmentType: "Academy converter", laCode: 926, laName: "Norfolk", region: "East of England", pupils: 520),
                 School(urn: 990_204, name: "Chelmer Vale Academy", phase: .secondary, establishmentType: "Academy sponsor led", laCode: 881, laName: "Essex", region: "East of England", pupils: 1320),
                 School(urn: 990_205, name: "Saltmarsh All-Through School", phase: .allThrough, establishmentType: "Free schools", laCode: 881, laName: "Essex", region: "East of England", pupils: 1480),
+            ]),
+        // A third trust in the same regions as the first, so regional research cells draw on two trusts.
+        Trust(
+            id: TrustID("3b8d5c12-6a4e-4f7b-9c21-8e0f2d7a4b03")!, name: "Northern Lights Partnership", giasCode: "TR99003",
+            schools: [
+                School(urn: 990_301, name: "Deane Valley Primary", phase: .primary, establishmentType: "Academy converter", laCode: 350, laName: "Bolton", region: "North West", pupils: 310),
+                School(urn: 990_302, name: "Irwell Park High School", phase: .secondary, establishmentType: "Academy converter", laCode: 352, laName: "Manchester", region: "North West", pupils: 905),
+                School(urn: 990_303, name: "Roundhay Fields Primary", phase: .primary, establishmentType: "Academy sponsor led", laCode: 383, laName: "Leeds", region: "Yorkshire and the Humber", pupils: 265),
+                School(urn: 990_304, name: "Wharfedale Primary Academy", phase: .primary, establishmentType: "Academy converter", laCode: 380, laName: "Bradford", region: "Yorkshire and the Humber", pupils: 355),
             ]),
     ]
 

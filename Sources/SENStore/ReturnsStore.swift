@@ -282,12 +282,12 @@ public struct ReturnsStore: Sendable {
     /// One audit row. Digests are of jsonb's text form, computed in SQL, so every writer records the same.
     static func audit(
         _ connection: PostgresConnection, _ trust: String, _ actor: String?, _ action: String, _ key: String,
-        before: String?, after: String?, detail: String?, _ logger: Logger
+        before: String?, after: String?, detail: String?, objectType: String = "sen_return", _ logger: Logger
     ) async throws {
         try await connection.query(
             """
             INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest, detail)
-            VALUES (\(trust)::uuid, \(actor)::uuid, \(action), 'sen_return', \(key),
+            VALUES (\(trust)::uuid, \(actor)::uuid, \(action), \(objectType), \(key),
                     encode(sha256(convert_to((\(before)::jsonb)::text, 'UTF8')), 'hex'),
                     encode(sha256(convert_to((\(after)::jsonb)::text, 'UTF8')), 'hex'),
                     \(detail)::jsonb)

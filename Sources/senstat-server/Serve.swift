@@ -82,6 +82,8 @@ struct Serve: AsyncParsableCommand {
             loadDemo = {
                 try await DemoData.load(into: db, logger: logger)
                 try await DemoData.loadReturns(into: ReturnsStore(database: db), logger: logger)
+                try await DemoData.loadSurveys(into: SurveyStore(database: db), logger: logger)
+                try await DemoData.releaseTerms(into: ResearchStore(database: db), logger: logger)
                 let tokens = try await DemoData.issueTokens(store: TokenStore(database: db), logger: logger)
                 try writeDemoTokens(tokens, to: tokenFile)
                 var text = "demo tokens (also in \(tokenFile.path)):\n"

@@ -303,10 +303,10 @@ let openTerm = "2025-26-autumn"
                 try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger(label: "test"))
                 try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger(label: "test"))
             }
-            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["\(12 * 9 - 2)"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["\(16 * 9 - 2)"]])
             #expect(try await db.adminSQL("SELECT max(current_version) FROM sen_returns") == [["1"]], "reloading changes nothing")
-            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns WHERE term = '2025-26-summer'") == [["10"]])
-            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns WHERE status = 'approved'") == [["96"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns WHERE term = '2025-26-summer'") == [["14"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns WHERE status = 'approved'") == [["128"]])
             let heaton = try await db.adminSQL("SELECT round(avg(sen_support::numeric / pupils_on_roll), 2) FROM sen_returns WHERE urn = 990103")
             #expect(Double(heaton[0][0]!)! > 0.22)
             #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns WHERE late") == [["0"]])

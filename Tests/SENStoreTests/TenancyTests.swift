@@ -170,10 +170,10 @@ import Testing
                 try await DemoData.load(into: database, logger: logger)
                 try await DemoData.load(into: database, logger: logger)
             }
-            #expect(try await db.adminSQL("SELECT count(*) FROM trusts") == [["2"]])
-            #expect(try await db.adminSQL("SELECT count(*) FROM schools") == [["12"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM trusts") == [["3"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM schools") == [["16"]])
             #expect(try await db.adminSQL("SELECT count(DISTINCT phase) FROM schools") == [["5"]])
-            #expect(try await db.adminSQL("SELECT count(*) FROM trust_memberships WHERE valid_to IS NULL") == [["12"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM trust_memberships WHERE valid_to IS NULL") == [["16"]])
         }
     }
 }

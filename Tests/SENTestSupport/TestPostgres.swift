@@ -70,12 +70,19 @@ public actor TestPostgres {
         let folder = URL(fileURLWithPath: "/tmp/senstat-test-\(getpid())-\(generation)")
         try? FileManager.default.removeItem(at: folder)
         let embedded = try EmbeddedPostgres(dataDirectory: folder, unsafeFast: true, logger: logger)
-        try await embedded.start()
         let admin = embedded.endpoint(user: EmbeddedPostgres.superuser, database: "postgres")
-        try await LibPQ.runScript(on: admin) { connection in
-            try EmbeddedPostgres.ensureDatabase(connection, name: template)
+        do {
+            try await embedded.start()
+            try await LibPQ.runScript(on: admin) { connection in
+                try EmbeddedPostgres.ensureDatabase(connection, name: template)
+            }
+            try await Migrator.bundled(logger: logger).migrate(owner: embedded.endpoint(user: EmbeddedPostgres.ownerRole, database: template))
+        } catch {
+            // No user will ever release a cluster that failed to start: stop it here.
+            embedded.stop()
+            try? FileManager.default.removeItem(at: folder)
+            throw error
         }
-        try await Migrator.bundled(logger: logger).migrate(owner: embedded.endpoint(user: EmbeddedPostgres.ownerRole, database: template))
         return Cluster(
             admin: admin, owner: embedded.endpoint(user: EmbeddedPostgres.ownerRole),
             app: embedded.endpoint(user: EmbeddedPostgres.appRole), template: template, embedded: embedded,

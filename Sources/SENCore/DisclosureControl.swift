@@ -1,0 +1,131 @@
+/// Statistical disclosure control for research answers (Docs/privacy.md):
+/// - a cell is shown only with at least 10 units (respondents, or pupils for SEN counts), 3 schools and 2 trusts;
+/// - complementary suppression: in every group whose margin is shown (the table's total, or the parent area's
+///   figure, which another query shows), either no cell or at least two are hidden, so no hidden cell is the
+///   margin minus the shown ones;
+/// - shown counts are rounded to the nearest 5, and percentages (one decimal) are computed from the rounded counts.
+public enum DisclosureControl {
+    public struct Rules: Sendable {
+        public var minimumUnits = 10
+        public var minimumSchools = 3
+        public var minimumTrusts = 2
+        public var rounding = 5
+
+        public init() {}
+    }
+
+    /// One aggregated cell before control.
+    public struct Cell: Sendable, Equatable {
+        public let key: String
+        /// The group whose margin this cell adds up to (nil: the table's total).
+        public let parent: String?
+        public let units: Int
+        public let schools: Int
+        public let trusts: Int
+        public let values: [String: Int]
+
+        public init(key: String, parent: String?, units: Int, schools: Int, trusts: Int, values: [String: Int]) {
+            self.key = key
+            self.parent = parent
+            self.units = units
+            self.schools = schools
+            self.trusts = trusts
+            self.values = values
+        }
+    }
+
+    public enum Suppression: String, Sendable, Codable {
+        case primary
+        case complementary
+    }
+
+    public struct Controlled: Sendable, Equatable {
+        public let key: String
+        public let parent: String?
+        /// nil when suppressed (shown as `c`).
+        public let units: Int?
+        public let values: [String: Int]?
+        public let suppression: Suppression?
+
+        public func percent(_ value: String) -> Double? {
+            guard let units, units > 0, let count = values?[value] else { return nil }
+            return (Double(count) / Double(units) * 1000).rounded() / 10
+        }
+    }
+
+    public static func passes(_ cell: Cell, _ rules: Rules) -> Bool {
+        cell.units >= rules.minimumUnits && cell.schools >= rules.minimumSchools && cell.trusts >= rules.minimumTrusts
+    }
+
+    public static func round(_ value: Int, to base: Int) -> Int { ((value + base / 2) / base) * base }
+
+    /// Controls `cells` (and the table's `total`, itself subject to the thresholds).
+    public static func control(_ cells: [Cell], total: Cell?, rules: Rules = Rules()) -> (cells: [Controlled], total: Controlled?) {
+        var suppressed: [String: Suppression] = [:]
+        for cell in cells where !passes(cell, rules) { suppressed[cell.key] = .primary }
+        let totalShown = total.map { passes($0, rules) } ?? false
+        // Complementary suppression, group by group, until no group has exactly one hidden cell.
+        var changed = true
+        while changed {
+            changed = false
+            let groups = Dictionary(grouping: cells, by: { $0.parent ?? "" })
+            for (parent, members) in groups {
+                let marginShown = parent.isEmpty ? totalShown : true
+                guard marginShown else { continue }
+                let hidden = members.filter { suppressed[$0.key] != nil }
+                guard hidden.count == 1 else { continue }
+                let candidates = members.filter { suppressed[$0.key] == nil }.sorted { ($0.units, $0.key) < ($1.units, $1.key) }
+                if let smallest = candidates.first {
+                    suppressed[smallest.key] = .complementary
+                    changed = true
+                }
+            }
+        }
+        func controlled(_ cell: Cell, _ reason: Suppression?) -> Controlled {
+            if let reason { return Controlled(key: cell.key, parent: cell.parent, units: nil, values: nil, suppression: reason) }
+            return Controlled(
+                key: cell.key, parent: cell.parent, units: round(cell.units, to: rules.rounding),
+                values: cell.values.mapValues { round($0, to: rules.rounding) }, suppression: nil)
+        }
+        return (cells.map { controlled($0, suppressed[$0.key]) }, total.map { controlled($0, totalShown ? nil : .primary) })
+    }
+
+    /// Whether any hidden cell equals its shown margin minus the shown cells of its group (the property the
+    /// rules guarantee; used by tests over random data).
+    public static func recoverable(_ controlled: [Controlled], totalShown: Bool) -> [String] {
+        let groups = Dictionary(grouping: controlled, by: { $0.parent ?? "" })
+        var exposed: [String] = []
+        for (parent, members) in groups {
+            let marginShown = parent.isEmpty ? totalShown : true
+            let hidden = members.filter { $0.suppression != nil }
+            if marginShown && hidden.count == 1 && members.count > 1 { exposed.append(hidden[0].key) }
+        }
+        return exposed
+    }
+}
+
+/// The discrete Laplace (two-sided geometric) mechanism: integer noise with P(k) ∝ exp(−ε|k|), ε-differentially
+/// private for counts of sensitivity 1 (Ghosh, Roughgarden and Sundararajan 2009). Variance 2e^{−ε}/(1 − e^{−ε})².
+public enum DiscreteLaplace {
+    public static func sample(epsilon: Double, using generator: inout some RandomNumberGenerator) -> Int {
+        geometric(epsilon, &generator) - geometric(epsilon, &generator)
+    }
+
+    /// Failures before the first success with success probability 1 − e^{−ε}, by inversion.
+    static func geometric(_ epsilon: Double, _ generator: inout some RandomNumberGenerator) -> Int {
+        var u = Double.random(in: 0..<1, using: &generator)
+        if u == 0 { u = .leastNonzeroMagnitude }
+        return Int((log(u) / -epsilon).rounded(.down))
+    }
+
+    public static func variance(epsilon: Double) -> Double {
+        let q = exp(-epsilon)
+        return 2 * q / ((1 - q) * (1 - q))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,257 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SENCore
+import SENStore
+
+/// Releases (admin) and researchers' aggregate queries, answered only from frozen releases and only through
+/// disclosure control, or with differential privacy against a budget (Docs/privacy.md).
+struct ResearchController {
+    let research: ResearchStore
+    let surveys: SurveyStore
+    /// ε a researcher may spend on one release.
+    let budget: Double
+
+    struct ReleaseBody: ResponseEncodable {
+        let term: String
+        let releasedAt: Date
+        let schools: Int
+
+        enum CodingKeys: String, CodingKey {
+            case term, schools
+            case releasedAt = "released_at"
+        }
+    }
+
+    struct ReleaseList: ResponseEncodable {
+        let releases: [ReleaseBody]
+    }
+
+    struct CellBody: Codable {
+        let key: String
+        let parent: String?
+        let units: SurveysController.ShownValue
+        let values: [String: SurveysController.ShownValue]
+        let percent: [String: SurveysController.ShownValue]
+        /// primary, complementary, or null when shown.
+        let suppressed: String?
+
+        enum CodingKeys: String, CodingKey {
+            case key, parent, units, values, percent, suppressed
+        }
+
+        init(key: String, parent: String?, units: SurveysController.ShownValue, values: [String: SurveysController.ShownValue],
+             percent: [String: SurveysController.ShownValue], suppressed: String?) {
+            self.key = key
+            self.parent = parent
+            self.units = units
+            self.values = values
+            self.percent = percent
+            self.suppressed = suppressed
+        }
+
+        /// Every key is present: `parent` and `suppressed` are null rather than missing.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(key, forKey: .key)
+            try container.encode(parent, forKey: .parent)
+            try container.encode(units, forKey: .units)
+            try container.encode(values, forKey: .values)
+            try container.encode(percent, forKey: .percent)
+            try container.encode(suppressed, forKey: .suppressed)
+        }
+    }
+
+    struct Answer: Codable {
+        let term: String
+        let query: String
+        let groupBy: String
+        let units: String
+        let privacy: String
+        let epsilon: Double?
+        let rules: String
+        let cells: [CellBody]
+        let total: CellBody
+
+        enum CodingKeys: String, CodingKey {
+            case term, query, units, privacy, epsilon, rules, cells, total
+            case groupBy = "group_by"
+        }
+    }
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        group.post("admin/releases") { request, context in
+            _ = try context.require(.admin)
+            struct Body: Decodable { let term: String }
+            var request = request
+            let body = try await request.decodeJSON(Body.self)
+            let term = try parseTerm(body.term)
+            guard todayUTC() > term.deadline else {
+                throw APIError(.unprocessableContent, "\(term) can be released after its deadline, \(term.deadline)")
+            }
+            do {
+                _ = try await research.release(term: term.description, actor: context.principal?.tokenID, logger: context.logger)
+            } catch ResearchStore.ReleaseError.alreadyReleased {
+                throw APIError(.conflict, "\(term) is already released; a release is frozen and made once")
+            }
+            guard let release = try await research.releases(logger: context.logger).first(where: { $0.term == term.description }) else {
+                throw APIError.notFound("the release")
+            }
+            return EditedResponse(status: .created, response: ReleaseBody(term: release.term, releasedAt: release.releasedAt, schools: release.schools))
+        }
+        for path in ["admin/releases", "research/releases"] {
+            group.get(RouterPath(path)) { _, context in
+                _ = try context.require(path.hasPrefix("admin") ? [.admin] : [.admin, .researcher])
+                return ReleaseList(releases: try await research.releases(logger: context.logger).map {
+                    ReleaseBody(term: $0.term, releasedAt: $0.releasedAt, schools: $0.schools)
+                })
+            }
+        }
+        group.get("research/sen") { request, context in
+            let principal = try context.require(.researcher)
+            let (term, dimension, dp) = try parameters(request, allowNeed: true)
+            return try await answer(request, context, principal: principal, term: term, query: "sen", dimension: dimension, dp: dp, units: dimension == .need ? "pupils_with_need" : "pupils") {
+                try await research.senCells(term: term, by: dimension, logger: context.logger)
+            }
+        }
+        group.get("research/surveys/:instrument") { request, context in
+            let principal = try context.require(.researcher)
+            let (term, dimension, dp) = try parameters(request, allowNeed: false)
+            guard let code = context.parameters.get("instrument"), let instrument = try await surveys.instrument(code, logger: context.logger) else {
+                throw APIError.notFound("the instrument")
+            }
+            guard let item = request.uri.queryParameters.get("item").map({ String($0) }) else {
+                throw APIError.validation([.init(pointer: "/item", code: "required", message: "give ?item=, one of \(instrument.items.map(\.code).joined(separator: ", "))")])
+            }
+            guard instrument.items.contains(where: { $0.code == item }) else {
+                throw APIError.validation([.init(pointer: "/item", code: "unknown", message: "\(item) is not an item of \(code)")])
+            }
+            return try await answer(request, context, principal: principal, term: term, query: "surveys/\(code)/\(item)", dimension: dimension, dp: dp, units: "respondents") {
+                try await research.surveyCells(term: term, instrument: code, item: item, by: dimension, logger: context.logger)
+            }
+        }
+    }
+
+    func parameters(_ request: Request, allowNeed: Bool) throws -> (String, ResearchStore.Dimension, Double?) {
+        let query = request.uri.queryParameters
+        let term = try parseTerm(query.get("term").map { String($0) })
+        let groupText = query.get("group_by").map { String($0) } ?? "region"
+        guard let dimension = ResearchStore.Dimension(rawValue: groupText), allowNeed || dimension != .need else {
+            throw APIError(.badRequest, "group_by must be one of region, la, phase, trust_size\(allowNeed ? ", need" : "")")
+        }
+        var epsilon: Double?
+        switch query.get("privacy").map({ String($0) }) {
+        case nil, "sdc": epsilon = nil
+        case "dp":
+            guard let text = query.get("epsilon"), let value = Double(text), value > 0, value <= budget else {
+                throw APIError(.badRequest, "privacy=dp needs epsilon, a number above 0 and at most the budget of \(budget) per release")
+            }
+            epsilon = value
+        default: throw APIError(.badRequest, "privacy is sdc (the default) or dp")
+        }
+        return (term.description, dimension, epsilon)
+    }
+
+    func answer(
+        _ request: Request, _ context: AppRequestContext, principal: Principal, term: String, query: String,
+        dimension: ResearchStore.Dimension, dp epsilon: Double?, units: String,
+        cells: @escaping @Sendable () async throws -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)?
+    ) async throws -> Response {
+        let compute: @Sendable () async throws -> String = {
+            guard let table = try await cells() else { throw APIError.notFound("a release of \(term); only released terms can be queried") }
+            let body = epsilon.map { Self.noisy(table, epsilon: $0) } ?? Self.controlled(table)
+            let answer = Answer(
+                term: term, query: query, groupBy: dimension.rawValue, units: units, privacy: epsilon == nil ? "sdc" : "dp",
+                epsilon: epsilon,
+                rules: epsilon == nil
+                    ? "cells need 10 \(units), 3 schools and 2 trusts; complementary suppression; counts rounded to 5; c = suppressed"
+                    : "discrete Laplace noise with epsilon \(epsilon!) on every count; cells need 3 schools and 2 trusts; c = suppressed",
+                cells: body.cells, total: body.total)
+            return String(decoding: try JSONEncoder.api.encode(answer), as: UTF8.self)
+        }
+        var text: String
+        var headers: HTTPFields = [:]
+        if let epsilon {
+            // Released terms only: check before charging anything.
+            guard try await research.releases(logger: context.logger).contains(where: { $0.term == term }) else {
+                throw APIError.notFound("a release of \(term); only released terms can be queried")
+            }
+            do {
+                let result = try await research.answerWithBudget(
+                    token: principal.tokenID, term: term, queryKey: "\(query)|\(dimension.rawValue)|\(epsilon)", epsilon: epsilon,
+                    budget: budget, logger: context.logger, compute: compute)
+                text = result.answer
+                headers[.privacyBudgetRemaining] = String(result.remaining)
+                if result.replayed { headers[.privacyReplayed] = "true" }
+            } catch let over as ResearchStore.OverBudget {
+                throw APIError(.forbidden, "this query needs epsilon \(epsilon) but \(over.remaining) of the release's budget remains", headers: [.privacyBudgetRemaining: String(over.remaining)])
+            }
+        } else {
+            text = try await compute()
+        }
+        if wantsCSV(request), let answer = try? JSONDecoder().decode(Answer.self, from: Data(text.utf8)) {
+            return csvResponse(Self.csv(answer), name: "research-\(term).csv")
+        }
+        var response = jsonResponse(text, status: .ok)
+        for field in headers { response.headers[field.name] = field.value }
+        return response
+    }
+
+    static func controlled(_ table: (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)) -> (cells: [CellBody], total: CellBody) {
+        let result = DisclosureControl.control(table.cells, total: table.total)
+        let names = Set(table.cells.flatMap { $0.values.keys } + table.total.values.keys).sorted()
+        func body(_ c: DisclosureControl.Controlled) -> CellBody {
+            CellBody(
+                key: c.key, parent: c.parent, units: c.units.map { .value(Double($0)) } ?? .suppressed,
+                values: Dictionary(uniqueKeysWithValues: names.map { name in
+                    (name, c.values.map { .value(Double($0[name] ?? 0)) } ?? .suppressed)
+                }),
+                percent: Dictionary(uniqueKeysWithValues: names.map { name in (name, c.percent(name).map { .value($0) } ?? .suppressed) }),
+                suppressed: c.suppression?.rawValue)
+        }
+        return (result.cells.map(body), result.total.map(body)!)
+    }
+
+    static func noisy(_ table: (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell), epsilon: Double) -> (cells: [CellBody], total: CellBody) {
+        var generator = SystemRandomNumberGenerator()
+        var rules = DisclosureControl.Rules()
+        rules.minimumUnits = 0
+        let names = Set(table.cells.flatMap { $0.values.keys } + table.total.values.keys).sorted()
+        func body(_ cell: DisclosureControl.Cell) -> CellBody {
+            guard DisclosureControl.passes(cell, rules) else {
+                return CellBody(
+                    key: cell.key, parent: cell.parent, units: .suppressed,
+                    values: Dictionary(uniqueKeysWithValues: names.map { ($0, .suppressed) }),
+                    percent: Dictionary(uniqueKeysWithValues: names.map { ($0, .suppressed) }), suppressed: "primary")
+            }
+            let units = max(0, cell.units + DiscreteLaplace.sample(epsilon: epsilon, using: &generator))
+            var values: [String: SurveysController.ShownValue] = [:]
+            var percent: [String: SurveysController.ShownValue] = [:]
+            for name in names {
+                let value = max(0, (cell.values[name] ?? 0) + DiscreteLaplace.sample(epsilon: epsilon, using: &generator))
+                values[name] = .value(Double(value))
+                percent[name] = units > 0 ? .value((Double(value) / Double(units) * 1000).rounded() / 10) : .suppressed
+            }
+            return CellBody(key: cell.key, parent: cell.parent, units: .value(Double(units)), values: values, percent: percent, suppressed: nil)
+        }
+        return (table.cells.map(body), body(table.total))
+    }
+
+    static func csv(_ answer: Answer) -> String {
+        let names = Set(answer.cells.flatMap { $0.values.keys }).sorted()
+        var out = CSVWriter.line(["key", "parent", answer.units] + names + names.map { "\($0)_percent" } + ["suppressed"])
+        for cell in answer.cells + [answer.total] {
+            out += CSVWriter.line(
+                [cell.key, cell.parent ?? "", cell.units.text] + names.map { cell.values[$0]?.text ?? "" }
+                    + names.map { cell.percent[$0]?.text ?? "" } + [cell.suppressed ?? ""])
+        }
+        return out
+    }
+}
+
+extension HTTPField.Name {
+    static let privacyBudgetRemaining = HTTPField.Name("Privacy-Budget-Remaining")!
+    static let privacyReplayed = HTTPField.Name("Privacy-Replayed")!
+}

@@ -1,0 +1,209 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SENCore
+
+public struct ReleaseRecord: Sendable {
+    public let term: String
+    public let releasedAt: Date
+    public let schools: Int
+}
+
+/// Released, frozen snapshots and the aggregates computed from them. Researchers' transactions run in research
+/// scope: the snapshot tables are readable, every tenant table shows nothing.
+public struct ResearchStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public enum ReleaseError: Error, Equatable {
+        case alreadyReleased
+    }
+
+    /// Freezes `term` (admin). Trusts are keyed with a random secret used once and kept nowhere, so trust keys
+    /// cannot be linked across releases.
+    public func release(term: String, actor: String?, logger: Logger) async throws -> Int {
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        do {
+            return try await database.transaction(.platform, logger: logger) { connection in
+                for try await count in try await connection.query(
+                    "SELECT release_term(\(term), \(actor)::uuid, \(secret))", logger: logger
+                ).decode(Int.self) { return count }
+                return 0
+            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw ReleaseError.alreadyReleased
+        }
+    }
+
+    public func releases(logger: Logger) async throws -> [ReleaseRecord] {
+        try await database.transaction(.none, logger: logger) { connection in
+            var result: [ReleaseRecord] = []
+            for try await (term, at, schools) in try await connection.query(
+                "SELECT term, released_at, schools FROM releases ORDER BY term", logger: logger
+            ).decode((String, Date, Int).self) {
+                result.append(ReleaseRecord(term: term, releasedAt: at, schools: schools))
+            }
+            return result
+        }
+    }
+
+    public enum Dimension: String, Sendable, CaseIterable {
+        case region, la, phase
+        case trustSize = "trust_size"
+        case need
+    }
+
+    /// One school's row of a snapshot.
+    struct SnapshotRow {
+        let urn: Int
+        let trustKey: String
+        let band: String
+        let region: String
+        let laName: String
+        let phase: String
+        let units: Int
+        let values: [String: Int]
+    }
+
+    static func cellKey(_ row: SnapshotRow, _ dimension: Dimension) -> (key: String, parent: String?) {
+        switch dimension {
+        case .region: (row.region, nil)
+        case .la: (row.laName, row.region)
+        case .phase: (row.phase, nil)
+        case .trustSize: (row.band, nil)
+        case .need: ("", nil)
+        }
+    }
+
+    /// Aggregates snapshot rows into cells (and the total), before disclosure control.
+    static func cells(_ rows: [SnapshotRow], by dimension: Dimension) -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell) {
+        struct Accumulator {
+            var parent: String?
+            var units = 0
+            var schools: Set<Int> = []
+            var trusts: Set<String> = []
+            var values: [String: Int] = [:]
+        }
+        var groups: [String: Accumulator] = [:]
+        var all = Accumulator()
+        for row in rows {
+            let (key, parent) = cellKey(row, dimension)
+            var group = groups[key] ?? Accumulator(parent: parent)
+            for target in [0, 1] {
+                var acc = target == 0 ? group : all
+                acc.units += row.units
+                acc.schools.insert(row.urn)
+                acc.trusts.insert(row.trustKey)
+                for (name, value) in row.values { acc.values[name, default: 0] += value }
+                if target == 0 { group = acc } else { all = acc }
+            }
+            groups[key] = group
+        }
+        let cells = groups.sorted { $0.key < $1.key }.map { key, acc in
+            DisclosureControl.Cell(key: key, parent: acc.parent, units: acc.units, schools: acc.schools.count, trusts: acc.trusts.count, values: acc.values)
+        }
+        let total = DisclosureControl.Cell(key: "all", parent: nil, units: all.units, schools: all.schools.count, trusts: all.trusts.count, values: all.values)
+        return (cells, total)
+    }
+
+    /// SEN counts from the release of `term`, by `dimension`. For `need`, each cell is a primary need and its units
+    /// are the pupils with that need.
+    public func senCells(term: String, by dimension: Dimension, logger: Logger) async throws -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)? {
+        let rows = try await database.transaction(.research, logger: logger) { connection -> [SnapshotRow]? in
+            var released = false
+            for try await _ in try await connection.query("SELECT 1 FROM releases WHERE term = \(term)", logger: logger) { released = true }
+            guard released else { return nil }
+            var rows: [SnapshotRow] = []
+            for try await (urn, key, band, region, la, phase, roll, k, e, needs) in try await connection.query(
+                """
+                SELECT urn, trust_key, trust_size_band, region, la_name, phase, pupils_on_roll, sen_support, ehc_plan, needs::text
+                FROM release_sen WHERE term = \(term)
+                """, logger: logger
+            ).decode((Int, String, String, String, String, String, Int, Int, Int, String?).self) {
+                if dimension == .need {
+                    let parsed = (try? JSONDecoder().decode([String: [String: Int]].self, from: Data((needs ?? "{}").utf8))) ?? [:]
+                    for (need, counts) in parsed {
+                        let k = counts["sen_support"] ?? 0
+                        let e = counts["ehc_plan"] ?? 0
+                        rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: need, laName: need, phase: need, units: k + e, values: ["sen_support": k, "ehc_plan": e]))
+                    }
+                } else {
+                    rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: region, laName: la, phase: phase, units: roll, values: ["sen_support": k, "ehc_plan": e]))
+                }
+            }
+            return rows
+        }
+        guard let rows else { return nil }
+        return Self.cells(rows, by: dimension == .need ? .region : dimension)
+    }
+
+    /// Counts for one survey item from the release of `term`.
+    public func surveyCells(term: String, instrument: String, item: String, by dimension: Dimension, logger: Logger) async throws
+        -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)?
+    {
+        let rows = try await database.transaction(.research, logger: logger) { connection -> [SnapshotRow]? in
+            var released = false
+            for try await _ in try await connection.query("SELECT 1 FROM releases WHERE term = \(term)", logger: logger) { released = true }
+            guard released else { return nil }
+            var rows: [SnapshotRow] = []
+            for try await (urn, key, band, region, la, phase, respondents, counts) in try await connection.query(
+                """
+                SELECT urn, trust_key, trust_size_band, region, la_name, phase, respondents, (counts -> \(item))::text
+                FROM release_surveys WHERE term = \(term) AND instrument = \(instrument)
+                """, logger: logger
+            ).decode((Int, String, String, String, String, String, Int, String?).self) {
+                let values = (try? JSONDecoder().decode([String: Int].self, from: Data((counts ?? "{}").utf8))) ?? [:]
+                rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: region, laName: la, phase: phase, units: respondents, values: values))
+            }
+            return rows
+        }
+        guard let rows else { return nil }
+        return Self.cells(rows, by: dimension)
+    }
+
+    public struct OverBudget: Error {
+        public let remaining: Double
+    }
+
+    /// Differential privacy accounting: a repeat of a query answers the stored answer for free; a new one is
+    /// charged ε against the researcher's budget for the release, atomically (the budget row is locked first).
+    public func answerWithBudget(
+        token: String, term: String, queryKey: String, epsilon: Double, budget: Double, logger: Logger,
+        compute: @escaping @Sendable () async throws -> String
+    ) async throws -> (answer: String, replayed: Bool, remaining: Double) {
+        try await database.transaction(.research, logger: logger) { connection in
+            try await connection.query(
+                "INSERT INTO dp_budgets (token_id, term, budget) VALUES (\(token)::uuid, \(term), \(budget)::numeric) ON CONFLICT DO NOTHING",
+                logger: logger)
+            var spent = 0.0
+            var limit = budget
+            for try await (s, b) in try await connection.query(
+                "SELECT spent::float8, budget::float8 FROM dp_budgets WHERE token_id = \(token)::uuid AND term = \(term) FOR UPDATE",
+                logger: logger
+            ).decode((Double, Double).self) { (spent, limit) = (s, b) }
+            for try await answer in try await connection.query(
+                "SELECT answer FROM dp_answers WHERE token_id = \(token)::uuid AND term = \(term) AND query_key = \(queryKey)",
+                logger: logger
+            ).decode(String.self) {
+                return (answer, true, limit - spent)
+            }
+            guard spent + epsilon <= limit + 1e-9 else { throw OverBudget(remaining: max(0, limit - spent)) }
+            let answer = try await compute()
+            try await connection.query(
+                "UPDATE dp_budgets SET spent = spent + \(epsilon)::numeric WHERE token_id = \(token)::uuid AND term = \(term)",
+                logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO dp_answers (token_id, term, query_key, epsilon, answer)
+                VALUES (\(token)::uuid, \(term), \(queryKey), \(epsilon)::numeric, \(answer))
+                """, logger: logger)
+            return (answer, false, limit - spent - epsilon)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SENCore
+import SENStore
+import SENTestSupport
+import Testing
+
+/// The demo with returns, surveys and releases, loaded through the stores.
+func loadFullDemo(_ database: Database) async throws {
+    let logger = Logger(label: "test")
+    try await DemoData.load(into: database, logger: logger)
+    try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: logger)
+    try await DemoData.loadSurveys(into: SurveyStore(database: database), logger: logger)
+    try await DemoData.releaseTerms(into: ResearchStore(database: database), logger: logger)
+}
+
+@Suite struct ResearchStoreTests {
+    let logger = Logger(label: "test")
+
+    /// A researcher's transactions see the frozen snapshots and nothing of any trust's own tables.
+    @Test func researchScopeNeverSeesTenantTables() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                try await loadFullDemo(database)
+                let counts = try await database.transaction(.research, logger: logger) { connection in
+                    var result: [String: Int] = [:]
+                    for table in ["sen_returns", "sen_return_versions", "survey_returns", "trust_memberships", "trusts", "audit_log", "api_tokens", "release_sen", "release_surveys"] {
+                        for try await n in try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"), logger: logger).decode(Int.self) {
+                            result[table] = n
+                        }
+                    }
+                    return result
+                }
+                for table in ["sen_returns", "sen_return_versions", "survey_returns", "trust_memberships", "trusts", "audit_log", "api_tokens"] {
+                    #expect(counts[table] == 0, "\(table)")
+                }
+                #expect((counts["release_sen"] ?? 0) > 0 && (counts["release_surveys"] ?? 0) > 0)
+            }
+            // Snapshots carry no trust id: only a keyed hash, different in every release.
+            let columns = try await db.adminSQL("SELECT column_name FROM information_schema.columns WHERE table_name = 'release_sen'")
+            #expect(!columns.contains(["trust_id"]))
+            let keys = try await db.adminSQL("SELECT count(DISTINCT trust_key) FROM release_sen")
+            #expect(keys == [["\(3 * 8)"]], "three trusts, eight releases, no key shared between releases")
+        }
+    }
+
+    /// A release is frozen: amendments after it do not change it, and a term is released once.
+    @Test func releasesAreFrozenAndMadeOnce() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                try await loadFullDemo(database)
+                let research = ResearchStore(database: database)
+                let term = "2024-25-autumn"
+                let before = try #require(try await research.senCells(term: term, by: .region, logger: logger))
+                let trust = DemoData.trusts[0].id
+                try await database.transaction(.trust(trust), logger: logger) { connection in
+                    _ = try await connection.query(
+                        "UPDATE sen_returns SET status = 'submitted', approved_at = NULL WHERE trust_id = \(trust.uuidString)::uuid AND term = \(term)",
+                        logger: logger)
+                }
+                let value = try SENReturnValidator.validate(["pupils_on_roll": .text("500"), "sen_support": .text("400"), "ehc_plan": .text("1")]).get()
+                _ = try await ReturnsStore(database: database).submit(
+                    trust: trust, urn: URN(990_101)!, term: term, value: value, warnings: [], ifMatch: .some(nil), actor: nil,
+                    late: true, logger: logger)
+                let after = try #require(try await research.senCells(term: term, by: .region, logger: logger))
+                #expect(after.total == before.total)
+                await #expect(throws: ResearchStore.ReleaseError.alreadyReleased) {
+                    _ = try await research.release(term: term, actor: nil, logger: logger)
+                }
+                #expect(try await research.senCells(term: "2025-26-summer", by: .region, logger: logger) == nil, "not released")
+            }
+        }
+    }
+
+    /// Fifty researchers' queries at once against one budget: it is never overspent, and a repeat is free.
+    @Test func theBudgetIsNeverOverspentUnderConcurrency() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                try await loadFullDemo(database)
+                let research = ResearchStore(database: database)
+                let token = UUID().uuidString.lowercased()
+                let outcomes = await withTaskGroup(of: Bool.self) { group in
+                    for query in 0..<50 {
+                        group.addTask {
+                            do {
+                                _ = try await research.answerWithBudget(
+                                    token: token, term: "2024-25-autumn", queryKey: "q\(query)", epsilon: 0.1, budget: 1.0,
+                                    logger: Logger(label: "test")) { "answer \(query)" }
+                                return true
+                            } catch {
+                                return false
+                            }
+                        }
+                    }
+                    return await group.reduce(into: [Bool]()) { $0.append($1) }
+                }
+                #expect(outcomes.filter { $0 }.count == 10)
+                // A query already answered is answered again, unchanged and free; a new one is refused.
+                let stored = try await db.adminSQL("SELECT query_key, answer FROM dp_answers ORDER BY query_key LIMIT 1")
+                let key = try #require(stored.first?[0] ?? nil)
+                let again = try await research.answerWithBudget(
+                    token: token, term: "2024-25-autumn", queryKey: key, epsilon: 0.1, budget: 1.0, logger: logger) { "recomputed" }
+                #expect(again.replayed && again.answer == stored.first?[1] && again.remaining < 1e-9)
+                await #expect(throws: ResearchStore.OverBudget.self) {
+                    _ = try await research.answerWithBudget(
+                        token: token, term: "2024-25-autumn", queryKey: "fresh", epsilon: 0.1, budget: 1.0, logger: logger) { "x" }
+                }
+            }
+            let spent = try await db.adminSQL("SELECT spent, budget FROM dp_budgets")
+            #expect(spent == [["1.0000", "1.0000"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM dp_answers") == [["10"]])
+        }
+    }
+}
