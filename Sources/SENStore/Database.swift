@@ -34,6 +34,9 @@ public struct Database: Sendable {
         // PostgreSQL's default max_connections of 100 with room for migrations and operators.
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
+        // No statement may hold a connection for long: the slowest query senstat runs (a national import's
+        // set-based insert) takes a few seconds.
+        configuration.options.additionalStartupParameters = [("statement_timeout", "30s")]
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 

@@ -24,6 +24,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("no-migrate"), help: "Do not apply migrations at start; refuse to start if any are pending.")
     var noMigrate = false
 
+    @Flag(name: .customLong("allow-unsafe-fsync"), help: "Start even if the database runs with fsync=off (development only).")
+    var allowUnsafeFsync = false
+
     func validate() throws {
         if let port = port ?? DatabaseOptions.environment["PORT"].flatMap(Int.init), !(1...65535).contains(port) {
             throw ValidationError("port \(port) is not between 1 and 65535")
@@ -69,6 +72,8 @@ struct Serve: AsyncParsableCommand {
                         description: "migrations are pending (\(pending.map(\.fileName).joined(separator: ", "))); run `senstat-server migrate` with DATABASE_OWNER_URL")
                 }
             }
+            // The database must enforce tenancy by itself before anyone is let in.
+            try await StartupGuards.check(app: setup.app, allowFsyncOff: allowUnsafeFsync)
         } catch {
             stopEmbedded()
             fail("\(error)")
