@@ -184,7 +184,7 @@ public struct BenchmarkStore: Sendable {
 
     /// Upserts published rates (admin). Importing the same file twice changes nothing.
     public func importRates(_ rates: [NationalRate], source: String, logger: Logger) async throws -> ImportCounts {
-        try await database.transaction(.platform, logger: logger) { connection in
+        try await database.transaction(.platform, deadline: Database.bulkDeadline, logger: logger) { connection in
             var counts = ImportCounts()
             for rate in rates {
                 let percent = rate.percent

@@ -20,6 +20,8 @@ public struct Database: Sendable {
     public let client: PostgresClient
     /// How long one unit of database work may take before the request gives up with 503.
     public let deadline: Duration
+    /// Bulk work (imports of a national file, releases) may take this long.
+    public static let bulkDeadline: Duration = .seconds(300)
 
     public init(client: PostgresClient, deadline: Duration = .seconds(2)) {
         self.client = client
@@ -43,7 +45,7 @@ public struct Database: Sendable {
     /// Runs `body` in one transaction with the tenant set (transaction-local, so safe behind PgBouncer in
     /// transaction mode).
     public func transaction<Result: Sendable>(
-        _ scope: TenantScope, logger: Logger,
+        _ scope: TenantScope, deadline: Duration? = nil, logger: Logger,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let (trust, platform): (String, String) =
@@ -53,7 +55,7 @@ public struct Database: Sendable {
             case .research: ("", "research")
             case .none: ("", "")
             }
-        return try await withDeadline {
+        return try await withDeadline(deadline ?? self.deadline) {
             do {
                 return try await client.withTransaction(logger: logger) { connection in
                     try await connection.query(
@@ -96,8 +98,11 @@ public struct Database: Sendable {
     }
 
     /// Cancels `work` and throws `DatabaseUnavailable` when it outlives the deadline.
-    public func withDeadline<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
+    public func withDeadline<T: Sendable>(
+        _ limit: Duration? = nil, _ work: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let deadline = limit ?? self.deadline
+        return try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask { try await work() }
             group.addTask {
                 try await Task.sleep(for: deadline)

@@ -60,7 +60,7 @@ public struct GIASImporter: Sendable {
         let payload = chunks
         let date = effectiveDate.description
 
-        var summary = try await database.transaction(.platform, logger: logger) { connection in
+        var summary = try await database.transaction(.platform, deadline: Database.bulkDeadline, logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext('senstat.gias'))", logger: logger)
             try await connection.query(
                 """

@@ -30,7 +30,7 @@ public struct ResearchStore: Sendable {
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         do {
-            return try await database.transaction(.platform, logger: logger) { connection in
+            return try await database.transaction(.platform, deadline: Database.bulkDeadline, logger: logger) { connection in
                 for try await count in try await connection.query(
                     "SELECT release_term(\(term), \(actor)::uuid, \(secret))", logger: logger
                 ).decode(Int.self) { return count }

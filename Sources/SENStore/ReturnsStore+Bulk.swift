@@ -40,7 +40,7 @@ extension ReturnsStore {
         let payload = chunks
         let t = trust.uuidString
         let total = rows.count
-        return try await database.transaction(.trust(trust), logger: logger) { connection in
+        return try await database.transaction(.trust(trust), deadline: Database.bulkDeadline, logger: logger) { connection in
             try await connection.query(
                 """
                 CREATE TEMP TABLE sen_import (

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 import SENCore
 import SENStore
 import SENTestSupport
@@ -190,4 +191,25 @@ func registerCounts(_ summary: GIASImportSummary) -> [Int] {
 /// trusts created, memberships opened, memberships closed
 func trustCounts(_ summary: GIASImportSummary) -> [Int] {
     [summary.trustsCreated, summary.membershipsOpened, summary.membershipsClosed]
+}
+
+@Suite struct DeadlineTests {
+    /// Requests give up quickly (503 rather than a parked request), but bulk imports have their own, longer
+    /// deadline: a national file must not be cancelled half way because it takes more than a request's 2 s.
+    @Test func bulkWorkOutlivesTheRequestDeadline() async throws {
+        let register = try GIASRegisterReader.read(try fixture("gias-sample-cp1252.csv"))
+        try await withTestDatabase { db in
+            let database = db.makeDatabase(deadline: .milliseconds(1))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await database.client.run() }
+                defer { group.cancelAll() }
+                await #expect(throws: DatabaseUnavailable.self) {
+                    _ = try await RegisterStore(database: database).trusts(scope: .platform, logger: Logger(label: "test"))
+                }
+                let summary = try await GIASImporter(database: database).importRegister(
+                    register, createTrusts: true, effectiveDate: CalendarDate(iso: "2026-09-01")!, logger: Logger(label: "test"))
+                #expect(summary.new == 5)
+            }
+        }
+    }
 }
