@@ -25,9 +25,10 @@ public func buildApplication(
     migrator: Migrator,
     logger: Logger,
     servicesBeforeDatabase: [any Service] = [],
+    rateLimit: RateLimit = .fromEnvironment(),
     beforeServerStarts: (@Sendable () async throws -> Void)? = nil
 ) -> some ApplicationProtocol {
-    let router = buildRouter(database: database, migrator: migrator)
+    let router = buildRouter(database: database, migrator: migrator, rateLimit: rateLimit)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "senstat"),
@@ -43,7 +44,7 @@ public func buildApplication(
 /// ε each researcher may spend on one release (SENSTAT_DP_BUDGET).
 let privacyBudget = ProcessInfo.processInfo.environment["SENSTAT_DP_BUDGET"].flatMap(Double.init) ?? 1.0
 
-public func buildRouter(database: Database, migrator: Migrator) -> Router<AppRequestContext> {
+public func buildRouter(database: Database, migrator: Migrator, rateLimit: RateLimit = .fromEnvironment()) -> Router<AppRequestContext> {
     let document = OpenAPIDocument.bundled()
     let router = Router(context: AppRequestContext.self)
     // Outermost first: the access log and request id see the final response, metrics see the final status,
@@ -58,6 +59,7 @@ public func buildRouter(database: Database, migrator: Migrator) -> Router<AppReq
     let tokens = TokenStore(database: database)
     let register = RegisterStore(database: database)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens))
+        .add(middleware: RateLimitMiddleware(limiter: RateLimiter(rateLimit)))
     AccountsController(tokens: tokens, register: register).register(on: v1)
     RegisterController(register: register, importer: GIASImporter(database: database)).register(on: v1)
     ReturnsController(returns: ReturnsStore(database: database), register: register).register(on: v1)

@@ -308,3 +308,23 @@ extension HTTPFields {
         }
     }
 }
+
+@Suite struct RateLimitTests {
+    /// A token that spends its burst gets 429 with Retry-After; another token is unaffected.
+    @Test func aTokenOverItsBudgetIsToldWhenToComeBack() async throws {
+        try await withTestDatabase { db in
+            let f = try await Fixture.load(db)
+            try await withApp(db, rateLimit: RateLimit(perSecond: 0.5, burst: 5)) { client in
+                for _ in 0..<5 {
+                    try await client.execute(uri: "/v1/me", method: .get, headers: f.headers("school_leader")) { #expect($0.status == .ok) }
+                }
+                try await client.execute(uri: "/v1/me", method: .get, headers: f.headers("school_leader")) { response in
+                    #expect(response.status == .tooManyRequests)
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                    #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+                }
+                try await client.execute(uri: "/v1/me", method: .get, headers: f.headers("trust_executive")) { #expect($0.status == .ok) }
+            }
+        }
+    }
+}

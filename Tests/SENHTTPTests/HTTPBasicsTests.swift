@@ -12,13 +12,14 @@ import Testing
 /// Builds the real application on a test database and runs `body` against it (the app runs its own pool).
 func withApp(
     _ db: TestDatabase, migrator: Migrator? = nil, database: Database? = nil,
+    rateLimit: RateLimit = RateLimit(perSecond: 1_000, burst: 10_000),
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     var logger = Logger(label: "senstat.test.http")
     logger.logLevel = .warning
     let app = buildApplication(
         settings: ServerSettings(host: "127.0.0.1", port: 0), database: database ?? db.makeDatabase(),
-        migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger)
+        migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger, rateLimit: rateLimit)
     try await app.test(.router, body)
 }
 
