@@ -27,7 +27,7 @@ public final class EmbeddedPostgres: Sendable {
     /// Test clusters trade durability for speed; never use for data you keep.
     public let unsafeFast: Bool
     private let runAsUser: String?
-    private let logger: Logger
+    let logger: Logger
 
     public init(dataDirectory: URL, unsafeFast: Bool = false, logger: Logger) throws {
         let data = dataDirectory.standardizedFileURL
@@ -230,16 +230,34 @@ extension LibPQ {
 }
 
 /// Keeps the embedded cluster's lifetime inside the application's service group: the cluster is started before
-/// the group runs; this service waits for graceful shutdown and then stops it. Added first, it stops last.
+/// the group runs; this service watches it, starts it again if it dies (the pool then reconnects on its own),
+/// and stops it on graceful shutdown. Added first, it stops last.
 public struct EmbeddedPostgresService: Service {
     let postgres: EmbeddedPostgres
+    let interval: Duration
 
-    public init(_ postgres: EmbeddedPostgres) {
+    public init(_ postgres: EmbeddedPostgres, checkEvery interval: Duration = .seconds(2)) {
         self.postgres = postgres
+        self.interval = interval
     }
 
     public func run() async throws {
-        try? await gracefulShutdown()
+        let postgres = self.postgres
+        let interval = self.interval
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                let running = (try? await LibPQConnection.run { try postgres.status() }) ?? true
+                if !running {
+                    postgres.logger.error("the embedded PostgreSQL is not running; starting it again")
+                    do {
+                        try await postgres.start()
+                    } catch {
+                        postgres.logger.error("could not restart the embedded PostgreSQL", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        }
         postgres.stop()
     }
 }

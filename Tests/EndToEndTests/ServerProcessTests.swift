@@ -99,3 +99,61 @@ import FoundationNetworking
         #expect(await Self.get("http://127.0.0.1:\(port)/health/live") == nil, "nothing listens any more")
     }
 }
+
+extension ServerProcessTests {
+    /// `pg_ctl stop -m immediate` on the server's private cluster, as the user that owns it: a crash, from the
+    /// server's point of view.
+    static func crashPostgres(dataDirectory: URL) throws {
+        let bin = try FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")
+            .sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.first.map { "/usr/lib/postgresql/\($0)/bin/pg_ctl" } ?? "pg_ctl"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let command = "\(bin) -D '\(dataDirectory.appendingPathComponent("pg").path)' -m immediate -w stop"
+        process.arguments = ["-c", getuid() == 0 ? "runuser -u postgres -- \(command)" : command]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw Failure(description: "pg_ctl stop failed") }
+    }
+
+    /// The private PostgreSQL dies: requests answer 503 quickly instead of hanging, /health/ready says so, and
+    /// the server starts its database again and recovers without being restarted itself.
+    @Test func theServerNoticesItsPostgresDiedAndRecovers() async throws {
+        let dataDirectory = URL(fileURLWithPath: "/tmp/senstat-e2e-crash-\(getpid())-\(UUID().uuidString.prefix(8))")
+        let port = try Self.freePort()
+        let server = Process()
+        server.executableURL = try Self.executable("senstat-server")
+        server.arguments = ["--data-dir", dataDirectory.path, "--port", String(port), "--log-level", "warning"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        let postmasterPID = dataDirectory.appendingPathComponent("pg/postmaster.pid").path
+        defer {
+            kill(server.processIdentifier, SIGTERM)
+            for _ in 0..<300 where server.isRunning || FileManager.default.fileExists(atPath: postmasterPID) { usleep(100_000) }
+            try? FileManager.default.removeItem(at: dataDirectory)
+        }
+        try server.run()
+        let base = "http://127.0.0.1:\(port)"
+        func waitFor(_ status: Int, within seconds: Int) async throws -> Bool {
+            let deadline = ContinuousClock.now + .seconds(seconds)
+            while ContinuousClock.now < deadline {
+                if await Self.get("\(base)/health/ready")?.status == status { return true }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            return false
+        }
+        #expect(try await waitFor(200, within: 90))
+
+        try Self.crashPostgres(dataDirectory: dataDirectory)
+        let start = ContinuousClock.now
+        let during = await Self.get("\(base)/health/ready")
+        let elapsed = ContinuousClock.now - start
+        // A restart takes the watchdog a second or more, so right after the crash the database is down.
+        #expect(during?.status == 503)
+        #expect(during?.body.contains("does not answer") == true)
+        #expect(elapsed < .seconds(3), "no request is parked waiting for a dead database")
+        #expect(try await waitFor(200, within: 30), "the server restarted its PostgreSQL and recovered")
+        #expect(server.isRunning)
+    }
+}
