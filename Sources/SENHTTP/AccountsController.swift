@@ -55,7 +55,8 @@ struct AccountsController {
         let trustID: TrustID?
         let urns: [URN]?
         let label: String?
-        let expiresAt: Date?
+        /// ISO 8601, read by hand so that a bad value is reported at /expires_at.
+        let expiresAt: String?
 
         enum CodingKeys: String, CodingKey {
             case role, urns, label
@@ -128,8 +129,19 @@ struct AccountsController {
         if let label = body.label, label.count > 200 {
             errors.append(.init(pointer: "/label", code: "too_long", message: "a label has at most 200 characters"))
         }
-        if let expires = body.expiresAt, expires <= Date() {
-            errors.append(.init(pointer: "/expires_at", code: "in_the_past", message: "expires_at must be in the future"))
+        var expiresAt: Date?
+        if let text = body.expiresAt {
+            let formatter = ISO8601DateFormatter()
+            let withFraction = ISO8601DateFormatter()
+            withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            if let date = formatter.date(from: text) ?? withFraction.date(from: text) {
+                expiresAt = date
+                if date <= Date() {
+                    errors.append(.init(pointer: "/expires_at", code: "in_the_past", message: "expires_at must be in the future"))
+                }
+            } else {
+                errors.append(.init(pointer: "/expires_at", code: "date_time", message: "'\(text)' is not an ISO 8601 date-time such as 2027-01-31T00:00:00Z"))
+            }
         }
         if errors.isEmpty, let trust {
             // The trust must exist (and be visible to the issuer), and the schools must be in it now.
@@ -145,7 +157,7 @@ struct AccountsController {
         }
         guard errors.isEmpty else { throw APIError.validation(errors) }
         let issued = try await tokens.issue(
-            role: body.role, trustID: trust, urns: urns, label: body.label ?? "", expiresAt: body.expiresAt,
+            role: body.role, trustID: trust, urns: urns, label: body.label ?? "", expiresAt: expiresAt,
             createdBy: principal.tokenID, scope: principal.role == .admin ? .platform : principal.scope,
             logger: context.logger)
         context.logger.info("token issued", metadata: ["new_token_id": "\(issued.record.id)", "new_role": "\(body.role.rawValue)"])

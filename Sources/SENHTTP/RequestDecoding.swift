@@ -22,9 +22,16 @@ extension Request {
     mutating func decodeJSON<T: Decodable>(_ type: T.Type) async throws -> T {
         let buffer = try await collectBody(limit: 1 << 20, what: "a JSON body")
         let data = Data(buffer.readableBytesView)
+        // Broken JSON is 400; JSON of the wrong shape is 422, even where the decoder cannot say where.
+        guard (try? JSONDecoder().decode(JSONValue.self, from: data)) != nil else {
+            throw APIError(.badRequest, "the body is not valid JSON")
+        }
         do {
             return try JSONDecoder.api.decode(T.self, from: data)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                throw APIError.validation([.init(pointer: "/", code: "invalid", message: context.debugDescription)])
+            }
             throw APIError.decoding(error)
         }
     }
