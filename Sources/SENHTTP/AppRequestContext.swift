@@ -45,3 +45,32 @@ extension Principal {
         }
     }
 }
+
+extension RegisterStore {
+    /// The school at `:urn` and the trust it is in now, if the caller (in one of `roles`) may act for it; another
+    /// trust's school is 404, like a missing one.
+    func authorizedSchool(_ context: AppRequestContext, roles: [Role]) async throws -> (trust: TrustID, urn: URN, name: String) {
+        let principal = try context.require(roles)
+        let urn = try context.parameters.urn()
+        guard let school = try await school(urn, scope: principal.scope, logger: context.logger),
+            principal.canSee(school: urn, currentTrust: school.trustID), let trust = school.trustID
+        else { throw APIError.notFound("the school") }
+        return (trust, urn, school.name)
+    }
+}
+
+extension APIError {
+    /// A versioned write that lost: 428 without If-Match, 412 when stale, 409 when locked.
+    init(_ error: ReturnWriteError) {
+        switch error {
+        case .preconditionRequired(let current):
+            self.init(.preconditionRequired, "version \(current) exists: send If-Match: \"\(current)\" to amend it", headers: [.eTag: "\"\(current)\""])
+        case .preconditionFailed(let current?):
+            self.init(.preconditionFailed, "the current version is \(current); fetch it and amend that", headers: [.eTag: "\"\(current)\""])
+        case .preconditionFailed(nil):
+            self.init(.preconditionFailed, "there is no version to amend yet; send the first without If-Match")
+        case .locked:
+            self.init(.conflict, "the return is approved and locked; the trust can withdraw the approval")
+        }
+    }
+}

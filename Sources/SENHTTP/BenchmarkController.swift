@@ -284,12 +284,8 @@ struct BenchmarkController {
     }
 
     func schoolBenchmark(_ request: Request, _ context: AppRequestContext) async throws -> SchoolBenchmark {
-        let principal = try context.require(.trustExecutive, .schoolLeader)
-        let urn = try context.parameters.urn()
+        let (trust, urn, _) = try await register.authorizedSchool(context, roles: [.trustExecutive, .schoolLeader])
         let (term, level, _) = try parameters(request)
-        guard let school = try await register.school(urn, scope: principal.scope, logger: context.logger),
-            principal.canSee(school: urn, currentTrust: school.trustID), let trust = school.trustID
-        else { throw APIError.notFound("the school") }
         guard let figures = try await benchmarks.figures(trust: trust, term: term.description, only: [urn], logger: context.logger).first,
             let roll = figures.pupilsOnRoll, let k = figures.senSupport, let e = figures.ehcPlan
         else { throw APIError.notFound("a return for \(term)") }

@@ -278,16 +278,7 @@ struct ReturnsController {
                 actor: context.principal?.tokenID, late: term.isLate(on: today), logger: context.logger)
             return try respond(stored, status: created ? .created : .ok, context: context)
         } catch let error as ReturnWriteError {
-            switch error {
-            case .preconditionRequired(let current):
-                throw APIError(.preconditionRequired, "version \(current) exists: send If-Match: \"\(current)\" to amend it", headers: [.eTag: etag(current)])
-            case .preconditionFailed(let current?):
-                throw APIError(.preconditionFailed, "the current version is \(current); fetch it and amend that", headers: [.eTag: etag(current)])
-            case .preconditionFailed(nil):
-                throw APIError(.preconditionFailed, "there is no return to amend yet; send the first version without If-Match")
-            case .locked:
-                throw APIError(.conflict, "the return is approved and locked; the trust can withdraw the approval")
-            }
+            throw APIError(error)
         }
     }
 
@@ -374,13 +365,8 @@ struct ReturnsController {
 
     /// Resolves `:urn` and `:term` to the trust the school is in now, if the caller may act for that school.
     func school(_ context: AppRequestContext, roles: [Role]) async throws -> (TrustID, URN, AcademicTerm) {
-        let principal = try context.require(roles)
-        let urn = try context.parameters.urn()
-        let term = try parseTerm(context.parameters.get("term"))
-        guard let school = try await register.school(urn, scope: principal.scope, logger: context.logger),
-            principal.canSee(school: urn, currentTrust: school.trustID), let trust = school.trustID
-        else { throw APIError.notFound("the school") }
-        return (trust, urn, term)
+        let (trust, urn, _) = try await register.authorizedSchool(context, roles: roles)
+        return (trust, urn, try parseTerm(context.parameters.get("term")))
     }
 
     func trustAndTerm(

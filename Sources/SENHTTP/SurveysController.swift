@@ -95,15 +95,11 @@ struct SurveysController {
     }
 
     func target(_ context: AppRequestContext) async throws -> (TrustID, URN, AcademicTerm, Instrument) {
-        let principal = try context.require(.trustExecutive, .schoolLeader)
-        let urn = try context.parameters.urn()
+        let (trust, urn, _) = try await register.authorizedSchool(context, roles: [.trustExecutive, .schoolLeader])
         let term = try parseTerm(context.parameters.get("term"))
         guard let code = context.parameters.get("instrument"),
             let instrument = try await surveys.instrument(code, logger: context.logger)
         else { throw APIError.notFound("the instrument") }
-        guard let school = try await register.school(urn, scope: principal.scope, logger: context.logger),
-            principal.canSee(school: urn, currentTrust: school.trustID), let trust = school.trustID
-        else { throw APIError.notFound("the school") }
         return (trust, urn, term, instrument)
     }
 
@@ -138,14 +134,7 @@ struct SurveysController {
                 actor: context.principal?.tokenID, logger: context.logger)
             return respond(stored, status: created ? .created : .ok)
         } catch let error as ReturnWriteError {
-            switch error {
-            case .preconditionRequired(let current):
-                throw APIError(.preconditionRequired, "version \(current) exists: send If-Match: \"\(current)\" to amend it", headers: [.eTag: "\"\(current)\""])
-            case .preconditionFailed(let current):
-                throw APIError(.preconditionFailed, current.map { "the current version is \($0)" } ?? "there is no version to amend yet")
-            case .locked:
-                throw APIError(.conflict, "locked")
-            }
+            throw APIError(error)
         }
     }
 
