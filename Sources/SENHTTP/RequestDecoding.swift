@@ -125,6 +125,13 @@ func todayUTC() -> CalendarDate {
 /// A term from a path or query: malformed is 400, outside the years the database knows is 404.
 func parseTerm(_ text: String?) throws -> AcademicTerm {
     guard let text, let term = AcademicTerm(text) else {
+        // Shaped like a term (the documented pattern) but naming no academic year, such as 2025-99-autumn: there
+        // is no such term. Anything else is not a term at all.
+        if let text, text.count >= 14, text.prefix(7).allSatisfy({ $0.isNumber || $0 == "-" }),
+            ["autumn", "spring", "summer"].contains(where: { text.hasSuffix("-" + $0) }), !text.contains("/")
+        {
+            throw APIError.notFound("the term \(text)")
+        }
         throw APIError(.badRequest, "'\(text ?? "")' is not a term; write terms like 2025-26-autumn")
     }
     guard AcademicTerm.knownStartYears.contains(term.startYear) else { throw APIError.notFound("the term \(term)") }

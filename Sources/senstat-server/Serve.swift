@@ -6,6 +6,7 @@ import SENHTTP
 import SENCore
 import SENStore
 import ServiceLifecycle
+import UnixSignals
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Migrate (unless --no-migrate) and serve the API.")
@@ -101,7 +102,12 @@ struct Serve: AsyncParsableCommand {
             servicesBeforeDatabase: setup.embedded.map { [EmbeddedPostgresService($0)] } ?? [],
             beforeServerStarts: loadDemo)
         do {
-            try await app.runService()
+            // SIGTERM and SIGINT stop the server gracefully; whatever has not stopped 15 s later (a pool waiting on a
+            // connection that died with its database) is cancelled, and the embedded cluster is still stopped.
+            var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration.maximumGracefulShutdownDuration = .seconds(15)
+            configuration.maximumCancellationDuration = .seconds(10)
+            try await ServiceGroup(configuration: configuration).run()
         } catch {
             stopEmbedded()
             fail("\(error)")
