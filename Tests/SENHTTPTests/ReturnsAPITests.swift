@@ -60,7 +60,15 @@ let openTerm = "2025-26-autumn"
                     let changes = try #require(versions[1]["changes"] as? [[String: Any]])
                     #expect(changes.compactMap { $0["field"] as? String } == ["pupils_on_roll", "sen_support"])
                     #expect(changes[1]["from"] as? Int == 61 && changes[1]["to"] as? Int == 63)
-                    #expect(versions[0]["submitted_by"] as? String == nil || versions[0]["submitted_by"] is String)
+                }
+                // Who: each version names the token that sent it.
+                let leaderTokenID = try await client.execute(uri: "/v1/me", method: .get, headers: f.headers("school_leader")) {
+                    try json($0)["token_id"] as? String
+                }
+                try await client.execute(uri: path + "/versions", method: .get, headers: f.headers("school_leader")) { response in
+                    let versions = try #require((try json(response))["versions"] as? [[String: Any]])
+                    #expect(leaderTokenID != nil)
+                    #expect(versions.map { $0["submitted_by"] as? String } == [leaderTokenID, leaderTokenID])
                 }
             }
             let audit = try await db.adminSQL(
