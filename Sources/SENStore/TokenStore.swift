@@ -38,9 +38,11 @@ public struct TokenStore: Sendable {
     public func authenticate(_ token: String, logger: Logger) async throws -> Principal? {
         guard BearerToken.isWellFormed(token) else { return nil }
         let digest = Self.digest(token)
-        let rows = try await database.transaction(.none, logger: logger) { connection in
+        // One statement, so no explicit transaction (and no tenant to set): this runs before every request.
+        let client = database.client
+        let rows = try await database.withDeadline {
             var found: [(UUID, String, UUID?, [Int32], ByteBuffer)] = []
-            let result = try await connection.query(
+            let result = try await client.query(
                 "SELECT token_id, role, trust_id, urns, digest FROM authenticate_token(\(ByteBuffer(bytes: digest)))",
                 logger: logger)
             for try await row in result.decode((UUID, String, UUID?, [Int32], ByteBuffer).self) { found.append(row) }
