@@ -24,21 +24,33 @@ public struct SurveyStore: Sendable {
 
     public func instruments(logger: Logger) async throws -> [Instrument] {
         try await database.transaction(.none, logger: logger) { connection in
-            var result: [Instrument] = []
-            for try await (code, version, title, audience, definition) in try await connection.query(
-                "SELECT code, version, title, audience, definition::text FROM instruments ORDER BY code, version", logger: logger
-            ).decode((String, Int, String, String, String).self) {
-                struct Definition: Decodable { let items: [Instrument.Item] }
-                let items = (try? JSONDecoder().decode(Definition.self, from: Data(definition.utf8)).items) ?? []
-                result.append(Instrument(code: code, version: version, title: title, audience: audience, items: items))
-            }
-            return result
+            try await Self.instruments(
+                connection.query("SELECT code, version, title, audience, definition::text FROM instruments ORDER BY code, version", logger: logger))
         }
     }
 
     /// The instrument at `version`, or its latest version.
     public func instrument(_ code: String, version: Int? = nil, logger: Logger) async throws -> Instrument? {
-        try await instruments(logger: logger).filter { $0.code == code && (version == nil || $0.version == version) }.last
+        try await database.transaction(.none, logger: logger) { connection in
+            try await Self.instruments(
+                connection.query(
+                    """
+                    SELECT code, version, title, audience, definition::text FROM instruments
+                    WHERE code = \(code) AND (\(version)::integer IS NULL OR version = \(version)::integer)
+                    ORDER BY version DESC LIMIT 1
+                    """, logger: logger)
+            ).first
+        }
+    }
+
+    static func instruments(_ rows: PostgresRowSequence) async throws -> [Instrument] {
+        struct Definition: Decodable { let items: [Instrument.Item] }
+        var result: [Instrument] = []
+        for try await (code, version, title, audience, definition) in rows.decode((String, Int, String, String, String).self) {
+            let items = (try? JSONDecoder().decode(Definition.self, from: Data(definition.utf8)).items) ?? []
+            result.append(Instrument(code: code, version: version, title: title, audience: audience, items: items))
+        }
+        return result
     }
 
     public func addInstrument(_ instrument: Instrument, logger: Logger) async throws -> Bool {
