@@ -124,6 +124,27 @@ public enum DiscreteLaplace {
     }
 }
 
+/// SplitMix64 (Steele, Lea and Flood 2014): a small seeded generator, for data and tests that must come out the
+/// same on every machine. Not for anything secret.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+
+    public init(seed: UInt64) {
+        self.state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A Double in [0, 1) from the top 53 bits.
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

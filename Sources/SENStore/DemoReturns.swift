@@ -38,21 +38,8 @@ extension DemoData {
         return parts
     }
 
-    /// A small deterministic generator (SplitMix64), so the demo is the same on every machine.
-    struct Noise {
-        var state: UInt64
-        mutating func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Double(z >> 11) / Double(1 << 53)
-        }
-    }
-
     static func demoReturn(_ school: School, term: AcademicTerm, index: Int) -> SENReturn {
-        var noise = Noise(state: UInt64(school.urn) &* 31 &+ UInt64(index))
+        var noise = SplitMix64(seed: UInt64(school.urn) &* 31 &+ UInt64(index))
         let base: (Double, Double) =
             switch school.phase {
             case .primary, .middleDeemedPrimary: (0.148, 0.035)
@@ -61,20 +48,20 @@ extension DemoData {
             default: (0.142, 0.053)
             }
         let (supportRate, planRate) = outliers[school.urn] ?? base
-        let roll = school.pupils + Int((noise.next() - 0.5) * Double(school.pupils) * 0.04)
-        let k = Int((Double(roll) * supportRate * (0.94 + noise.next() * 0.12)).rounded())
-        let e = min(roll - k, Int((Double(roll) * planRate * (0.92 + noise.next() * 0.16)).rounded()))
+        let roll = school.pupils + Int((noise.unit() - 0.5) * Double(school.pupils) * 0.04)
+        let k = Int((Double(roll) * supportRate * (0.94 + noise.unit() * 0.12)).rounded())
+        let e = min(roll - k, Int((Double(roll) * planRate * (0.92 + noise.unit() * 0.16)).rounded()))
         var raw: [String: RawField] = [
             "pupils_on_roll": .text(String(roll)), "sen_support": .text(String(k)), "ehc_plan": .text(String(e)),
-            "senco.on_slt": .text(noise.next() < 0.75 ? "true" : "false"),
-            "senco.national_award": .text(noise.next() < 0.7 ? "held" : "not_started"),
+            "senco.on_slt": .text(noise.unit() < 0.75 ? "true" : "false"),
+            "senco.national_award": .text(noise.unit() < 0.7 ? "held" : "not_started"),
             "senco.start_date": .text("20\(14 + school.urn % 9)-09-01"),
-            "senco.hours_per_week": .text(String(Int(10 + noise.next() * 25))),
+            "senco.hours_per_week": .text(String(Int(10 + noise.unit() * 25))),
             "senco.ta_fte": .text(String(Double(Int(Double(roll) / 60 * 10)) / 10)),
-            "senco.governor_meetings": .text(String(Int(noise.next() * 3) + 1)),
-            "senco.cpd_sessions": .text(String(Int(noise.next() * 4) + 1)),
-            "senco.learning_walks": .text(String(Int(noise.next() * 5))),
-            "senco.parent_forum": .text(noise.next() < 0.5 ? "true" : "false"),
+            "senco.governor_meetings": .text(String(Int(noise.unit() * 3) + 1)),
+            "senco.cpd_sessions": .text(String(Int(noise.unit() * 4) + 1)),
+            "senco.learning_walks": .text(String(Int(noise.unit() * 5))),
+            "senco.parent_forum": .text(noise.unit() < 0.5 ? "true" : "false"),
         ]
         if term.season == .spring {
             // Type of need is collected in the spring census.

@@ -6,21 +6,21 @@ import SENCore
 /// but the latest, so that researchers have something to query and something they cannot.
 extension DemoData {
     static func demoSurvey(_ instrument: Instrument, school: School, term: AcademicTerm, index: Int) -> JSONValue {
-        var noise = Noise(state: UInt64(school.urn) &* 131 &+ UInt64(index) &* 7 &+ UInt64(instrument.code.count))
-        let respondents = instrument.audience == "pupils" ? max(12, school.pupils / 3 + Int(noise.next() * 20)) : 2 + Int(noise.next() * 3)
+        var noise = SplitMix64(seed: UInt64(school.urn) &* 131 &+ UInt64(index) &* 7 &+ UInt64(instrument.code.count))
+        let respondents = instrument.audience == "pupils" ? max(12, school.pupils / 3 + Int(noise.unit() * 20)) : 2 + Int(noise.unit() * 3)
         var items: [String: JSONValue] = [:]
         for item in instrument.items {
             var counts: [String: JSONValue] = [:]
             if item.isMultiple {
                 for option in item.options {
-                    counts[option] = .integer(Int64(Double(respondents) * noise.next() * 0.8))
+                    counts[option] = .integer(Int64(Double(respondents) * noise.unit() * 0.8))
                 }
             } else {
                 // Leaders worry most about mental health; pupils mostly agree with the positive statements.
                 let lean = item.code == "concern_mental_health" ? 0.75 : item.code.hasPrefix("concern_") ? 0.45 : 0.7
                 var left = respondents
                 for (position, option) in item.options.enumerated().reversed() {
-                    let share = position == 0 ? 1.0 : min(1, lean * (0.55 + noise.next() * 0.3))
+                    let share = position == 0 ? 1.0 : min(1, lean * (0.55 + noise.unit() * 0.3))
                     let n = position == 0 ? left : Int((Double(left) * share).rounded())
                     counts[option] = .integer(Int64(n))
                     left -= n

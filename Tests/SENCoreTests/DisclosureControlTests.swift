@@ -49,7 +49,7 @@ import Testing
     /// Property: over random tables, no shown cell breaks a threshold and no hidden cell can be recovered from the
     /// margins of its group.
     @Test func randomTablesNeverExposeAHiddenCell() {
-        var generator = SplitMix(state: 20_261_129)
+        var generator = SplitMix64(seed: 20_261_129)
         for _ in 0..<2_000 {
             let regions = Int.random(in: 1...4, using: &generator)
             var cells: [Cell] = []
@@ -82,7 +82,7 @@ import Testing
     /// Mean 0; variance 2e^{−ε}/(1 − e^{−ε})²; P(0) = (1 − e^{−ε})/(1 + e^{−ε}). 40,000 draws.
     @Test(arguments: [0.5, 1.0, 2.0])
     func noiseFollowsItsDistribution(_ epsilon: Double) {
-        var generator = SplitMix(state: 7)
+        var generator = SplitMix64(seed: 7)
         let draws = (0..<40_000).map { _ in DiscreteLaplace.sample(epsilon: epsilon, using: &generator) }
         let mean = Double(draws.reduce(0, +)) / Double(draws.count)
         let variance = draws.map { (Double($0) - mean) * (Double($0) - mean) }.reduce(0, +) / Double(draws.count)
@@ -140,18 +140,6 @@ import Testing
         #expect(instrument.problems().isEmpty)
         let bad = Instrument(code: "Bad Code", version: 1, title: "", audience: "parents", items: [.init(code: "x1", text: "", options: ["a"])])
         #expect(Set(bad.problems().map(\.pointer)) == ["/code", "/audience", "/title", "/items/0/options", "/items/0/text"])
-    }
-}
-
-/// A seeded generator, so that property tests and distribution checks are repeatable.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
