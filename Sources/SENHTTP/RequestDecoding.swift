@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SENCore
+import SENStore
 
 extension Request {
     /// Collects the body up to `limit` bytes; beyond it, 413.
@@ -117,10 +118,7 @@ extension Parameters {
     }
 }
 
-/// Today's date in UTC (census days and deadlines are dates in England; UTC is within an hour of it).
-func todayUTC() -> CalendarDate {
-    CalendarDate(daysSinceEpoch: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
-}
+func todayUTC() -> CalendarDate { CalendarDate.todayUTC() }
 
 /// A term from a path or query: malformed is 400, outside the years the database knows is 404.
 func parseTerm(_ text: String?) throws -> AcademicTerm {

@@ -27,3 +27,12 @@ public struct DatabaseSetup: Sendable {
             embedded: embedded)
     }
 }
+
+import SENCore
+
+extension CalendarDate {
+    /// Today in UTC (census days and deadlines are dates in England; UTC is within an hour of it).
+    public static func todayUTC(now: Date = Date()) -> CalendarDate {
+        CalendarDate(daysSinceEpoch: Int((now.timeIntervalSince1970 / 86_400).rounded(.down)))
+    }
+}

@@ -121,7 +121,7 @@ struct ImportGIAS: AsyncParsableCommand {
             fail("\(file): \(error)")
         }
         let createTrusts = self.createTrusts
-        let today = CalendarDate(daysSinceEpoch: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
+        let today = CalendarDate.todayUTC()
         do {
             let summary = try await withServerDatabase(database, logger: logger) { db in
                 try await GIASImporter(database: db).importRegister(
