@@ -67,6 +67,8 @@ public struct ResearchStore: Sendable {
         let region: String
         let laName: String
         let phase: String
+        /// The primary need, for rows that count one need of one school.
+        var need = ""
         let units: Int
         let values: [String: Int]
     }
@@ -77,7 +79,7 @@ public struct ResearchStore: Sendable {
         case .la: (row.laName, row.region)
         case .phase: (row.phase, nil)
         case .trustSize: (row.band, nil)
-        case .need: ("", nil)
+        case .need: (row.need, nil)
         }
     }
 
@@ -131,7 +133,7 @@ public struct ResearchStore: Sendable {
                     for (need, counts) in parsed {
                         let k = counts["sen_support"] ?? 0
                         let e = counts["ehc_plan"] ?? 0
-                        rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: need, laName: need, phase: need, units: k + e, values: ["sen_support": k, "ehc_plan": e]))
+                        rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: region, laName: la, phase: phase, need: need, units: k + e, values: ["sen_support": k, "ehc_plan": e]))
                     }
                 } else {
                     rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: region, laName: la, phase: phase, units: roll, values: ["sen_support": k, "ehc_plan": e]))
@@ -140,7 +142,7 @@ public struct ResearchStore: Sendable {
             return rows
         }
         guard let rows else { return nil }
-        return Self.cells(rows, by: dimension == .need ? .region : dimension)
+        return Self.cells(rows, by: dimension)
     }
 
     /// Counts for one survey item from the release of `term`.

@@ -182,6 +182,24 @@ import Testing
         }
     }
 
+    /// SEN by primary need: one cell per need code, each counting the pupils with that need (spring returns).
+    @Test func senByNeed() async throws {
+        try await withTestDatabase { db in
+            let f = try await load(db)
+            try await withApp(db) { client in
+                try await client.execute(uri: "/v1/research/sen?term=2024-25-spring&group_by=need", method: .get, headers: f.headers("researcher")) { response in
+                    #expect(response.status == .ok)
+                    let body = try json(response)
+                    #expect(body["units"] as? String == "pupils_with_need")
+                    let keys = Set(cells(body).compactMap { $0["key"] as? String })
+                    #expect(keys.isSubset(of: Set(NeedCode.allCases.map(\.rawValue))))
+                    #expect(keys.contains("ASD") && keys.contains("SLCN"))
+                    #expect(cells(body).allSatisfy { $0["parent"] is NSNull })
+                }
+            }
+        }
+    }
+
     @Test func differentialPrivacyChargesOnceAndStopsAtTheBudget() async throws {
         try await withTestDatabase { db in
             let f = try await load(db)
