@@ -80,7 +80,10 @@ import Testing
     @Test func seededCensusDaysMatchTheCoreRule() async throws {
         try await withTestDatabase { db in
             let rows = try await db.adminSQL("SELECT term, census_day::text, deadline::text FROM academic_terms")
-            #expect(rows.count == 31 * 3)
+            #expect(rows.count == AcademicTerm.knownStartYears.count * 3)
+            let years = try await db.adminSQL("SELECT min(start_year)::text, max(start_year)::text FROM academic_terms")
+            #expect(years == [[String(AcademicTerm.knownStartYears.lowerBound), String(AcademicTerm.knownStartYears.upperBound)]],
+                    "the API's term range is the seeded one")
             for row in rows {
                 let term = try #require(AcademicTermParser.parse(row[0]!))
                 #expect(term.censusDay == row[1]!, "\(row[0]!)")
