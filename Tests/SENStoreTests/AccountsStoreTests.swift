@@ -52,6 +52,33 @@ func fixture(_ name: String) throws -> [UInt8] {
         }
     }
 
+    /// Authentication writes last_used_at at most once a minute, not on every request.
+    @Test func lastUsedIsRefreshedAtMostOnceAMinute() async throws {
+        try await withTestDatabase { db in
+            let issued = try await db.withDatabase { database in
+                try await TokenStore(database: database).issue(
+                    role: .researcher, trustID: nil, urns: [], label: "", expiresAt: nil, createdBy: nil, scope: .platform,
+                    logger: logger)
+            }
+            let read = "SELECT last_used_at::text FROM api_tokens WHERE token_id = $1"
+            try await db.withDatabase { database in
+                _ = try await TokenStore(database: database).authenticate(issued.token, logger: logger)
+            }
+            let first = try await db.adminSQL(read, [issued.record.id])
+            #expect(first.first?.first != nil)
+            try await db.withDatabase { database in
+                _ = try await TokenStore(database: database).authenticate(issued.token, logger: logger)
+            }
+            #expect(try await db.adminSQL(read, [issued.record.id]) == first, "a second use within the minute writes nothing")
+            try await db.adminSQL("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE token_id = $1", [issued.record.id])
+            let stale = try await db.adminSQL(read, [issued.record.id])
+            try await db.withDatabase { database in
+                _ = try await TokenStore(database: database).authenticate(issued.token, logger: logger)
+            }
+            #expect(try await db.adminSQL(read, [issued.record.id]) != stale, "a use after a minute refreshes it")
+        }
+    }
+
     /// The database never holds a token, only its digest: a full dump contains none of the secrets.
     @Test func noRawTokenIsStoredAnywhere() async throws {
         try await withTestDatabase { db in
