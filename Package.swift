@@ -150,7 +150,7 @@ let package = Package(
         // Runs the built executables as a user would: they are dependencies only so that they are built first.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["senstat-server", "senstat"],
+            dependencies: ["senstat-server", "senstat", "SENTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

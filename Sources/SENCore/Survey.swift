@@ -40,6 +40,7 @@ public struct Instrument: Sendable, Equatable, Codable {
     public func problems() -> [(pointer: String, message: String)] {
         var problems: [(String, String)] = []
         if !Self.isCode(code) { problems.append(("/code", "a code is lower-case letters, digits and _")) }
+        if !(1...Int(Int32.max)).contains(version) { problems.append(("/version", "a version is a whole number from 1")) }
         if !["school_leaders", "pupils"].contains(audience) { problems.append(("/audience", "audience is school_leaders or pupils")) }
         if title.trimmingASCIIWhitespace().isEmpty || title.count > 200 { problems.append(("/title", "a title has 1 to 200 characters")) }
         if items.isEmpty { problems.append(("/items", "an instrument has at least one item")) }

@@ -138,8 +138,8 @@ import Testing
 
     @Test func instrumentDefinitionsAreChecked() {
         #expect(instrument.problems().isEmpty)
-        let bad = Instrument(code: "Bad Code", version: 1, title: "", audience: "parents", items: [.init(code: "x1", text: "", options: ["a"])])
-        #expect(Set(bad.problems().map(\.pointer)) == ["/code", "/audience", "/title", "/items/0/options", "/items/0/text"])
+        let bad = Instrument(code: "Bad Code", version: 0, title: "", audience: "parents", items: [.init(code: "x1", text: "", options: ["a"])])
+        #expect(Set(bad.problems().map(\.pointer)) == ["/code", "/version", "/audience", "/title", "/items/0/options", "/items/0/text"])
     }
 }
 

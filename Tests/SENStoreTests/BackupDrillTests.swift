@@ -7,25 +7,12 @@ import Testing
 /// The restore drill: back up a database holding the demo with Deploy/backup.sh, restore it into an empty one with
 /// Deploy/restore.sh, and find every row and every forced RLS policy again.
 @Suite struct BackupDrillTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     func run(_ script: String, _ argument: String, environment: [String: String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Self.root.appendingPathComponent(script).path, argument]
-        var env = ProcessInfo.processInfo.environment
-        if let bin = try? EmbeddedPostgres.findBinaries().path { env["PATH"] = bin + ":" + (env["PATH"] ?? "") }
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("drill-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        defer { try? FileManager.default.removeItem(at: output) }
-        return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        var environment = environment
+        if let bin = try? EmbeddedPostgres.findBinaries().path {
+            environment["PATH"] = bin + ":" + (environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "")
+        }
+        return try Script.run("bash", [script, argument], environment: environment)
     }
 
     static let tables = ["trusts", "schools", "trust_memberships", "sen_returns", "sen_return_versions", "audit_log", "survey_returns", "api_tokens", "national_rates", "schema_migrations"]
