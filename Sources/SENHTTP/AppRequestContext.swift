@@ -9,6 +9,8 @@ public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `AuthMiddleware` on every `/v1` route.
     public var principal: Principal?
+    /// The primary's WAL position after the principal's last write, for read-your-writes (`ReadRoutingMiddleware`).
+    public var lastWritePosition: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

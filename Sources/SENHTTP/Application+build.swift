@@ -32,7 +32,7 @@ public func buildApplication(
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "senstat"),
-        services: servicesBeforeDatabase + [database.client],
+        services: servicesBeforeDatabase + [database.client] + (database.replica.map { [$0] } ?? []),
         logger: logger
     )
     // Runs once the pool is running and before the port opens (the demo loads here).
@@ -60,6 +60,7 @@ public func buildRouter(database: Database, migrator: Migrator, rateLimit: RateL
     let register = RegisterStore(database: database)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens))
         .add(middleware: RateLimitMiddleware(limiter: RateLimiter(rateLimit)))
+        .add(middleware: ReadRoutingMiddleware(tokens: tokens))
     AccountsController(tokens: tokens, register: register).register(on: v1)
     RegisterController(register: register, importer: GIASImporter(database: database)).register(on: v1)
     ReturnsController(returns: ReturnsStore(database: database), register: register).register(on: v1)

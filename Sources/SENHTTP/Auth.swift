@@ -26,12 +26,14 @@ struct AuthMiddleware: RouterMiddleware {
         }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer",
-            let principal = try await tokens.authenticate(String(parts[1]), logger: context.logger)
+            let session = try await tokens.session(for: String(parts[1]), logger: context.logger)
         else {
             throw APIError.unauthorized("the bearer token is not valid (unknown, expired or revoked)", invalidToken: true)
         }
+        let principal = session.principal
         var context = context
         context.principal = principal
+        context.lastWritePosition = session.lastWritePosition
         context.logger[metadataKey: "token_id"] = "\(principal.tokenID)"
         context.logger[metadataKey: "role"] = "\(principal.role.rawValue)"
         if let trust = principal.trustID { context.logger[metadataKey: "trust_id"] = "\(trust)" }

@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import SENCore
+import Synchronization
 
 /// Whose rows a transaction may see. Chosen by the HTTP layer from the authenticated principal, never by a client.
 public enum TenantScope: Sendable, Equatable {
@@ -17,14 +18,29 @@ public enum TenantScope: Sendable, Equatable {
 /// The database as the server uses it: a PostgresNIO pool connected as the server's role, every piece of work
 /// in a transaction whose tenant is set first, and a deadline so that an unreachable database answers quickly.
 public struct Database: Sendable {
+    /// The primary: every write, and every read not routed to the replica.
     public let client: PostgresClient
+    /// A streaming replica (`DATABASE_READ_URL`), for the reads a request routes there with `readRouting`.
+    public let replica: PostgresClient?
     /// How long one unit of database work may take before the request gives up with 503.
     public let deadline: Duration
     /// Bulk work (imports of a national file, releases) may take this long.
     public static let bulkDeadline: Duration = .seconds(300)
+    /// No statement may hold a connection for long: the slowest query senstat runs (a national import's set-based
+    /// insert) takes a few seconds. Set per transaction, so it holds behind PgBouncer too.
+    static let statementTimeout = "30s"
 
-    public init(client: PostgresClient, deadline: Duration = .seconds(2)) {
+    /// Set by the HTTP layer around a read-only request: its transactions go to the replica when there is one
+    /// and it has replayed the caller's last write, and to the primary otherwise.
+    @TaskLocal public static var readRouting: ReadRouting?
+
+    /// After the replica fails to answer, reads skip it for this long rather than each waiting for it in turn.
+    static let replicaBackoff: Duration = .seconds(5)
+    private let replicaSkippedUntil = SharedInstant()
+
+    public init(client: PostgresClient, replica: PostgresClient? = nil, deadline: Duration = .seconds(2)) {
         self.client = client
+        self.replica = replica
         self.deadline = deadline
     }
 
@@ -36,9 +52,6 @@ public struct Database: Sendable {
         // PostgreSQL's default max_connections of 100 with room for migrations and operators.
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
-        // No statement may hold a connection for long: the slowest query senstat runs (a national import's
-        // set-based insert) takes a few seconds.
-        configuration.options.additionalStartupParameters = [("statement_timeout", "30s")]
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
@@ -55,18 +68,61 @@ public struct Database: Sendable {
             case .research: ("", "research")
             case .none: ("", "")
             }
-        return try await withDeadline(deadline ?? self.deadline) {
-            do {
-                return try await client.withTransaction(logger: logger) { connection in
-                    try await connection.query(
-                        "SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true)",
-                        logger: logger)
-                    return try await body(connection)
+        if let replica, let routing = Database.readRouting {
+            if !replicaSkippedUntil.isInFuture {
+                do {
+                    let result = try await withDeadline(deadline ?? self.deadline) {
+                        try await Self.run(on: replica, trust: trust, platform: platform, readAfter: routing.after ?? "0/0", logger: logger, body)
+                    }
+                    routing.record(.replica)
+                    return result
+                } catch is ReplicaBehind {
+                    logger.debug("the replica has not replayed this caller's last write; reading from the primary")
+                } catch let error as DatabaseUnavailable {
+                    logger.warning(
+                        "the replica is unavailable; reading from the primary", metadata: ["reason": "\(error.reason)", "skip_for": "\(Self.replicaBackoff)"])
+                    replicaSkippedUntil.set(.now + Self.replicaBackoff)
                 }
-            } catch let error as PostgresTransactionError {
-                // Callers care about what went wrong, not which phase of the transaction it was in.
-                throw error.closureError ?? error.beginError ?? error.commitError ?? error
             }
+            routing.record(.primary)
+        }
+        return try await withDeadline(deadline ?? self.deadline) {
+            try await Self.run(on: client, trust: trust, platform: platform, readAfter: nil, logger: logger, body)
+        }
+    }
+
+    /// One transaction on `pool`: the tenant and the statement timeout set first, in one round trip. With
+    /// `readAfter` the transaction is read-only and refuses (`ReplicaBehind`) a server that has not replayed that
+    /// WAL position (a primary, where `pg_last_wal_replay_lsn()` is null, has).
+    private static func run<Result: Sendable>(
+        on pool: PostgresClient, trust: String, platform: String, readAfter: String?, logger: Logger,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await pool.withTransaction(logger: logger) { connection in
+                if let readAfter {
+                    let rows = try await connection.query(
+                        """
+                        SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
+                               set_config('statement_timeout', \(statementTimeout), true),
+                               set_config('transaction_read_only', 'on', true),
+                               COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) >= \(readAfter)::pg_lsn
+                        """, logger: logger)
+                    for try await (_, _, _, _, caughtUp) in rows.decode((String, String, String, String, Bool).self) where !caughtUp {
+                        throw ReplicaBehind()
+                    }
+                } else {
+                    try await connection.query(
+                        """
+                        SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
+                               set_config('statement_timeout', \(statementTimeout), true)
+                        """, logger: logger)
+                }
+                return try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            // Callers care about what went wrong, not which phase of the transaction it was in.
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
     }
 
@@ -117,6 +173,33 @@ public struct Database: Sendable {
         }
     }
 }
+
+/// Where a request's reads were served, for the response header and the metrics.
+public final class ReadRouting: Sendable {
+    public enum Target: String, Sendable { case replica, primary }
+    /// The caller's last write on the primary (a WAL position such as `0/3000148`), if it has written.
+    public let after: String?
+    private let served = Mutex<Target?>(nil)
+
+    public init(after: String?) { self.after = after }
+
+    /// The primary if any of the request's reads went there, else the replica; nil when it read nothing.
+    public var servedBy: Target? { served.withLock { $0 } }
+
+    func record(_ target: Target) {
+        served.withLock { current in current = (current == .primary || target == .primary) ? .primary : .replica }
+    }
+}
+
+/// An instant shared by every copy of a `Database`.
+final class SharedInstant: Sendable {
+    private let value = Mutex<ContinuousClock.Instant?>(nil)
+    var isInFuture: Bool { value.withLock { $0.map { $0 > .now } ?? false } }
+    func set(_ instant: ContinuousClock.Instant) { value.withLock { $0 = instant } }
+}
+
+/// The replica has not yet replayed the caller's last write.
+struct ReplicaBehind: Error {}
 
 /// The database could not be reached in time: the API answers 503 with Retry-After.
 public struct DatabaseUnavailable: Error, CustomStringConvertible {

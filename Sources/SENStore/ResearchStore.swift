@@ -179,6 +179,20 @@ public struct ResearchStore: Sendable {
         token: String, term: String, queryKey: String, epsilon: Double, budget: Double, logger: Logger,
         compute: @escaping @Sendable () async throws -> String
     ) async throws -> (answer: String, replayed: Bool, remaining: Double) {
+        // The ledger is written, so it lives on the primary even in a request routed to a replica; the answer's
+        // own reads keep the request's routing.
+        let routing = Database.readRouting
+        return try await Database.$readRouting.withValue(nil) {
+            try await ledger(token: token, term: term, queryKey: queryKey, epsilon: epsilon, budget: budget, logger: logger) {
+                try await Database.$readRouting.withValue(routing) { try await compute() }
+            }
+        }
+    }
+
+    private func ledger(
+        token: String, term: String, queryKey: String, epsilon: Double, budget: Double, logger: Logger,
+        compute: @escaping @Sendable () async throws -> String
+    ) async throws -> (answer: String, replayed: Bool, remaining: Double) {
         try await database.transaction(.research, logger: logger) { connection in
             try await connection.query(
                 "INSERT INTO dp_budgets (token_id, term, budget) VALUES (\(token)::uuid, \(term), \(budget)::numeric) ON CONFLICT DO NOTHING",

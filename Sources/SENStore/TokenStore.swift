@@ -36,26 +36,51 @@ public struct TokenStore: Sendable {
 
     /// The principal for a well-formed, known, unexpired, unrevoked token; nil otherwise.
     public func authenticate(_ token: String, logger: Logger) async throws -> Principal? {
+        try await session(for: token, logger: logger)?.principal
+    }
+
+    /// What a request carries once its token is known: the principal, and the primary's WAL position after the
+    /// token's last write (nil if it has not written since the server began noting writes).
+    public struct Session: Sendable {
+        public let principal: Principal
+        public let lastWritePosition: String?
+    }
+
+    /// The session for a well-formed, known, unexpired, unrevoked token; nil otherwise.
+    public func session(for token: String, logger: Logger) async throws -> Session? {
         guard BearerToken.isWellFormed(token) else { return nil }
         let digest = Self.digest(token)
         // One statement, so no explicit transaction (and no tenant to set): this runs before every request.
         let client = database.client
         let rows = try await database.withDeadline {
-            var found: [(UUID, String, UUID?, [Int32], ByteBuffer)] = []
+            var found: [(UUID, String, UUID?, [Int32], ByteBuffer, String?)] = []
             let result = try await client.query(
-                "SELECT token_id, role, trust_id, urns, digest FROM authenticate_token(\(ByteBuffer(bytes: digest)))",
+                "SELECT token_id, role, trust_id, urns, digest, last_write_lsn::text FROM authenticate_token(\(ByteBuffer(bytes: digest)))",
                 logger: logger)
-            for try await row in result.decode((UUID, String, UUID?, [Int32], ByteBuffer).self) { found.append(row) }
+            for try await row in result.decode((UUID, String, UUID?, [Int32], ByteBuffer, String?).self) { found.append(row) }
             return found
         }
         // The lookup is by digest, a one-way function of the secret; comparing again in constant time costs
         // nothing and keeps the check independent of how the index compares.
-        guard let (id, roleText, trust, urns, stored) = rows.first, let role = Role(rawValue: roleText),
+        guard let (id, roleText, trust, urns, stored, position) = rows.first, let role = Role(rawValue: roleText),
             BearerToken.constantTimeEqual(Array(buffer: stored), digest)
         else { return nil }
-        return Principal(
+        let principal = Principal(
             tokenID: id.uuidString.lowercased(), role: role, trustID: trust.flatMap { TrustID($0.uuidString) },
             urns: Set(urns.compactMap { URN(Int($0)) }))
+        return Session(principal: principal, lastWritePosition: position)
+    }
+
+    /// Notes, after a write by `tokenID` has committed, the primary's WAL position, so that the token's next reads
+    /// wait for a replica that has replayed it (read-your-writes). Returns the position.
+    @discardableResult
+    public func noteWrite(by tokenID: String, logger: Logger) async throws -> String? {
+        let client = database.client
+        return try await database.withDeadline {
+            let rows = try await client.query("SELECT note_token_write(\(tokenID)::uuid)::text", logger: logger)
+            for try await position in rows.decode(String?.self) { return position }
+            return nil
+        }
     }
 
     /// Issues a token in `scope` (platform for an admin, the trust for a trust executive).

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import PostgresNIO
 import SENHTTP
 import SENCore
 import SENStore
@@ -18,6 +19,11 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Port to listen on (env PORT; default 8080).")
     var port: Int?
+
+    @Option(
+        name: .customLong("read-database-url"),
+        help: "A streaming replica for read-only endpoints, as the server's role (env DATABASE_READ_URL); a caller's reads after its own write go to the primary until the replica has replayed it.")
+    var readDatabaseURL: String?
 
     @Flag(help: "Load the demo trusts and schools before serving.")
     var demo = false
@@ -81,7 +87,18 @@ struct Serve: AsyncParsableCommand {
         }
 
         let client = Database.makeClient(endpoint: setup.app, maximumConnections: 20, logger: logger)
-        let db = Database(client: client)
+        var replica: PostgresClient? = nil
+        if let url = readDatabaseURL ?? DatabaseOptions.environment["DATABASE_READ_URL"], !url.isEmpty {
+            do {
+                let endpoint = try DatabaseEndpoint.resolve(url)
+                logger.info("reading from a replica at DATABASE_READ_URL", metadata: ["endpoint": "\(endpoint.redacted)"])
+                replica = Database.makeClient(endpoint: endpoint, maximumConnections: 20, logger: logger)
+            } catch {
+                stopEmbedded()
+                fail("DATABASE_READ_URL: \(error)")
+            }
+        }
+        let db = Database(client: client, replica: replica)
         var loadDemo: (@Sendable () async throws -> Void)? = nil
         if demo {
             let tokenFile = database.resolvedDataDirectory.appendingPathComponent("demo-tokens.json")
