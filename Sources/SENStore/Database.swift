@@ -38,10 +38,23 @@ public struct Database: Sendable {
     static let replicaBackoff: Duration = .seconds(5)
     private let replicaSkippedUntil = SharedInstant()
 
-    public init(client: PostgresClient, replica: PostgresClient? = nil, deadline: Duration = .seconds(2)) {
+    /// How a transaction hands its tenant to the RLS policies.
+    public enum TenantSetting: Sendable {
+        /// `set_config(..., true)` for all of them in one round trip (a single PostgreSQL, PgBouncer, replicas).
+        case setConfig
+        /// `SET LOCAL` statements, one round trip each: Citus propagates these, and only these, to its workers
+        /// (with `citus.propagate_set_commands = 'local'`; Docs/scaling.md). SENSTAT_CITUS=1.
+        case setLocal
+    }
+    public let tenantSetting: TenantSetting
+
+    public init(
+        client: PostgresClient, replica: PostgresClient? = nil, deadline: Duration = .seconds(2), tenantSetting: TenantSetting = .setConfig
+    ) {
         self.client = client
         self.replica = replica
         self.deadline = deadline
+        self.tenantSetting = tenantSetting
     }
 
     /// Builds the pool for the server's role. A fast connect timeout keeps a dead database from parking requests.
@@ -72,7 +85,8 @@ public struct Database: Sendable {
             if !replicaSkippedUntil.isInFuture {
                 do {
                     let result = try await withDeadline(deadline ?? self.deadline) {
-                        try await Self.run(on: replica, trust: trust, platform: platform, readAfter: routing.after ?? "0/0", logger: logger, body)
+                        try await Self.run(
+                            on: replica, trust: trust, platform: platform, setting: tenantSetting, readAfter: routing.after ?? "0/0", logger: logger, body)
                     }
                     routing.record(.replica)
                     return result
@@ -87,36 +101,50 @@ public struct Database: Sendable {
             routing.record(.primary)
         }
         return try await withDeadline(deadline ?? self.deadline) {
-            try await Self.run(on: client, trust: trust, platform: platform, readAfter: nil, logger: logger, body)
+            try await Self.run(on: client, trust: trust, platform: platform, setting: tenantSetting, readAfter: nil, logger: logger, body)
         }
     }
 
-    /// One transaction on `pool`: the tenant and the statement timeout set first, in one round trip. With
+    /// One transaction on `pool`: the tenant and the statement timeout set first (in one round trip unless
+    /// `setting` is `.setLocal`). With
     /// `readAfter` the transaction is read-only and refuses (`ReplicaBehind`) a server that has not replayed that
     /// WAL position (a primary, where `pg_last_wal_replay_lsn()` is null, has).
     private static func run<Result: Sendable>(
-        on pool: PostgresClient, trust: String, platform: String, readAfter: String?, logger: Logger,
+        on pool: PostgresClient, trust: String, platform: String, setting: TenantSetting, readAfter: String?, logger: Logger,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
             return try await pool.withTransaction(logger: logger) { connection in
-                if let readAfter {
-                    let rows = try await connection.query(
-                        """
-                        SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
-                               set_config('statement_timeout', \(statementTimeout), true),
-                               set_config('transaction_read_only', 'on', true),
-                               COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) >= \(readAfter)::pg_lsn
-                        """, logger: logger)
-                    for try await (_, _, _, _, caughtUp) in rows.decode((String, String, String, String, Bool).self) where !caughtUp {
-                        throw ReplicaBehind()
-                    }
-                } else {
+                switch (setting, readAfter) {
+                case (.setConfig, nil):
                     try await connection.query(
                         """
                         SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
                                set_config('statement_timeout', \(statementTimeout), true)
                         """, logger: logger)
+                case (.setConfig, let position?):
+                    let rows = try await connection.query(
+                        """
+                        SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
+                               set_config('statement_timeout', \(statementTimeout), true),
+                               set_config('transaction_read_only', 'on', true),
+                               COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) >= \(position)::pg_lsn
+                        """, logger: logger)
+                    for try await (_, _, _, _, caughtUp) in rows.decode((String, String, String, String, Bool).self) where !caughtUp {
+                        throw ReplicaBehind()
+                    }
+                case (.setLocal, _):
+                    // SET takes no parameters. Inline is safe: the trust is a canonical UUID (TrustID parsed it) or
+                    // empty, the scope one of three words, the timeout a constant.
+                    try await connection.query("SET LOCAL senstat.trust_id = '\(unescaped: trust)'", logger: logger)
+                    try await connection.query("SET LOCAL senstat.scope = '\(unescaped: platform)'", logger: logger)
+                    try await connection.query("SET LOCAL statement_timeout = '\(unescaped: statementTimeout)'", logger: logger)
+                    if let readAfter {
+                        try await connection.query("SET LOCAL transaction_read_only = on", logger: logger)
+                        let rows = try await connection.query(
+                            "SELECT COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) >= \(readAfter)::pg_lsn", logger: logger)
+                        for try await caughtUp in rows.decode(Bool.self) where !caughtUp { throw ReplicaBehind() }
+                    }
                 }
                 return try await body(connection)
             }

@@ -15,7 +15,8 @@ func withServerDatabase<T: Sendable>(
     if let owner = setup.owner {
         try await migrator.migrate(owner: owner)
     }
-    let database = Database(client: Database.makeClient(endpoint: setup.app, maximumConnections: 4, logger: logger))
+    let database = Database(
+        client: Database.makeClient(endpoint: setup.app, maximumConnections: 4, logger: logger), tenantSetting: options.tenantSetting)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await database.client.run() }
         defer { group.cancelAll() }

@@ -13,7 +13,9 @@ struct SenstatServer: AsyncParsableCommand {
         abstract: "The senstat server: termly SEN and wellbeing returns for school trusts.",
         discussion: """
             With no DATABASE_URL the server runs its own PostgreSQL in the data folder (.senstat/ by default).
-            Environment: PORT, HOST, DATABASE_URL, DATABASE_OWNER_URL, SENSTAT_DATA_DIR, LOG_LEVEL, LOG_FORMAT.
+            Environment: PORT, HOST, DATABASE_URL, DATABASE_READ_URL, DATABASE_OWNER_URL, SENSTAT_DATA_DIR, LOG_LEVEL,
+            LOG_FORMAT, SENSTAT_RATE_LIMIT, SENSTAT_RATE_BURST, SENSTAT_DP_BUDGET, SENSTAT_CITUS (1: set the tenant with
+            SET LOCAL, which Citus propagates to its workers).
             """,
         subcommands: [Serve.self, Migrate.self, TokenCommand.self, ImportGIAS.self, ImportNational.self],
         defaultSubcommand: Serve.self
@@ -61,6 +63,9 @@ struct DatabaseOptions: ParsableArguments {
         LogSetup.bootstrap(format: format, level: level)
         return Logger(label: "senstat")
     }
+
+    /// SENSTAT_CITUS=1: the tenant reaches Citus's workers only through SET LOCAL (Docs/scaling.md).
+    var tenantSetting: Database.TenantSetting { Self.environment["SENSTAT_CITUS"] == "1" ? .setLocal : .setConfig }
 
     func prepare(logger: Logger) async throws -> DatabaseSetup {
         try await DatabaseSetup.prepare(

@@ -98,7 +98,7 @@ struct Serve: AsyncParsableCommand {
                 fail("DATABASE_READ_URL: \(error)")
             }
         }
-        let db = Database(client: client, replica: replica)
+        let db = Database(client: client, replica: replica, tenantSetting: database.tenantSetting)
         var loadDemo: (@Sendable () async throws -> Void)? = nil
         if demo {
             let tokenFile = database.resolvedDataDirectory.appendingPathComponent("demo-tokens.json")

@@ -113,10 +113,12 @@ import Testing
         }
     }
 
-    @Test func aTenantSeesOnlyItsOwnRowsAndCannotWriteAnothers() async throws {
+    /// Both ways of setting the tenant: set_config (one round trip) and SET LOCAL (SENSTAT_CITUS=1, for Citus).
+    @Test(arguments: [Database.TenantSetting.setConfig, .setLocal])
+    func aTenantSeesOnlyItsOwnRowsAndCannotWriteAnothers(_ setting: Database.TenantSetting) async throws {
         try await withTestDatabase { db in
             try await seed(db)
-            try await db.withDatabase { database in
+            try await db.withDatabase(tenantSetting: setting) { database in
                 let logger = self.logger
                 let names = try await database.transaction(.trust(Self.trustA), logger: logger) { connection in
                     var names: [String] = []
@@ -144,10 +146,11 @@ import Testing
         }
     }
 
-    @Test func onlyThePlatformScopeWritesTheRegister() async throws {
+    @Test(arguments: [Database.TenantSetting.setConfig, .setLocal])
+    func onlyThePlatformScopeWritesTheRegister(_ setting: Database.TenantSetting) async throws {
         try await withTestDatabase { db in
             try await seed(db)
-            try await db.withDatabase { database in
+            try await db.withDatabase(tenantSetting: setting) { database in
                 let logger = self.logger
                 await expectRLSViolation {
                     try await database.transaction(.trust(Self.trustA), logger: logger) { connection in

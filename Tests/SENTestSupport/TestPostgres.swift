@@ -101,15 +101,17 @@ public struct TestDatabase: Sendable {
     public let admin: DatabaseEndpoint
 
     /// A pool as the server's role; the caller runs it (or hands it to an application that does).
-    public func makeDatabase(deadline: Duration = .seconds(5)) -> Database {
+    public func makeDatabase(deadline: Duration = .seconds(5), tenantSetting: Database.TenantSetting = .setConfig) -> Database {
         Database(
             client: Database.makeClient(endpoint: app, maximumConnections: 8, logger: TestPostgres.logger),
-            deadline: deadline)
+            deadline: deadline, tenantSetting: tenantSetting)
     }
 
     /// Runs `body` with a running pool as the server's role.
-    public func withDatabase<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
-        let database = makeDatabase()
+    public func withDatabase<T: Sendable>(
+        tenantSetting: Database.TenantSetting = .setConfig, _ body: @Sendable (Database) async throws -> T
+    ) async throws -> T {
+        let database = makeDatabase(tenantSetting: tenantSetting)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.client.run() }
             defer { group.cancelAll() }
