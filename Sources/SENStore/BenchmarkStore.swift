@@ -60,21 +60,25 @@ public struct BenchmarkStore: Sendable {
         self.database = database
     }
 
+    /// The comparison's main query (QueryPlanTests checks its plan uses the indexes that lead with trust_id).
+    public static func figuresQuery(trust: TrustID, term: String, only: Set<URN>? = nil) -> PostgresQuery {
+        let filter = only.map { $0.map { Int32($0.value) } }
+        return """
+            SELECT s.urn, s.name, s.phase, s.establishment_type, s.la_code, s.region,
+                   r.pupils_on_roll, r.sen_support, r.ehc_plan
+            FROM trust_memberships m
+            JOIN schools s ON s.urn = m.urn
+            LEFT JOIN sen_returns r ON r.trust_id = m.trust_id AND r.urn = m.urn AND r.term = \(term)
+            WHERE m.trust_id = \(trust.uuidString)::uuid AND m.valid_to IS NULL
+              AND (\(filter)::integer[] IS NULL OR s.urn = ANY(\(filter)::integer[]))
+            ORDER BY s.name, s.urn
+            """
+    }
+
     /// Every school in the trust now, with its return for `term` if there is one.
     public func figures(trust: TrustID, term: String, only: Set<URN>? = nil, logger: Logger) async throws -> [SchoolFigures] {
-        let filter = only.map { $0.map { Int32($0.value) } }
-        return try await database.transaction(.trust(trust), logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                SELECT s.urn, s.name, s.phase, s.establishment_type, s.la_code, s.region,
-                       r.pupils_on_roll, r.sen_support, r.ehc_plan
-                FROM trust_memberships m
-                JOIN schools s ON s.urn = m.urn
-                LEFT JOIN sen_returns r ON r.trust_id = m.trust_id AND r.urn = m.urn AND r.term = \(term)
-                WHERE m.trust_id = \(trust.uuidString)::uuid AND m.valid_to IS NULL
-                  AND (\(filter)::integer[] IS NULL OR s.urn = ANY(\(filter)::integer[]))
-                ORDER BY s.name, s.urn
-                """, logger: logger)
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            let rows = try await connection.query(Self.figuresQuery(trust: trust, term: term, only: only), logger: logger)
             var result: [SchoolFigures] = []
             for try await (urn, name, phase, type, la, region, roll, k, e) in rows.decode(
                 (Int, String, String, String, Int?, String, Int?, Int?, Int?).self)
