@@ -98,7 +98,7 @@ extension DemoData {
     /// One token per role, plus an executive of the second trust. Earlier demo tokens are revoked first, since a
     /// token is shown only once and the file is rewritten at every demo start.
     public static func issueTokens(store: TokenStore, logger: Logger) async throws -> [String: Token] {
-        try await store.database.transaction(.platform, logger: logger) { connection in
+        _ = try await store.database.transaction(.platform, logger: logger) { connection in
             try await connection.query(
                 "UPDATE api_tokens SET revoked_at = now() WHERE label LIKE 'demo:%' AND revoked_at IS NULL", logger: logger)
         }

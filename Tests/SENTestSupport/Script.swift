@@ -18,7 +18,7 @@ public enum Script {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         // A file, not a pipe: a chatty script cannot fill a pipe's buffer and stall while nobody reads it.
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("senstat-script-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         let handle = try FileHandle(forWritingTo: output)
         defer { try? handle.close() }
