@@ -223,7 +223,7 @@ struct BenchmarkController {
             if wantsCSV(request) {
                 return csvResponse(comparisonCSV(comparison), name: "comparison-\(comparison.term)-\(comparison.measure).csv")
             }
-            return try comparison.response(from: request, context: context)
+            return comparison.json.response
         }
         group.get("trusts/:trust/funnel.svg") { request, context in
             let comparison = try await compare(request, context)
@@ -292,8 +292,7 @@ struct BenchmarkController {
 
         var measures: [Provision: Measure] = [:]
         for provision in Provision.allCases {
-            let rates = try await benchmarks.comparatorRates(
-                provision: provision, censusYear: term.januaryCensusYear, schools: [figures], logger: context.logger)
+            let rates = try await benchmarks.comparatorRates(provision: provision, censusYear: term.januaryCensusYear, logger: context.logger)
             let comparator = try comparator(for: figures, level: level, term: term, rates: rates)
             let count = provision == .senSupport ? k : e
             measures[provision] = Measure(RateComparison(count: count, n: roll, target: comparator.rate), comparator: comparator)
@@ -342,8 +341,7 @@ struct BenchmarkController {
         guard principal.canSee(trust: trust) else { throw APIError.notFound("the trust") }
         let (term, level, measure) = try parameters(request)
         let schools = try await benchmarks.figures(trust: trust, term: term.description, logger: context.logger)
-        let rates = try await benchmarks.comparatorRates(
-            provision: measure, censusYear: term.januaryCensusYear, schools: schools, logger: context.logger)
+        let rates = try await benchmarks.comparatorRates(provision: measure, censusYear: term.januaryCensusYear, logger: context.logger)
         var inputs: [TrustComparison.Input] = []
         var comparators: [URN: Comparator] = [:]
         var missing: [Missing] = []

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SENCore
+import Synchronization
 
 /// A school of the trust with its register details and (if sent) its return for the term.
 public struct SchoolFigures: Sendable {
@@ -55,9 +56,29 @@ public struct ComparatorRates: Sendable {
 
 public struct BenchmarkStore: Sendable {
     public let database: Database
+    let rateCache = RateCache()
 
     public init(database: Database) {
         self.database = database
+    }
+
+    /// Published rates change only when an admin imports a DfE release, yet every comparison and benchmark needs
+    /// them: reading them each time cost more than the comparison's own query. Every area's latest rates for a
+    /// provision and census year are kept for a minute (another instance's import is seen within it), and an
+    /// import through this store drops them at once.
+    final class RateCache: Sendable {
+        static let lifetime: Duration = .seconds(60)
+        private let entries = Mutex<[String: (rates: ComparatorRates, until: ContinuousClock.Instant)]>([:])
+
+        func get(_ key: String) -> ComparatorRates? {
+            entries.withLock { $0[key].flatMap { $0.until > .now ? $0.rates : nil } }
+        }
+
+        func set(_ key: String, _ rates: ComparatorRates) {
+            entries.withLock { $0[key] = (rates, .now + Self.lifetime) }
+        }
+
+        func removeAll() { entries.withLock { $0.removeAll() } }
     }
 
     /// The comparison's main query (QueryPlanTests checks its plan uses the indexes that lead with trust_id).
@@ -92,20 +113,18 @@ public struct BenchmarkStore: Sendable {
         }
     }
 
-    /// The latest published rates up to `censusYear` for the areas of `schools`.
-    public func comparatorRates(provision: Provision, censusYear: Int, schools: [SchoolFigures], logger: Logger) async throws -> ComparatorRates {
-        let regions = Array(Set(schools.map { $0.region.lowercased() }))
-        let las = Array(Set(schools.compactMap { $0.laCode.map(Int32.init) }))
-        return try await database.transaction(.none, logger: logger) { connection in
+    /// The latest published rates up to `censusYear`, for every area (national, regional, local authority), so
+    /// that any school's comparator is among them.
+    public func comparatorRates(provision: Provision, censusYear: Int, logger: Logger) async throws -> ComparatorRates {
+        let key = "\(provision.rawValue)|\(censusYear)"
+        if let cached = rateCache.get(key) { return cached }
+        let rates = try await database.transaction(.none, logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 SELECT DISTINCT ON (geographic_level, area_code, phase)
                        geographic_level, area_code, area_name, phase, census_year, percent::float8
                 FROM national_rates
                 WHERE provision = \(provision.rawValue) AND census_year <= \(censusYear) AND percent IS NOT NULL
-                  AND (geographic_level = 'national'
-                       OR (geographic_level = 'regional' AND lower(area_name) = ANY(\(regions)::text[]))
-                       OR (geographic_level = 'local_authority' AND area_code = ANY(\(las)::integer[])))
                 ORDER BY geographic_level, area_code, phase, census_year DESC
                 """, logger: logger)
             var rates: [String: ComparatorRate] = [:]
@@ -117,6 +136,8 @@ public struct BenchmarkStore: Sendable {
             }
             return ComparatorRates(rates: rates)
         }
+        rateCache.set(key, rates)
+        return rates
     }
 
     /// A school's headline counts in each of `terms` that has a return.
@@ -188,7 +209,8 @@ public struct BenchmarkStore: Sendable {
 
     /// Upserts published rates (admin). Importing the same file twice changes nothing.
     public func importRates(_ rates: [NationalRate], source: String, logger: Logger) async throws -> ImportCounts {
-        try await database.transaction(.platform, deadline: Database.bulkDeadline, logger: logger) { connection in
+        defer { rateCache.removeAll() }
+        return try await database.transaction(.platform, deadline: Database.bulkDeadline, logger: logger) { connection in
             var counts = ImportCounts()
             for rate in rates {
                 let percent = rate.percent
