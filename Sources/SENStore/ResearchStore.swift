@@ -115,34 +115,54 @@ public struct ResearchStore: Sendable {
     }
 
     /// SEN counts from the release of `term`, by `dimension`. For `need`, each cell is a primary need and its units
-    /// are the pupils with that need.
+    /// are the pupils with that need. Aggregated in SQL (one row per cell and one for the total), not row by row
+    /// here: a term's release holds every school in England.
     public func senCells(term: String, by dimension: Dimension, logger: Logger) async throws -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)? {
-        let rows = try await database.transaction(.research, logger: logger) { connection -> [SnapshotRow]? in
+        try await database.transaction(.research, logger: logger) { connection in
             var released = false
             for try await _ in try await connection.query("SELECT 1 FROM releases WHERE term = \(term)", logger: logger) { released = true }
             guard released else { return nil }
-            var rows: [SnapshotRow] = []
-            for try await (urn, key, band, region, la, phase, roll, k, e, needs) in try await connection.query(
-                """
-                SELECT urn, trust_key, trust_size_band, region, la_name, phase, pupils_on_roll, sen_support, ehc_plan, needs::text
-                FROM release_sen WHERE term = \(term)
-                """, logger: logger
-            ).decode((Int, String, String, String, String, String, Int, Int, Int, String?).self) {
-                if dimension == .need {
-                    let parsed = (try? JSONDecoder().decode([String: [String: Int]].self, from: Data((needs ?? "{}").utf8))) ?? [:]
-                    for (need, counts) in parsed {
-                        let k = counts["sen_support"] ?? 0
-                        let e = counts["ehc_plan"] ?? 0
-                        rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: region, laName: la, phase: phase, need: need, units: k + e, values: ["sen_support": k, "ehc_plan": e]))
-                    }
-                } else {
-                    rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: region, laName: la, phase: phase, units: roll, values: ["sen_support": k, "ehc_plan": e]))
-                }
+            var cells: [DisclosureControl.Cell] = []
+            var total = DisclosureControl.Cell(key: "all", parent: nil, units: 0, schools: 0, trusts: 0, values: ["sen_support": 0, "ehc_plan": 0])
+            for try await (isTotal, key, parent, units, schools, trusts, k, e) in try await connection.query(Self.senCellsQuery(term: term, by: dimension), logger: logger)
+                .decode((Bool, String?, String?, Int, Int, Int, Int, Int).self)
+            {
+                let cell = DisclosureControl.Cell(
+                    key: isTotal ? "all" : key ?? "", parent: isTotal ? nil : parent, units: units, schools: schools, trusts: trusts,
+                    values: ["sen_support": k, "ehc_plan": e])
+                if isTotal { total = cell } else { cells.append(cell) }
             }
-            return rows
+            return (cells.sorted { $0.key < $1.key }, total)
         }
-        guard let rows else { return nil }
-        return Self.cells(rows, by: dimension)
+    }
+
+    /// The cells of `dimension` and their total, before disclosure control.
+    static func senCellsQuery(term: String, by dimension: Dimension) -> PostgresQuery {
+        // Column names from this fixed list only, never from the request.
+        let (key, parent): (String, String) =
+            switch dimension {
+            case .region: ("region", "NULL::text")
+            case .la: ("la_name", "region")
+            case .phase: ("phase", "NULL::text")
+            case .trustSize: ("trust_size_band", "NULL::text")
+            case .need: ("need", "NULL::text")
+            }
+        let source =
+            dimension == .need
+            ? """
+              (SELECT r.urn, r.trust_key, n.key AS need,
+                      COALESCE((n.value ->> 'sen_support')::int, 0) AS sen_support, COALESCE((n.value ->> 'ehc_plan')::int, 0) AS ehc_plan,
+                      COALESCE((n.value ->> 'sen_support')::int, 0) + COALESCE((n.value ->> 'ehc_plan')::int, 0) AS units
+               FROM release_sen r CROSS JOIN LATERAL jsonb_each(r.needs) AS n WHERE r.term = $1) AS rows
+              """
+            : "(SELECT *, pupils_on_roll AS units FROM release_sen WHERE term = $1) AS rows"
+        return PostgresQuery(
+            unsafeSQL: """
+                SELECT GROUPING(\(key)) = 1, \(key), \(parent), COALESCE(sum(units), 0)::int, count(DISTINCT urn)::int,
+                       count(DISTINCT trust_key)::int, COALESCE(sum(sen_support), 0)::int, COALESCE(sum(ehc_plan), 0)::int
+                FROM \(source)
+                GROUP BY GROUPING SETS ((\(key), \(parent)), ())
+                """, binds: { var b = PostgresBindings(); b.append(term); return b }())
     }
 
     /// Counts for one survey item from the release of `term`.
