@@ -1,0 +1,180 @@
+import Hummingbird
+import NIOCore
+
+/// JSON written straight into bytes, for the one response whose encoding dominated a hot endpoint: a trust's
+/// comparison (100 schools, about 700 nested objects) spent 40% of its CPU time in JSONEncoder building a tree of
+/// dictionaries to sort and write (Docs/performance.md). The output is what `JSONEncoder.api` writes (sorted
+/// keys, nil optionals left out, integral doubles without ".0"); `FastJSONTests` holds the two equal.
+struct JSONOutput {
+    private(set) var bytes: [UInt8] = []
+    private var needsComma = false
+
+    init(capacity: Int = 4096) { bytes.reserveCapacity(capacity) }
+
+    /// `{ ... }` with `body` writing the members, in the order given (callers give them sorted).
+    mutating func object(_ body: (inout JSONOutput) -> Void) {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+        body(&self)
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    mutating func array<S: Sequence>(_ items: S, _ body: (inout JSONOutput, S.Element) -> Void) {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+        for item in items { body(&self, item) }
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        needsComma = false
+    }
+
+    mutating func key(dynamic name: String) {
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    mutating func string(_ value: String) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    mutating func number(_ value: Int) {
+        separate()
+        bytes.append(contentsOf: String(value).utf8)
+        needsComma = true
+    }
+
+    /// As JSONEncoder writes a finite Double: its shortest description, without a trailing ".0".
+    mutating func number(_ value: Double) {
+        separate()
+        var text = value.description
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        bytes.append(contentsOf: text.utf8)
+        needsComma = true
+    }
+
+    mutating func bool(_ value: Bool) {
+        separate()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        needsComma = true
+    }
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    var response: Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+extension BenchmarkController.Comparison {
+    /// The comparison as `JSONEncoder.api` would write it, without building its tree (members in sorted order).
+    var json: JSONOutput {
+        var out = JSONOutput(capacity: 1024 + schools.count * 1024)
+        out.object { o in
+            o.key("level"); o.string(level)
+            o.key("measure"); o.string(measure)
+            o.key("missing")
+            o.array(missing) { o, m in o.object { o in o.key("name"); o.string(m.name); o.key("urn"); o.number(m.urn) } }
+            if let od = overdispersion {
+                o.key("overdispersion")
+                o.object { o in
+                    o.key("method"); o.string(od.method)
+                    o.key("overdispersed"); o.bool(od.overdispersed)
+                    o.key("phi"); o.number(od.phi)
+                    o.key("schools"); o.number(od.schools)
+                    o.key("tau2"); o.number(od.tau2)
+                }
+            }
+            o.key("pooled")
+            o.object { o in for (k, v) in pooled.sorted(by: { $0.key < $1.key }) { o.key(dynamic: k); o.number(v) } }
+            o.key("schools")
+            o.array(schools) { o, row in row.write(&o) }
+            o.key("source"); o.string(source)
+            o.key("term"); o.string(term)
+            o.key("trust_id"); o.string(trustID)
+        }
+        return out
+    }
+}
+
+extension BenchmarkController.ComparisonRow {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("comparator"); comparator.write(&o)
+            o.key("count"); o.number(count)
+            o.key("difference_pp"); o.number(differencePP)
+            o.key("flag"); o.string(flag)
+            o.key("flag_limits"); o.string(flagLimits)
+            o.key("flags")
+            o.object { o in for (k, v) in flags.sorted(by: { $0.key < $1.key }) { o.key(dynamic: k); o.string(v) } }
+            o.key("limits_95"); limits95.write(&o)
+            o.key("limits_99_8"); limits998.write(&o)
+            o.key("limits_99_8_phi"); limits998Phi.write(&o)
+            o.key("limits_99_8_tau2"); limits998Tau2.write(&o)
+            o.key("name"); o.string(name)
+            o.key("phase"); o.string(phase)
+            o.key("pupils_on_roll"); o.number(pupilsOnRoll)
+            o.key("rate"); o.number(rate)
+            o.key("urn"); o.number(urn)
+            o.key("wilson_95"); wilson95.write(&o)
+            o.key("z"); o.number(z)
+        }
+    }
+}
+
+extension BenchmarkController.Comparator {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("area"); o.string(area)
+            o.key("census_year"); o.number(censusYear)
+            o.key("level"); o.string(level)
+            if let note { o.key("note"); o.string(note) }
+            o.key("phase"); o.string(phase)
+            o.key("phase_reason"); o.string(phaseReason)
+            o.key("rate"); o.number(rate)
+            o.key("requested_census_year"); o.number(requestedCensusYear)
+            o.key("source"); o.string(source)
+        }
+    }
+}
+
+extension BenchmarkController.Interval {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("lower"); o.number(lower)
+            o.key("upper"); o.number(upper)
+        }
+    }
+}

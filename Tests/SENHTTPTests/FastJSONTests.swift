@@ -1,0 +1,41 @@
+import Foundation
+import SENCore
+import Testing
+
+@testable import SENHTTP
+
+/// The comparison's hand-written JSON is byte for byte what JSONEncoder.api writes.
+@Suite struct FastJSONTests {
+    typealias B = BenchmarkController
+
+    func interval(_ a: Double, _ b: Double) -> B.Interval {
+        B.Interval(try! JSONDecoder().decode(Statistics.Interval.self, from: Data(#"{"lower":\#(a),"upper":\#(b)}"#.utf8)))
+    }
+
+    func row(_ urn: Int, name: String, note: String?) -> B.ComparisonRow {
+        B.ComparisonRow(
+            urn: urn, name: name, phase: "primary", pupilsOnRoll: 420, count: 61, rate: 0.14524, wilson95: interval(0.1146, 0.18265),
+            comparator: B.Comparator(
+                level: "la", area: "Bradford", phase: "state_funded_primary", phaseReason: "primary phase", censusYear: 2025,
+                requestedCensusYear: 2026, rate: 0.139, note: note, source: "DfE, OGL v3.0"),
+            differencePP: 0.62, z: 0.366, limits95: interval(0.1066, 0.1714), limits998: interval(0.0904, 0.1876),
+            limits998Phi: interval(0.08, 2e-05), limits998Tau2: interval(0, 1), flag: "within", flagLimits: "unadjusted",
+            flags: ["unadjusted": "within", "phi": "within", "tau2": "high_95"])
+    }
+
+    @Test(arguments: [true, false])
+    func sameBytesAsJSONEncoder(_ withOverdispersion: Bool) throws {
+        let comparison = B.Comparison(
+            trustID: "0d6f1a7e-3c1b-4c5e-9a57-1b8f0e6a2c01", term: "2025-26-autumn", measure: "sen_support", level: "la",
+            pooled: ["count": 122, "pupils_on_roll": 840, "rate": 0.14524],
+            overdispersion: withOverdispersion ? B.Overdispersion(schools: 2, phi: 1.25, tau2: 0.0003, overdispersed: true, method: "phi: …") : nil,
+            schools: [
+                row(990101, name: "St Th\u{E9}r\u{E8}se's \"Quoted\" \\ back\\slash/ tab\tand newline\nend", note: nil),
+                row(990102, name: "Ysgol \u{1}control", note: "no local authority figure for LA 999; national used"),
+            ],
+            missing: [B.Missing(urn: 990103, name: "Pennine High")], source: "senstat")
+        let expected = try JSONEncoder.api.encode(comparison)
+        let written = comparison.json.bytes
+        #expect(String(decoding: written, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+    }
+}
