@@ -67,8 +67,6 @@ public struct ResearchStore: Sendable {
         let region: String
         let laName: String
         let phase: String
-        /// The primary need, for rows that count one need of one school.
-        var need = ""
         let units: Int
         let values: [String: Int]
     }
@@ -79,7 +77,7 @@ public struct ResearchStore: Sendable {
         case .la: (row.laName, row.region)
         case .phase: (row.phase, nil)
         case .trustSize: (row.band, nil)
-        case .need: (row.need, nil)
+        case .need: preconditionFailure("survey releases hold no primary need; the API refuses group_by=need for surveys")
         }
     }
 
