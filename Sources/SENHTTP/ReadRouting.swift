@@ -18,6 +18,9 @@ extension HTTPField.Name {
 struct ReadRoutingMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let tokens: TokenStore
+    /// Made once: a Counter looks its metric up in the registry each time it is created.
+    static let replicaReads = Counter(label: "senstat_database_reads_total", dimensions: [("target", "replica")])
+    static let primaryReads = Counter(label: "senstat_database_reads_total", dimensions: [("target", "primary")])
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -32,7 +35,7 @@ struct ReadRoutingMiddleware: RouterMiddleware {
             var response = try await Database.$readRouting.withValue(routing) { try await next(request, context) }
             if let target = routing.servedBy {
                 response.headers[.readFrom] = target.rawValue
-                Counter(label: "senstat_database_reads_total", dimensions: [("target", target.rawValue)]).increment()
+                (target == .replica ? Self.replicaReads : Self.primaryReads).increment()
             }
             return response
         default:
