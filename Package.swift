@@ -123,7 +123,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SENCoreTests",
-            dependencies: ["SENCore"],
+            // SENTestSupport for its script runner only: the disclosure audit is a python script (scipy).
+            dependencies: ["SENCore", "SENTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -90,6 +90,25 @@ public enum DisclosureControl {
         return (cells.map { controlled($0, suppressed[$0.key]) }, total.map { controlled($0, totalShown ? nil : .primary) })
     }
 
+    /// A pool of several schools' counts by category (a trust's pupils by primary need) as a member school's
+    /// leader may see it: they know their own school's counts, so each category is judged on the other schools'
+    /// part. A category is shown only if the other schools hold at least `minimumUnits` of it; where exactly one
+    /// category would be hidden, the next smallest is hidden with it (the pool's total less the shown categories
+    /// would give it away); shown counts are the pool's, rounded. nil is `c`.
+    public static func poolForMember(own: [String: Int], pooled: [String: Int], rules: Rules = Rules()) -> [String: Int?] {
+        var rules = rules
+        rules.minimumSchools = 0
+        rules.minimumTrusts = 0
+        let others = pooled.keys.sorted().map { key in
+            Cell(key: key, parent: nil, units: max(0, pooled[key, default: 0] - own[key, default: 0]), schools: 1, trusts: 1, values: [:])
+        }
+        let total = Cell(key: "all", parent: nil, units: others.map(\.units).reduce(0, +), schools: 1, trusts: 1, values: [:])
+        let controlled = control(others, total: total, rules: rules).cells
+        return Dictionary(uniqueKeysWithValues: controlled.map { cell in
+            (cell.key, cell.suppression == nil ? round(pooled[cell.key, default: 0], to: rules.rounding) : nil)
+        })
+    }
+
     /// Whether any hidden cell equals its shown margin minus the shown cells of its group (the property the
     /// rules guarantee; used by tests over random data).
     public static func recoverable(_ controlled: [Controlled], totalShown: Bool) -> [String] {
@@ -106,16 +125,28 @@ public enum DisclosureControl {
 
 /// The discrete Laplace (two-sided geometric) mechanism: integer noise with P(k) ∝ exp(−ε|k|), ε-differentially
 /// private for counts of sensitivity 1 (Ghosh, Roughgarden and Sundararajan 2009). Variance 2e^{−ε}/(1 − e^{−ε})².
+///
+/// Total for any input: ε that is not a positive finite number is read as the smallest positive Double, and every
+/// draw is clamped to ±`bound`, so no ε and no generator can make it trap. The clamp changes the distribution only
+/// beyond 2^40, which the API's smallest ε per count (about 10^-4) reaches with probability below e^-10^8.
 public enum DiscreteLaplace {
+    /// The largest magnitude a draw can have: counts plus noise stay far inside Int64.
+    public static let bound = 1 << 40
+
     public static func sample(epsilon: Double, using generator: inout some RandomNumberGenerator) -> Int {
+        // Each geometric is in 0...bound, so the difference is in −bound...bound: no overflow.
         geometric(epsilon, &generator) - geometric(epsilon, &generator)
     }
 
     /// Failures before the first success with success probability 1 − e^{−ε}, by inversion.
     static func geometric(_ epsilon: Double, _ generator: inout some RandomNumberGenerator) -> Int {
+        let rate = epsilon.isFinite && epsilon > 0 ? epsilon : .leastNonzeroMagnitude
         var u = Double.random(in: 0..<1, using: &generator)
         if u == 0 { u = .leastNonzeroMagnitude }
-        return Int((log(u) / -epsilon).rounded(.down))
+        // −log(u) is in [0, 745]; divided by a tiny rate it can be huge or infinite, never NaN.
+        let draw = (-log(u) / rate).rounded(.down)
+        guard draw < Double(bound) else { return bound }
+        return Int(exactly: draw) ?? bound
     }
 
     public static func variance(epsilon: Double) -> Double {

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
+import SENCore
 import SENStore
 import ServiceLifecycle
 
@@ -42,7 +43,7 @@ public func buildApplication(
 
 /// Every route of the API, behind the middleware that every response passes through.
 /// ε each researcher may spend on one release (SENSTAT_DP_BUDGET).
-let privacyBudget = ProcessInfo.processInfo.environment["SENSTAT_DP_BUDGET"].flatMap(Double.init) ?? 1.0
+let privacyBudget = ProcessInfo.processInfo.environment["SENSTAT_DP_BUDGET"].flatMap { Epsilon(parsing: $0) } ?? Epsilon(micro: Epsilon.microPerUnit)
 
 public func buildRouter(database: Database, migrator: Migrator, rateLimit: RateLimit = .fromEnvironment()) -> Router<AppRequestContext> {
     let document = OpenAPIDocument.bundled()

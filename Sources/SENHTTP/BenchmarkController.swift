@@ -84,13 +84,26 @@ struct BenchmarkController {
         let need: String
         let count: Int
         let share: Double
-        let trustCount: Int
-        let trustShare: Double
+        /// null (and `trust_suppressed` set) where a school leader would learn other schools' small counts.
+        let trustCount: Int?
+        let trustShare: Double?
+        let trustSuppressed: Bool
 
         enum CodingKeys: String, CodingKey {
             case need, count, share
             case trustCount = "trust_count"
             case trustShare = "trust_share"
+            case trustSuppressed = "trust_suppressed"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(need, forKey: .need)
+            try container.encode(count, forKey: .count)
+            try container.encode(share, forKey: .share)
+            try container.encode(trustCount, forKey: .trustCount)
+            try container.encode(trustShare, forKey: .trustShare)
+            try container.encode(trustSuppressed, forKey: .trustSuppressed)
         }
     }
 
@@ -312,18 +325,26 @@ struct BenchmarkController {
         }
 
         var profile: NeedProfile?
+        // A trust executive sees every school of the trust; a school leader sees the other schools' part of the
+        // pool only under disclosure control (Docs/privacy.md).
+        let leader = context.principal?.role == .schoolLeader
         if let needs = try await benchmarks.needProfile(trust: trust, urn: urn, upTo: term, logger: context.logger) {
             func shares(_ provision: Provision) -> [NeedShare] {
+                let codes = NeedCode.allCases.filter { $0.allowed(for: provision) }.map(\.rawValue)
                 let mine = needs.school[provision.rawValue] ?? [:]
-                let pooled = needs.trust[provision.rawValue] ?? [:]
+                let raw = Dictionary(uniqueKeysWithValues: codes.map { ($0, needs.trust[provision.rawValue]?[$0] ?? 0) })
+                let pooled: [String: Int?] = leader ? DisclosureControl.poolForMember(own: mine, pooled: raw) : raw.mapValues { $0 }
                 let total = max(1, mine.values.reduce(0, +))
-                let trustTotal = max(1, pooled.values.reduce(0, +))
-                return NeedCode.allCases.filter { $0.allowed(for: provision) }.map { need in
-                    let count = mine[need.rawValue] ?? 0
-                    let trustCount = pooled[need.rawValue] ?? 0
+                // Shares of the shown pool are computed from what is shown, so they give nothing more away.
+                let trustTotal = max(1, leader ? raw.values.reduce(0, +) : pooled.values.compactMap { $0 }.reduce(0, +))
+                let shownTotal = max(1, DisclosureControl.round(trustTotal, to: leader ? DisclosureControl.Rules().rounding : 1))
+                return codes.map { need in
+                    let count = mine[need] ?? 0
+                    let trustCount = pooled[need] ?? nil
                     return NeedShare(
-                        need: need.rawValue, count: count, share: round5(Double(count) / Double(total)),
-                        trustCount: trustCount, trustShare: round5(Double(trustCount) / Double(trustTotal)))
+                        need: need, count: count, share: round5(Double(count) / Double(total)),
+                        trustCount: trustCount, trustShare: trustCount.map { round5(Double($0) / Double(shownTotal)) },
+                        trustSuppressed: trustCount == nil)
                 }
             }
             profile = NeedProfile(

@@ -12,7 +12,7 @@ struct ResearchController {
     let research: ResearchStore
     let surveys: SurveyStore
     /// ε a researcher may spend on one release.
-    let budget: Double
+    let budget: Epsilon
 
     struct ReleaseBody: ResponseEncodable {
         let term: String
@@ -71,13 +71,18 @@ struct ResearchController {
         let units: String
         let privacy: String
         let epsilon: Double?
+        /// With DP: the answer's L1 sensitivity (counts one pupil or respondent moves) and the ε each count's
+        /// noise uses, ε / sensitivity.
+        let sensitivity: Int?
+        let epsilonPerCount: Double?
         let rules: String
         let cells: [CellBody]
         let total: CellBody
 
         enum CodingKeys: String, CodingKey {
-            case term, query, units, privacy, epsilon, rules, cells, total
+            case term, query, units, privacy, epsilon, sensitivity, rules, cells, total
             case groupBy = "group_by"
+            case epsilonPerCount = "epsilon_per_count"
         }
     }
 
@@ -112,8 +117,11 @@ struct ResearchController {
         group.get("research/sen") { request, context in
             let principal = try context.require(.researcher)
             let (term, dimension, dp) = try parameters(request, allowNeed: true)
-            return try await answer(request, context, principal: principal, term: term, query: "sen", dimension: dimension, dp: dp, units: dimension == .need ? "pupils_with_need" : "pupils") {
-                try await research.senCells(term: term, by: dimension, logger: context.logger)
+            return try await answer(
+                request, context, principal: principal, term: term, query: "sen", dimension: dimension, dp: dp,
+                units: dimension == .need ? "pupils_with_need" : "pupils", sensitivity: PrivacyLoss.sensitivity(valuesPerUnit: 1)
+            ) { by in
+                try await research.senCells(term: term, by: by, logger: context.logger)
             }
         }
         group.get("research/surveys/:instrument") { request, context in
@@ -125,28 +133,38 @@ struct ResearchController {
             guard let item = request.uri.queryParameters.get("item").map({ String($0) }) else {
                 throw APIError.validation([.init(pointer: "/item", code: "required", message: "give ?item=, one of \(instrument.items.map(\.code).joined(separator: ", "))")])
             }
-            guard instrument.items.contains(where: { $0.code == item }) else {
+            guard let definition = instrument.items.first(where: { $0.code == item }) else {
                 throw APIError.validation([.init(pointer: "/item", code: "unknown", message: "\(item) is not an item of \(code)")])
             }
-            return try await answer(request, context, principal: principal, term: term, query: "surveys/\(code)/\(item)", dimension: dimension, dp: dp, units: "respondents") {
-                try await research.surveyCells(term: term, instrument: code, item: item, by: dimension, logger: context.logger)
+            // A respondent ticks one option of a single-choice item, up to every option of a multiple-choice one.
+            let sensitivity = PrivacyLoss.sensitivity(valuesPerUnit: definition.isMultiple ? definition.options.count : 1)
+            return try await answer(
+                request, context, principal: principal, term: term, query: "surveys/\(code)/\(item)", dimension: dimension, dp: dp,
+                units: "respondents", sensitivity: sensitivity
+            ) { by in
+                try await research.surveyCells(term: term, instrument: code, item: item, by: by, logger: context.logger)
             }
         }
     }
 
-    func parameters(_ request: Request, allowNeed: Bool) throws -> (String, ResearchStore.Dimension, Double?) {
+    func parameters(_ request: Request, allowNeed: Bool) throws -> (String, ResearchStore.Dimension, Epsilon?) {
         let query = request.uri.queryParameters
         let term = try parseTerm(query.get("term").map { String($0) })
         let groupText = query.get("group_by").map { String($0) } ?? "region"
         guard let dimension = ResearchStore.Dimension(rawValue: groupText), allowNeed || dimension != .need else {
             throw APIError(.badRequest, "group_by must be one of region, la, phase, trust_size\(allowNeed ? ", need" : "")")
         }
-        var epsilon: Double?
+        var epsilon: Epsilon?
         switch query.get("privacy").map({ String($0) }) {
         case nil, "sdc": epsilon = nil
         case "dp":
-            guard let text = query.get("epsilon"), let value = Double(text), value > 0, value <= budget else {
-                throw APIError(.badRequest, "privacy=dp needs epsilon, a number above 0 and at most the budget of \(budget) per release")
+            let maximum = min(budget, Epsilon.queryMaximum)
+            guard let text = query.get("epsilon"), let value = Epsilon(parsing: text, decimals: Epsilon.queryDecimals),
+                value >= Epsilon.queryMinimum, value <= maximum
+            else {
+                throw APIError(
+                    .badRequest,
+                    "privacy=dp needs epsilon, a plain decimal with at most \(Epsilon.queryDecimals) places from \(Epsilon.queryMinimum) to \(maximum) (the budget per release)")
             }
             epsilon = value
         default: throw APIError(.badRequest, "privacy is sdc (the default) or dp")
@@ -154,22 +172,60 @@ struct ResearchController {
         return (term.description, dimension, epsilon)
     }
 
+    /// The tables whose suppression is decided together: the one-way tables of a release and the LAs nested in
+    /// regions, which all add up to one total; primary need, which counts pupils with a need, on its own.
+    static func family(of dimension: ResearchStore.Dimension) -> [ResearchStore.Dimension] {
+        dimension == .need ? [.need] : [.region, .la, .phase, .trustSize]
+    }
+
+    typealias Table = (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)
+
     func answer(
         _ request: Request, _ context: AppRequestContext, principal: Principal, term: String, query: String,
-        dimension: ResearchStore.Dimension, dp epsilon: Double?, units: String,
-        cells: @escaping @Sendable () async throws -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)?
+        dimension: ResearchStore.Dimension, dp epsilon: Epsilon?, units: String, sensitivity: Int,
+        cells: @escaping @Sendable (ResearchStore.Dimension) async throws -> Table?
     ) async throws -> Response {
-        let compute: @Sendable () async throws -> String = {
-            guard let table = try await cells() else { throw APIError.notFound("a release of \(term); only released terms can be queried") }
-            let body = epsilon.map { Self.noisy(table, epsilon: $0) } ?? Self.controlled(table)
+        func render(_ by: ResearchStore.Dimension, _ body: (cells: [CellBody], total: CellBody), epsilon: Epsilon?, perCount: Double?) throws -> String {
             let answer = Answer(
-                term: term, query: query, groupBy: dimension.rawValue, units: units, privacy: epsilon == nil ? "sdc" : "dp",
-                epsilon: epsilon,
-                rules: epsilon == nil
-                    ? "cells need 10 \(units), 3 schools and 2 trusts; complementary suppression; counts rounded to 5; c = suppressed"
-                    : "discrete Laplace noise with epsilon \(epsilon!) on every count; cells need 3 schools and 2 trusts; c = suppressed",
+                term: term, query: query, groupBy: by.rawValue, units: units, privacy: epsilon == nil ? "sdc" : "dp",
+                epsilon: epsilon?.value, sensitivity: epsilon == nil ? nil : sensitivity, epsilonPerCount: perCount,
+                rules: epsilon.map {
+                    "discrete Laplace noise on every count at epsilon \($0) / sensitivity \(sensitivity) each, so the answer costs epsilon \($0); cells need 3 schools and 2 trusts; c = suppressed"
+                } ?? "cells need 10 \(units), 3 schools, 2 trusts and every value at least 10; suppression decided jointly across the release's linked tables and frozen with it; counts rounded to 5; c = suppressed",
                 cells: body.cells, total: body.total)
             return String(decoding: try JSONEncoder.api.encode(answer), as: UTF8.self)
+        }
+        let notReleased = APIError.notFound("a release of \(term); only released terms can be queried")
+        let compute: () async throws -> String = {
+            guard let epsilon else { throw notReleased }
+            guard let table = try await cells(dimension) else { throw notReleased }
+            let perCount = PrivacyLoss.epsilonPerCount(epsilon, sensitivity: sensitivity)
+            return try render(dimension, Self.noisy(table, epsilon: perCount), epsilon: epsilon, perCount: perCount)
+        }
+        /// Disclosure control: the frozen answer, or the whole family computed, frozen and then answered.
+        let controlled: () async throws -> String = {
+            if let frozen = try await research.frozenAnswer(term: term, query: query, groupBy: dimension.rawValue, logger: context.logger) {
+                return frozen
+            }
+            var tables: [(ResearchStore.Dimension, Table)] = []
+            for by in Self.family(of: dimension) {
+                guard let table = try await cells(by) else { throw notReleased }
+                tables.append((by, table))
+            }
+            let result = LinkedSuppression.control(
+                tables: tables.map { by, table in
+                    LinkedSuppression.Table(name: by.rawValue, parentTable: by == .la ? ResearchStore.Dimension.region.rawValue : nil, cells: table.cells)
+                },
+                total: tables[0].1.total)
+            var answers: [String: String] = [:]
+            for (by, table) in tables {
+                let names = Set(table.cells.flatMap { $0.values.keys } + table.total.values.keys).sorted()
+                let body = (cells: (result.tables[by.rawValue] ?? []).map { Self.body($0, names: names) }, total: Self.body(result.total, names: names))
+                answers[by.rawValue] = try render(by, body, epsilon: nil, perCount: nil)
+            }
+            try await research.freeze(term: term, query: query, answers: answers, logger: context.logger)
+            guard let answer = answers[dimension.rawValue] else { throw notReleased }
+            return answer
         }
         var text: String
         var headers: HTTPFields = [:]
@@ -178,18 +234,32 @@ struct ResearchController {
             guard try await research.releases(logger: context.logger).contains(where: { $0.term == term }) else {
                 throw APIError.notFound("a release of \(term); only released terms can be queried")
             }
+            let key = "\(query)|\(dimension.rawValue)|\(epsilon)"
             do {
-                let result = try await research.answerWithBudget(
-                    token: principal.tokenID, term: term, queryKey: "\(query)|\(dimension.rawValue)|\(epsilon)", epsilon: epsilon,
-                    budget: budget, logger: context.logger, compute: compute)
-                text = result.answer
-                headers[.privacyBudgetRemaining] = String(result.remaining)
-                if result.replayed { headers[.privacyReplayed] = "true" }
+                if let stored = try await research.storedAnswer(token: principal.tokenID, term: term, queryKey: key, budget: budget, logger: context.logger) {
+                    text = stored.answer
+                    headers[.privacyBudgetRemaining] = stored.remaining.description
+                    headers[.privacyReplayed] = "true"
+                } else {
+                    // Computed before the ledger's transaction, which then only locks, checks and writes.
+                    let result = try await research.answerWithBudget(
+                        token: principal.tokenID, term: term, queryKey: key, epsilon: epsilon, budget: budget,
+                        answer: try await compute(), logger: context.logger)
+                    text = result.answer
+                    headers[.privacyBudgetRemaining] = result.remaining.description
+                    if result.replayed { headers[.privacyReplayed] = "true" }
+                }
             } catch let over as ResearchStore.OverBudget {
-                throw APIError(.forbidden, "this query needs epsilon \(epsilon) but \(over.remaining) of the release's budget remains", headers: [.privacyBudgetRemaining: String(over.remaining)])
+                throw APIError(
+                    .forbidden, "this query needs epsilon \(epsilon) but \(over.remaining) of the release's budget remains",
+                    headers: [.privacyBudgetRemaining: over.remaining.description])
+            } catch is ResearchStore.BudgetBusy {
+                throw APIError(
+                    .tooManyRequests, "another of your differentially private queries on \(term) is being charged; retry shortly",
+                    headers: [.retryAfter: "1"])
             }
         } else {
-            text = try await compute()
+            text = try await controlled()
         }
         if wantsCSV(request), let answer = try? JSONDecoder().decode(Answer.self, from: Data(text.utf8)) {
             return csvResponse(Self.csv(answer), name: "research-\(term).csv")
@@ -199,19 +269,14 @@ struct ResearchController {
         return response
     }
 
-    static func controlled(_ table: (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)) -> (cells: [CellBody], total: CellBody) {
-        let result = DisclosureControl.control(table.cells, total: table.total)
-        let names = Set(table.cells.flatMap { $0.values.keys } + table.total.values.keys).sorted()
-        func body(_ c: DisclosureControl.Controlled) -> CellBody {
-            CellBody(
-                key: c.key, parent: c.parent, units: c.units.map { .value(Double($0)) } ?? .suppressed,
-                values: Dictionary(uniqueKeysWithValues: names.map { name in
-                    (name, c.values.map { .value(Double($0[name] ?? 0)) } ?? .suppressed)
-                }),
-                percent: Dictionary(uniqueKeysWithValues: names.map { name in (name, c.percent(name).map { .value($0) } ?? .suppressed) }),
-                suppressed: c.suppression?.rawValue)
-        }
-        return (result.cells.map(body), result.total.map(body)!)
+    static func body(_ c: DisclosureControl.Controlled, names: [String]) -> CellBody {
+        CellBody(
+            key: c.key, parent: c.parent, units: c.units.map { .value(Double($0)) } ?? .suppressed,
+            values: Dictionary(uniqueKeysWithValues: names.map { name in
+                (name, c.values.map { .value(Double($0[name] ?? 0)) } ?? .suppressed)
+            }),
+            percent: Dictionary(uniqueKeysWithValues: names.map { name in (name, c.percent(name).map { .value($0) } ?? .suppressed) }),
+            suppressed: c.suppression?.rawValue)
     }
 
     static func noisy(_ table: (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell), epsilon: Double) -> (cells: [CellBody], total: CellBody) {

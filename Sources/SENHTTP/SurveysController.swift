@@ -48,6 +48,43 @@ struct SurveysController {
         let name: String?
         let respondents: Shown
         let items: [String: [String: [String: Shown]]]
+        /// primary (under 10 respondents), complementary, or absent when shown.
+        let suppressed: String?
+    }
+
+    /// One school's survey as someone other than its own leaders sees it.
+    struct SchoolView: Encodable {
+        struct Survey: Encodable {
+            let respondents: Shown
+            let items: [String: [String: [String: Shown]]]
+        }
+
+        let instrument: String
+        let instrumentVersion: Int
+        let term: String
+        let urn: Int
+        let version: Int
+        let minimumRespondents: Int
+        let suppressed: String?
+        let survey: Survey
+
+        enum CodingKeys: String, CodingKey {
+            case instrument, term, urn, version, suppressed, survey
+            case instrumentVersion = "instrument_version"
+            case minimumRespondents = "minimum_respondents"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(instrument, forKey: .instrument)
+            try container.encode(instrumentVersion, forKey: .instrumentVersion)
+            try container.encode(term, forKey: .term)
+            try container.encode(urn, forKey: .urn)
+            try container.encode(version, forKey: .version)
+            try container.encode(minimumRespondents, forKey: .minimumRespondents)
+            try container.encode(suppressed, forKey: .suppressed)
+            try container.encode(survey, forKey: .survey)
+        }
     }
 
     struct TrustView: ResponseEncodable {
@@ -89,7 +126,18 @@ struct SurveysController {
             guard let stored = try await surveys.current(trust: trust, urn: urn, instrument: instrument.code, term: term.description, logger: context.logger) else {
                 throw APIError.notFound("the survey return")
             }
-            return respond(stored, status: .ok)
+            guard context.principal?.role == .trustExecutive else { return respond(stored, status: .ok) }
+            // Only a school's own leaders see its raw counts. Anyone else sees the school as the trust view shows
+            // it: fewer than 10 respondents (or the complement hidden with such a school) is `c`.
+            let table = try await trustTable(trust: trust, instrument: instrument, term: term, context: context)
+            guard let row = table.schools.first(where: { $0.urn == urn.value }) else { throw APIError.notFound("the survey return") }
+            let view = SchoolView(
+                instrument: stored.instrument, instrumentVersion: stored.instrumentVersion, term: stored.term, urn: urn.value,
+                version: stored.version, minimumRespondents: table.minimumRespondents, suppressed: row.suppressed,
+                survey: .init(respondents: row.respondents, items: row.items))
+            var response = jsonResponse(String(decoding: try JSONEncoder.api.encode(view), as: UTF8.self), status: .ok)
+            response.headers[.eTag] = "\"\(stored.version)\""
+            return response
         }
         group.get("trusts/:trust/surveys/:instrument") { request, context in try await trustView(request, context) }
     }
@@ -157,6 +205,13 @@ struct SurveysController {
         guard let code = context.parameters.get("instrument"), let instrument = try await surveys.instrument(code, logger: context.logger) else {
             throw APIError.notFound("the instrument")
         }
+        return try await trustTable(trust: trust, instrument: instrument, term: term, context: context)
+    }
+
+    /// The trust's schools and their pool for one instrument and term, under the trust's disclosure rule. Every
+    /// view of survey data other than a school leader's own school is read from this table.
+    func trustTable(trust: TrustID, instrument: Instrument, term: AcademicTerm, context: AppRequestContext) async throws -> TrustView {
+        let code = instrument.code
         let stored = try await surveys.list(trust: trust, instrument: code, term: term.description, logger: context.logger)
         let names = Dictionary(
             uniqueKeysWithValues: try await register.schools(of: trust, only: nil, scope: .trust(trust), logger: context.logger).map { ($0.urn, $0.name) })
@@ -171,7 +226,7 @@ struct SurveysController {
         let pooledRespondents = stored.map(\.respondents).reduce(0, +)
         let total = DisclosureControl.Cell(key: "all", parent: nil, units: pooledRespondents, schools: stored.count, trusts: 1, values: [:])
         let controlled = DisclosureControl.control(cells, total: total, rules: rules)
-        let hidden = Set(controlled.cells.filter { $0.suppression != nil }.map(\.key))
+        let hidden = Dictionary(uniqueKeysWithValues: controlled.cells.compactMap { c in c.suppression.map { (c.key, $0) } })
 
         func items(_ payload: JSONValue?) -> [String: [String: Int]] {
             guard case .object(let root)? = payload, case .object(let items)? = root["items"] else { return [:] }
@@ -200,16 +255,17 @@ struct SurveysController {
             let counts = items(payload)
             for (item, options) in counts { for (option, n) in options { pooledCounts[item, default: [:]][option, default: 0] += n } }
             let respondents = stored.first { $0.urn == urn }?.respondents ?? 0
-            let suppressed = hidden.contains(urn.description)
+            let suppression = hidden[urn.description]
+            let suppressed = suppression != nil
             schools.append(
                 SchoolSurvey(
                     urn: urn.value, name: names[urn], respondents: suppressed ? .suppressed : .value(Double(respondents)),
-                    items: shown(respondents, counts, suppressed: suppressed)))
+                    items: shown(respondents, counts, suppressed: suppressed), suppressed: suppression?.rawValue))
         }
         let pooledSuppressed = controlled.total?.suppression != nil
         let pooled = SchoolSurvey(
             urn: 0, name: "all schools", respondents: pooledSuppressed ? .suppressed : .value(Double(pooledRespondents)),
-            items: shown(pooledRespondents, pooledCounts, suppressed: pooledSuppressed))
+            items: shown(pooledRespondents, pooledCounts, suppressed: pooledSuppressed), suppressed: controlled.total?.suppression?.rawValue)
         return TrustView(
             trustID: trust.uuidString, instrument: code, term: term.description, minimumRespondents: rules.minimumUnits,
             schools: schools, pooled: pooled)

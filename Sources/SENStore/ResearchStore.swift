@@ -187,57 +187,105 @@ public struct ResearchStore: Sendable {
         return Self.cells(rows, by: dimension)
     }
 
-    public struct OverBudget: Error {
-        public let remaining: Double
+    /// The stored answer of `query` by `groupBy` in the release of `term`, if its family has been frozen.
+    public func frozenAnswer(term: String, query: String, groupBy: String, logger: Logger) async throws -> String? {
+        try await database.transaction(.research, logger: logger) { connection in
+            for try await answer in try await connection.query(
+                "SELECT answer FROM release_answers WHERE term = \(term) AND query = \(query) AND group_by = \(groupBy)", logger: logger
+            ).decode(String.self) { return answer }
+            return nil
+        }
     }
 
-    /// Differential privacy accounting: a repeat of a query answers the stored answer for free; a new one is
-    /// charged ε against the researcher's budget for the release, atomically (the budget row is locked first).
-    public func answerWithBudget(
-        token: String, term: String, queryKey: String, epsilon: Double, budget: Double, logger: Logger,
-        compute: @escaping @Sendable () async throws -> String
-    ) async throws -> (answer: String, replayed: Bool, remaining: Double) {
-        // The ledger is written, so it lives on the primary even in a request routed to a replica; the answer's
-        // own reads keep the request's routing.
-        let routing = Database.readRouting
-        return try await Database.$readRouting.withValue(nil) {
-            try await ledger(token: token, term: term, queryKey: queryKey, epsilon: epsilon, budget: budget, logger: logger) {
-                try await Database.$readRouting.withValue(routing) { try await compute() }
+    /// Freezes every table of one family of a release (`answers` by group_by). A family frozen already (by a
+    /// concurrent first query) keeps what it has: both computed the same, and the first stored wins.
+    public func freeze(term: String, query: String, answers: [String: String], logger: Logger) async throws {
+        try await Database.$readRouting.withValue(nil) {
+            try await database.transaction(.research, logger: logger) { connection in
+                for (groupBy, answer) in answers.sorted(by: { $0.key < $1.key }) {
+                    try await connection.query(
+                        """
+                        INSERT INTO release_answers (term, query, group_by, answer) VALUES (\(term), \(query), \(groupBy), \(answer))
+                        ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                }
             }
         }
     }
 
-    private func ledger(
-        token: String, term: String, queryKey: String, epsilon: Double, budget: Double, logger: Logger,
-        compute: @escaping @Sendable () async throws -> String
-    ) async throws -> (answer: String, replayed: Bool, remaining: Double) {
-        try await database.transaction(.research, logger: logger) { connection in
-            try await connection.query(
-                "INSERT INTO dp_budgets (token_id, term, budget) VALUES (\(token)::uuid, \(term), \(budget)::numeric) ON CONFLICT DO NOTHING",
-                logger: logger)
-            var spent = 0.0
-            var limit = budget
-            for try await (s, b) in try await connection.query(
-                "SELECT spent::float8, budget::float8 FROM dp_budgets WHERE token_id = \(token)::uuid AND term = \(term) FOR UPDATE",
-                logger: logger
-            ).decode((Double, Double).self) { (spent, limit) = (s, b) }
-            for try await answer in try await connection.query(
-                "SELECT answer FROM dp_answers WHERE token_id = \(token)::uuid AND term = \(term) AND query_key = \(queryKey)",
-                logger: logger
-            ).decode(String.self) {
-                return (answer, true, limit - spent)
+    public struct OverBudget: Error {
+        public let remaining: Epsilon
+    }
+
+    /// Another query of the same researcher holds the budget row: answer 429 and let them retry, rather than hold
+    /// a pool connection waiting for the lock.
+    public struct BudgetBusy: Error {}
+
+    /// The stored answer of a query already charged, without taking any lock (a repeat is free).
+    public func storedAnswer(token: String, term: String, queryKey: String, budget: Epsilon, logger: Logger) async throws
+        -> (answer: String, remaining: Epsilon)?
+    {
+        try await Database.$readRouting.withValue(nil) {
+            try await database.transaction(.research, logger: logger) { connection in
+                for try await (answer, spent) in try await connection.query(
+                    """
+                    SELECT a.answer, b.spent_micro FROM dp_answers a JOIN dp_budgets b USING (token_id, term)
+                    WHERE a.token_id = \(token)::uuid AND a.term = \(term) AND a.query_key = \(queryKey)
+                    """, logger: logger
+                ).decode((String, Int64).self) {
+                    return (answer, budget - Epsilon(micro: spent))
+                }
+                return nil
             }
-            guard spent + epsilon <= limit + 1e-9 else { throw OverBudget(remaining: max(0, limit - spent)) }
-            let answer = try await compute()
-            try await connection.query(
-                "UPDATE dp_budgets SET spent = spent + \(epsilon)::numeric WHERE token_id = \(token)::uuid AND term = \(term)",
-                logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO dp_answers (token_id, term, query_key, epsilon, answer)
-                VALUES (\(token)::uuid, \(term), \(queryKey), \(epsilon)::numeric, \(answer))
-                """, logger: logger)
-            return (answer, false, limit - spent - epsilon)
+        }
+    }
+
+    /// Differential privacy accounting: charges `epsilon` against the researcher's budget for the release and
+    /// stores `answer`, atomically, in exact micro-ε. A query already answered returns its stored answer for
+    /// free (the noise cannot be averaged away). The answer is computed by the caller before this runs, so no
+    /// connection is held while another is used, and the budget row is locked without waiting: a concurrent query
+    /// of the same researcher gets `BudgetBusy`.
+    public func answerWithBudget(
+        token: String, term: String, queryKey: String, epsilon: Epsilon, budget: Epsilon, answer: String, logger: Logger
+    ) async throws -> (answer: String, replayed: Bool, remaining: Epsilon) {
+        // The ledger is written, so it lives on the primary even in a request routed to a replica.
+        do {
+            return try await Database.$readRouting.withValue(nil) {
+                try await database.transaction(.research, logger: logger) { connection in
+                    // A concurrent first insert of the same budget row would otherwise be waited for.
+                    try await connection.query("SELECT set_config('lock_timeout', '100ms', true)", logger: logger)
+                    try await connection.query(
+                        """
+                        INSERT INTO dp_budgets (token_id, term, budget_micro) VALUES (\(token)::uuid, \(term), \(budget.micro))
+                        ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                    var spent = Epsilon(micro: 0)
+                    var limit = budget
+                    for try await (s, b) in try await connection.query(
+                        "SELECT spent_micro, budget_micro FROM dp_budgets WHERE token_id = \(token)::uuid AND term = \(term) FOR UPDATE NOWAIT",
+                        logger: logger
+                    ).decode((Int64, Int64).self) { (spent, limit) = (Epsilon(micro: s), Epsilon(micro: b)) }
+                    for try await stored in try await connection.query(
+                        "SELECT answer FROM dp_answers WHERE token_id = \(token)::uuid AND term = \(term) AND query_key = \(queryKey)",
+                        logger: logger
+                    ).decode(String.self) {
+                        return (stored, true, limit - spent)
+                    }
+                    guard spent.micro + epsilon.micro <= limit.micro else { throw OverBudget(remaining: max(Epsilon(micro: 0), limit - spent)) }
+                    try await connection.query(
+                        "UPDATE dp_budgets SET spent_micro = spent_micro + \(epsilon.micro) WHERE token_id = \(token)::uuid AND term = \(term)",
+                        logger: logger)
+                    try await connection.query(
+                        """
+                        INSERT INTO dp_answers (token_id, term, query_key, epsilon_micro, answer)
+                        VALUES (\(token)::uuid, \(term), \(queryKey), \(epsilon.micro), \(answer))
+                        """, logger: logger)
+                    return (answer, false, limit - spent - epsilon)
+                }
+            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
+            // lock_not_available: NOWAIT, or lock_timeout on the budget row's first insert.
+            throw BudgetBusy()
         }
     }
 }

@@ -78,6 +78,45 @@ import Testing
     }
 }
 
+@Suite struct PoolForMemberTests {
+    /// One pupil with PMLD in the trust and none in one's own school puts that pupil in another school: hidden, and
+    /// another need hidden with it.
+    @Test func otherSchoolsSmallCountsAreHidden() {
+        let pooled = ["ASD": 60, "SLCN": 44, "PMLD": 1, "MLD": 23, "HI": 12]
+        let own = ["ASD": 10, "SLCN": 4, "PMLD": 0, "MLD": 3, "HI": 1]
+        let shown = DisclosureControl.poolForMember(own: own, pooled: pooled)
+        #expect(shown["PMLD"] == .some(nil))
+        #expect(shown["HI"] == .some(nil), "the smallest other need (11 elsewhere), hidden as the complement")
+        #expect(shown["ASD"] == .some(60) && shown["SLCN"] == .some(45) && shown["MLD"] == .some(25), "rounded to 5")
+        // Judged on the other schools' part: 12 in the pool of which 11 are one's own leaves 1 elsewhere.
+        let mostlyMine = DisclosureControl.poolForMember(own: ["HI": 11, "ASD": 0], pooled: ["HI": 12, "ASD": 40])
+        #expect(mostlyMine["HI"] == .some(nil))
+    }
+
+    /// Property over random pools: every shown count has at least 10 pupils outside one's own school and is a
+    /// multiple of 5 within 2 of the truth, and never exactly one category is hidden.
+    @Test func randomPools() {
+        var random = SplitMix64(seed: 11)
+        for _ in 0..<2_000 {
+            let keys = ["a", "b", "c", "d", "e", "f"].prefix(2 + Int(random.next() % 5))
+            var pooled: [String: Int] = [:]
+            var own: [String: Int] = [:]
+            for key in keys {
+                let total = Int(random.next() % 40)
+                pooled[key] = total
+                own[key] = total == 0 ? 0 : Int(random.next() % UInt64(total + 1))
+            }
+            let shown = DisclosureControl.poolForMember(own: own, pooled: pooled)
+            #expect(shown.values.filter { $0 == nil }.count != 1)
+            for key in keys {
+                guard let value = shown[key] ?? nil else { continue }
+                #expect(pooled[key]! - own[key]! >= 10)
+                #expect(value % 5 == 0 && abs(value - pooled[key]!) <= 2)
+            }
+        }
+    }
+}
+
 @Suite struct DiscreteLaplaceTests {
     /// Mean 0; variance 2e^{−ε}/(1 − e^{−ε})²; P(0) = (1 − e^{−ε})/(1 + e^{−ε}). 40,000 draws.
     @Test(arguments: [0.5, 1.0, 2.0])

@@ -118,6 +118,49 @@ let latestDemoTerm = "2025-26-summer"
         }
     }
 
+    /// A school leader learns the other schools' part of the trust's need profile only where it is at least 10
+    /// pupils, never with exactly one need hidden, rounded to 5; the trust executive sees it all.
+    @Test func aSchoolLeaderSeesNoSmallCountsOfOtherSchools() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                let uri = "/v1/schools/\(f.ownSchool.urn)/benchmark?term=2025-26-spring"
+                func profile(_ who: String) async throws -> [String: Any] {
+                    try await client.execute(uri: uri, method: .get, headers: f.headers(who)) { response in
+                        #expect(response.status == .ok)
+                        return try #require(try json(response)["need_profile"] as? [String: Any])
+                    }
+                }
+                let full = try await profile("trust_executive")
+                let leader = try await profile("school_leader")
+                var suppressed = 0
+                for provision in ["sen_support", "ehc_plan"] {
+                    let raw = try #require(full[provision] as? [[String: Any]])
+                    let shown = try #require(leader[provision] as? [[String: Any]])
+                    #expect(raw.map { $0["need"] as? String } == shown.map { $0["need"] as? String })
+                    var hidden = 0
+                    for (r, s) in zip(raw, shown) {
+                        let trust = try #require(r["trust_count"] as? Int)
+                        let own = try #require(r["count"] as? Int)
+                        #expect(s["count"] as? Int == own, "their own school's counts are theirs")
+                        if let count = s["trust_count"] as? Int {
+                            #expect(trust - own >= 10, "\(provision) \(r["need"] ?? ""): other schools hold \(trust - own)")
+                            #expect(count % 5 == 0 && abs(count - trust) <= 2)
+                            #expect(s["trust_suppressed"] as? Bool == false)
+                        } else {
+                            #expect(s["trust_count"] is NSNull && s["trust_share"] is NSNull)
+                            #expect(s["trust_suppressed"] as? Bool == true)
+                            hidden += 1
+                        }
+                    }
+                    #expect(hidden != 1, "\(provision): a lone hidden need is the pool less the shown ones")
+                    suppressed += hidden
+                }
+                #expect(suppressed > 0, "the demo trust has needs with fewer than 10 pupils in other schools")
+            }
+        }
+    }
+
     @Test func oneSchoolsBenchmarkAtEachLevel() async throws {
         try await withTestDatabase { db in
             let f = try await loadDemoWithReturns(db)

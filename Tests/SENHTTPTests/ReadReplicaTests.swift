@@ -115,7 +115,7 @@ import Testing
                     #expect(response.headers[HTTPField.Name("Privacy-Budget-Remaining")!] == "0.5")
                 }
             }
-            #expect(try await db.adminSQL("SELECT spent::float8::text FROM dp_budgets").first?[0] == "0.5")
+            #expect(try await db.adminSQL("SELECT spent_micro FROM dp_budgets").first?[0] == "500000")
         }
     }
 }

@@ -83,8 +83,36 @@ import Testing
                 try await client.execute(uri: "/v1/trusts/\(f.trustA.id)/surveys/pupil_wellbeing?term=\(openTerm)", method: .get, headers: f.headers("other_trust_executive")) {
                     #expect($0.status == .notFound)
                 }
+                // One school's page shows the trust executive what the trust view shows: the 6-respondent school and
+                // its complement are `c`, every count of theirs too; a school leader sees their own school's counts.
+                func schoolView(_ urn: Int, as who: String) async throws -> [String: Any] {
+                    try await client.execute(uri: "/v1/schools/\(urn)/surveys/pupil_wellbeing/\(openTerm)", method: .get, headers: f.headers(who)) { response in
+                        #expect(response.status == .ok)
+                        #expect(response.headers[.eTag] == "\"1\"")
+                        return try json(response)
+                    }
+                }
+                for (school, reason) in [(schools[0], "primary"), (schools[1], "complementary")] {
+                    let view = try await schoolView(school.urn, as: "trust_executive")
+                    #expect(view["suppressed"] as? String == reason)
+                    let survey = try #require(view["survey"] as? [String: Any])
+                    #expect(survey["respondents"] as? String == "c")
+                    let options = (survey["items"] as? [String: Any])?["feel_safe"] as? [String: [String: Any]]
+                    #expect(options?.isEmpty == false)
+                    for (_, shown) in options ?? [:] { #expect(shown["count"] as? String == "c" && shown["percent"] as? String == "c") }
+                    #expect(!response(view).contains("\"agree\":3"), "no raw count")
+                }
+                let shown = try await schoolView(schools[2].urn, as: "trust_executive")
+                #expect(shown["suppressed"] is NSNull)
+                #expect((shown["survey"] as? [String: Any])?["respondents"] as? Int == 45)
+                let own = try await schoolView(f.ownSchool.urn, as: "school_leader")
+                #expect((own["survey"] as? [String: Any])?["respondents"] as? Int == 6, "a school's own leader sees its counts")
             }
         }
+    }
+
+    func response(_ body: [String: Any]) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
     }
 }
 
@@ -116,17 +144,43 @@ import Testing
                     let body = try json(response)
                     let byKey = Dictionary(uniqueKeysWithValues: cells(body).map { ($0["key"] as! String, $0) })
                     #expect(Set(byKey.keys) == ["North West", "Yorkshire and the Humber", "East of England"])
-                    // East of England has one trust only: hidden. Then one more region is hidden with it.
+                    // East of England has one trust only: hidden.
                     #expect(byKey["East of England"]?["units"] as? String == "c")
                     #expect(byKey["East of England"]?["suppressed"] as? String == "primary")
-                    #expect(cells(body).filter { $0["suppressed"] as? String == "complementary" }.count == 1)
-                    for cell in cells(body) where cell["suppressed"] is NSNull || cell["suppressed"] == nil {
-                        let units = try #require(cell["units"] as? Int)
-                        #expect(units % 5 == 0 && units >= 10)
-                        for (_, value) in (cell["values"] as? [String: Any]) ?? [:] { #expect((value as? Int ?? 1) % 5 == 0) }
+                    // Every value, not only the cell: a region any of whose answer counts is 1 to 9 (counted here
+                    // from the snapshot) is hidden whole, as primary.
+                    let raw = try await db.adminSQL(
+                        """
+                        SELECT region, sum(respondents), count(DISTINCT urn), count(DISTINCT trust_key),
+                               sum(coalesce((counts -> 'concern_mental_health' ->> 'not')::int, 0)),
+                               sum(coalesce((counts -> 'concern_mental_health' ->> 'somewhat')::int, 0)),
+                               sum(coalesce((counts -> 'concern_mental_health' ->> 'very')::int, 0))
+                        FROM release_surveys WHERE term = '\(released)' AND instrument = 'leader_concerns' GROUP BY region
+                        """)
+                    #expect(raw.count == 3)
+                    for row in raw {
+                        let n = row.dropFirst().map { Int($0 ?? "") ?? -1 }
+                        let small = n[0] < 10 || n[1] < 3 || n[2] < 2 || n[3...].contains { (1...9).contains($0) }
+                        if small { #expect(byKey[row[0] ?? ""]?["suppressed"] as? String == "primary", "\(row)") }
                     }
                     #expect(!response.text.contains("990"), "no URN anywhere")
                     #expect(!response.text.contains("Pennine") && !response.text.contains("Fenland"), "no trust or school name")
+                }
+                // SEN by region: the one-trust region is hidden, and at least one more region with it (as many as
+                // its protection needs; the linear-programming audit checks the ranges).
+                try await client.execute(uri: "/v1/research/sen?term=\(released)&group_by=region", method: .get, headers: f.headers("researcher")) { response in
+                    let body = try json(response)
+                    let byKey = Dictionary(uniqueKeysWithValues: cells(body).map { ($0["key"] as! String, $0) })
+                    #expect(byKey["East of England"]?["suppressed"] as? String == "primary")
+                    #expect(cells(body).filter { $0["suppressed"] as? String == "complementary" }.count >= 1)
+                    for cell in cells(body) where cell["suppressed"] is NSNull {
+                        let units = try #require(cell["units"] as? Int)
+                        #expect(units % 5 == 0 && units >= 10)
+                        for (_, value) in (cell["values"] as? [String: Any]) ?? [:] {
+                            let count = try #require(value as? Int)
+                            #expect(count % 5 == 0 && (count == 0 || count >= 10))
+                        }
+                    }
                 }
                 var headers = f.headers("researcher")
                 headers[.accept] = "text/csv"
@@ -221,12 +275,201 @@ import Testing
                 try await client.execute(uri: base + "&group_by=trust_size", method: .get, headers: f.headers("researcher")) { response in
                     #expect(response.status == .forbidden)
                     let details = try problem(response)
-                    #expect(details.detail?.contains("0.0 of the release's budget remains") == true)
+                    #expect(details.detail?.contains(" 0 of the release's budget remains") == true)
                 }
                 try await client.execute(uri: "/v1/research/sen?term=2025-26-summer&privacy=dp&epsilon=0.5", method: .get, headers: f.headers("researcher")) {
                     #expect($0.status == .notFound)
                 }
             }
+        }
+    }
+
+    /// Every number of every research answer of a release (SEN by every dimension; every item of every
+    /// instrument by every dimension) is 0, at least 10, or `c`; shown counts are multiples of 5.
+    @Test func everyReleasedNumberIsZeroOrAtLeastTen() async throws {
+        try await withTestDatabase { db in
+            let f = try await load(db)
+            try await withApp(db) { client in
+                var queries = ["region", "la", "phase", "trust_size", "need"].map { "sen?term=2024-25-spring&group_by=\($0)" }
+                let instruments = try await client.execute(uri: "/v1/instruments", method: .get, headers: f.headers("researcher")) {
+                    try #require(try json($0)["instruments"] as? [[String: Any]])
+                }
+                for instrument in instruments {
+                    for item in (instrument["items"] as? [[String: Any]]) ?? [] {
+                        for by in ["region", "la", "phase", "trust_size"] {
+                            queries.append("surveys/\(instrument["code"]!)?term=\(released)&item=\(item["code"]!)&group_by=\(by)")
+                        }
+                    }
+                }
+                #expect(queries.count > 60)
+                var numbers = 0
+                for query in queries {
+                    try await client.execute(uri: "/v1/research/\(query)", method: .get, headers: f.headers("researcher")) { response in
+                        #expect(response.status == .ok, "\(query)")
+                        let body = try json(response)
+                        for cell in cells(body) + [try #require(body["total"] as? [String: Any])] {
+                            let counts = [cell["units"]] + ((cell["values"] as? [String: Any]) ?? [:]).map(\.value)
+                            for value in counts {
+                                numbers += 1
+                                if let n = value as? Int {
+                                    #expect(n == 0 || (n >= 10 && n % 5 == 0), "\(query): \(cell["key"] ?? "") has \(n)")
+                                } else {
+                                    #expect(value as? String == "c", "\(query): \(String(describing: value))")
+                                }
+                            }
+                        }
+                    }
+                }
+                #expect(numbers > 500)
+            }
+        }
+    }
+
+    /// The demo release's SEN tables as the API gives them, audited by linear programming against the true
+    /// figures of the snapshot: no hidden value is narrowed below its protection by the four tables together.
+    @Test func theDemoReleaseSurvivesTheLinearProgrammingAudit() async throws {
+        try await withTestDatabase { db in
+            let f = try await load(db)
+            try await withApp(db) { client in
+                let dimensions: [(String, String?, String, String)] = [
+                    ("region", nil, "region", "NULL"), ("la", "region", "la_name", "region"), ("phase", nil, "phase", "NULL"),
+                    ("trust_size", nil, "trust_size_band", "NULL"),
+                ]
+                var tables: [[String: Any]] = []
+                var total: [String: Any] = [:]
+                for (name, parentTable, column, parent) in dimensions {
+                    let body = try await client.execute(uri: "/v1/research/sen?term=\(released)&group_by=\(name)", method: .get, headers: f.headers("researcher")) {
+                        try json($0)
+                    }
+                    let truth = try await db.adminSQL(
+                        """
+                        SELECT \(column), \(parent), sum(pupils_on_roll), sum(sen_support), sum(ehc_plan) FROM release_sen
+                        WHERE term = '\(released)' GROUP BY 1, 2
+                        """)
+                    func audited(_ cell: [String: Any], _ row: [String?]) -> [String: Any] {
+                        let values = cell["values"] as? [String: Any] ?? [:]
+                        let shown: Any =
+                            cell["units"] is Int
+                            ? ["units": cell["units"]!, "sen_support": values["sen_support"]!, "ehc_plan": values["ehc_plan"]!] : NSNull()
+                        return [
+                            "key": cell["key"]!, "parent": cell["parent"] ?? NSNull(), "suppressed": cell["suppressed"] ?? NSNull(), "shown": shown,
+                            "true": ["units": Int(row[2] ?? "") ?? -1, "sen_support": Int(row[3] ?? "") ?? -1, "ehc_plan": Int(row[4] ?? "") ?? -1],
+                        ]
+                    }
+                    let byKey = Dictionary(uniqueKeysWithValues: truth.map { ($0[0] ?? "", $0) })
+                    tables.append([
+                        "name": name, "parent_table": parentTable as Any,
+                        "cells": cells(body).map { audited($0, byKey[$0["key"] as? String ?? ""] ?? []) },
+                    ])
+                    let all = try await db.adminSQL(
+                        "SELECT 'all', NULL, sum(pupils_on_roll), sum(sen_support), sum(ehc_plan) FROM release_sen WHERE term = '\(released)'")
+                    total = audited(try #require(body["total"] as? [String: Any]), all[0])
+                }
+                let hidden = tables.flatMap { ($0["cells"] as! [[String: Any]]).filter { $0["suppressed"] is String } }
+                #expect(hidden.count >= 2, "the demo release hides cells")
+                let report = try DisclosureAudit.run([
+                    ["name": "demo", "columns": ["units", "ehc_plan", "sen_support"], "rounding": 5, "within_cell": "sen", "tables": tables, "total": total]
+                ])
+                #expect((report["programmes"] as? Int ?? 0) >= 2 * 3 * hidden.count)
+                #expect(report["violation_count"] as? Int == 0, "\(report["violations"] ?? report)")
+            }
+        }
+    }
+
+    /// A release's answers are frozen at the first query of their family: later queries of any of its tables
+    /// return what was stored, whatever happens to the snapshot afterwards.
+    @Test func answersAreFrozenWithTheRelease() async throws {
+        try await withTestDatabase { db in
+            let f = try await load(db)
+            try await withApp(db) { client in
+                let region = "/v1/research/sen?term=\(released)&group_by=region"
+                let first = try await client.execute(uri: region, method: .get, headers: f.headers("researcher")) { $0.text }
+                #expect(try await db.adminSQL("SELECT group_by FROM release_answers WHERE term = '\(released)' AND query = 'sen' ORDER BY 1")
+                    == [["la"], ["phase"], ["region"], ["trust_size"]], "the whole family is frozen at once")
+                // Were the snapshot ever changed, the frozen answers would not be.
+                _ = try await db.adminSQL("UPDATE release_sen SET pupils_on_roll = pupils_on_roll + 1000, sen_support = 0 WHERE term = '\(released)'")
+                try await client.execute(uri: region, method: .get, headers: f.headers("researcher")) { #expect($0.text == first) }
+                try await client.execute(uri: "/v1/research/sen?term=\(released)&group_by=la", method: .get, headers: f.headers("researcher")) { response in
+                    let body = try json(response)
+                    #expect(cells(body).contains { ($0["values"] as? [String: Any])?["sen_support"] as? Int ?? 0 > 0 }, "frozen before the change")
+                }
+            }
+        }
+    }
+
+    /// ε=1e-300 stopped the server (the sampler trapped converting a huge Double). Every ε outside the documented
+    /// range and precision is a 400, and the server answers the next request.
+    @Test func anyEpsilonOutsideItsRangeIsRefusedAndTheServerStaysUp() async throws {
+        try await withTestDatabase { db in
+            let f = try await load(db)
+            try await withApp(db) { client in
+                for bad in ["1e-300", "1e300", "0.000001", "0.009", "0", "-1", "nan", "inf", "1.5", "0.0000001", "0x1p-3", "", "99999999999999999999"] {
+                    let uri = "/v1/research/sen?term=\(released)&privacy=dp&epsilon=\(bad)"
+                    try await client.execute(uri: uri, method: .get, headers: f.headers("researcher")) { response in
+                        #expect(response.status == .badRequest, "epsilon=\(bad)")
+                        let detail = try problem(response).detail
+                        #expect(detail?.contains("from 0.01 to 1") == true)
+                    }
+                }
+                #expect(try await db.adminSQL("SELECT count(*) FROM dp_budgets") == [["0"]], "nothing charged")
+                try await client.execute(uri: "/v1/research/sen?term=\(released)&privacy=dp&epsilon=0.01", method: .get, headers: f.headers("researcher")) {
+                    #expect($0.status == .ok, "the smallest ε is answered")
+                }
+            }
+        }
+    }
+
+    /// The charge is the answer's whole privacy loss: ε, split over the counts one pupil or respondent can move
+    /// (sensitivity from the item's definition, computed here independently), and recorded exactly.
+    @Test func theChargeIsTheAnswersPrivacyLoss() async throws {
+        try await withTestDatabase { db in
+            let f = try await load(db)
+            try await withApp(db) { client in
+                let queries: [(String, Int)] = [
+                    ("sen?term=\(released)&group_by=region", 2 * (1 + 1)),
+                    ("surveys/leader_concerns?term=\(released)&item=concern_mental_health", 2 * (1 + 1)),
+                    // specialist_support is multiple choice with four options: one respondent can tick all four.
+                    ("surveys/leader_concerns?term=\(released)&item=specialist_support", 2 * (1 + 4)),
+                ]
+                var charged = 0
+                for (query, sensitivity) in queries {
+                    try await client.execute(uri: "/v1/research/\(query)&privacy=dp&epsilon=0.123", method: .get, headers: f.headers("researcher")) { response in
+                        #expect(response.status == .ok)
+                        let body = try json(response)
+                        #expect(body["sensitivity"] as? Int == sensitivity, "\(query)")
+                        let perCount = try #require(body["epsilon_per_count"] as? Double)
+                        #expect(abs(perCount - 0.123 / Double(sensitivity)) < 1e-12)
+                    }
+                    charged += 123_000
+                    #expect(try await db.adminSQL("SELECT spent_micro FROM dp_budgets") == [["\(charged)"]])
+                }
+            }
+        }
+    }
+
+    /// Forty DP queries of one researcher at once: each is answered, refused for budget (403) or told to retry
+    /// (429 with Retry-After) — never 503 — and the budget is not overspent.
+    @Test func concurrentQueriesAreToldToRetryNotFailed() async throws {
+        try await withTestDatabase { db in
+            let f = try await load(db)
+            try await withApp(db) { client in
+                let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+                    for query in 0..<40 {
+                        group.addTask {
+                            let epsilon = String(format: "0.%03d", 100 + query)
+                            return try await client.execute(
+                                uri: "/v1/research/sen?term=\(released)&privacy=dp&epsilon=\(epsilon)", method: .get, headers: f.headers("researcher")
+                            ) { ($0.status, $0.headers[.retryAfter]) }
+                        }
+                    }
+                    return try await group.reduce(into: [(HTTPResponse.Status, String?)]()) { $0.append($1) }
+                }
+                #expect(statuses.allSatisfy { [.ok, .forbidden, .tooManyRequests].contains($0.0) }, "\(statuses.map(\.0.code))")
+                #expect(statuses.filter { $0.0 == .tooManyRequests }.allSatisfy { $0.1 == "1" })
+                #expect(statuses.contains { $0.0 == .ok })
+            }
+            let spent = try #require(try await db.adminSQL("SELECT spent_micro, budget_micro FROM dp_budgets").first)
+            #expect(Int(spent[0] ?? "") ?? .max <= Int(spent[1] ?? "") ?? 0)
         }
     }
 }

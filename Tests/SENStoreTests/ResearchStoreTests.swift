@@ -73,43 +73,78 @@ func loadFullDemo(_ database: Database) async throws {
         }
     }
 
-    /// Fifty researchers' queries at once against one budget: it is never overspent, and a repeat is free.
+    /// Fifty of one researcher's queries at once against one budget: it is never overspent, a query that finds
+    /// the budget row busy is told so at once (and retries, as a client does on 429), and a repeat is free.
     @Test func theBudgetIsNeverOverspentUnderConcurrency() async throws {
         try await withTestDatabase { db in
             try await db.withDatabase { database in
                 try await loadFullDemo(database)
                 let research = ResearchStore(database: database)
                 let token = UUID().uuidString.lowercased()
-                let outcomes = await withTaskGroup(of: Bool.self) { group in
+                let tenth = Epsilon(micro: 100_000)
+                let budget = Epsilon(micro: 1_000_000)
+                let outcomes = await withTaskGroup(of: (charged: Bool, busy: Int).self) { group in
                     for query in 0..<50 {
                         group.addTask {
-                            do {
-                                _ = try await research.answerWithBudget(
-                                    token: token, term: "2024-25-autumn", queryKey: "q\(query)", epsilon: 0.1, budget: 1.0,
-                                    logger: Logger(label: "test")) { "answer \(query)" }
-                                return true
-                            } catch {
-                                return false
+                            var busy = 0
+                            while true {
+                                do {
+                                    _ = try await research.answerWithBudget(
+                                        token: token, term: "2024-25-autumn", queryKey: "q\(query)", epsilon: tenth, budget: budget,
+                                        answer: "answer \(query)", logger: Logger(label: "test"))
+                                    return (true, busy)
+                                } catch is ResearchStore.BudgetBusy {
+                                    busy += 1
+                                    try? await Task.sleep(for: .milliseconds(5))
+                                } catch {
+                                    return (false, busy)
+                                }
                             }
                         }
                     }
-                    return await group.reduce(into: [Bool]()) { $0.append($1) }
+                    return await group.reduce(into: [(charged: Bool, busy: Int)]()) { $0.append($1) }
                 }
-                #expect(outcomes.filter { $0 }.count == 10)
+                #expect(outcomes.filter(\.charged).count == 10)
                 // A query already answered is answered again, unchanged and free; a new one is refused.
                 let stored = try await db.adminSQL("SELECT query_key, answer FROM dp_answers ORDER BY query_key LIMIT 1")
                 let key = try #require(stored.first?[0] ?? nil)
                 let again = try await research.answerWithBudget(
-                    token: token, term: "2024-25-autumn", queryKey: key, epsilon: 0.1, budget: 1.0, logger: logger) { "recomputed" }
-                #expect(again.replayed && again.answer == stored.first?[1] && again.remaining < 1e-9)
+                    token: token, term: "2024-25-autumn", queryKey: key, epsilon: tenth, budget: budget, answer: "recomputed", logger: logger)
+                #expect(again.replayed && again.answer == stored.first?[1] && again.remaining.micro == 0)
+                let free = try await research.storedAnswer(token: token, term: "2024-25-autumn", queryKey: key, budget: budget, logger: logger)
+                #expect(free?.answer == stored.first?[1])
                 await #expect(throws: ResearchStore.OverBudget.self) {
                     _ = try await research.answerWithBudget(
-                        token: token, term: "2024-25-autumn", queryKey: "fresh", epsilon: 0.1, budget: 1.0, logger: logger) { "x" }
+                        token: token, term: "2024-25-autumn", queryKey: "fresh", epsilon: tenth, budget: budget, answer: "x", logger: logger)
                 }
             }
-            let spent = try await db.adminSQL("SELECT spent, budget FROM dp_budgets")
-            #expect(spent == [["1.0000", "1.0000"]])
+            let spent = try await db.adminSQL("SELECT spent_micro, budget_micro FROM dp_budgets")
+            #expect(spent == [["1000000", "1000000"]])
             #expect(try await db.adminSQL("SELECT count(*) FROM dp_answers") == [["10"]])
+        }
+    }
+
+    /// The ledger is exact: charges of one micro-ε add up, none rounds to nothing, and the last micro-ε of a
+    /// budget can be spent but not one more.
+    @Test func theLedgerCountsEveryMicroEpsilon() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                try await loadFullDemo(database)
+                let research = ResearchStore(database: database)
+                let token = UUID().uuidString.lowercased()
+                let budget = Epsilon(micro: 3)
+                for query in 0..<3 {
+                    let result = try await research.answerWithBudget(
+                        token: token, term: "2024-25-autumn", queryKey: "q\(query)", epsilon: Epsilon(micro: 1), budget: budget,
+                        answer: "a", logger: logger)
+                    #expect(result.remaining.micro == Int64(2 - query))
+                }
+                await #expect(throws: ResearchStore.OverBudget.self) {
+                    _ = try await research.answerWithBudget(
+                        token: token, term: "2024-25-autumn", queryKey: "q3", epsilon: Epsilon(micro: 1), budget: budget, answer: "a", logger: logger)
+                }
+            }
+            #expect(try await db.adminSQL("SELECT spent_micro FROM dp_budgets") == [["3"]])
         }
     }
 }
