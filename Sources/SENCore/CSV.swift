@@ -10,11 +10,14 @@ public struct CSVReader: Sequence {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case unterminatedQuote(line: Int)
         case textAfterClosingQuote(line: Int)
+        /// U+0000 in a field: no text column can store it.
+        case nul(line: Int, column: Int)
 
         public var description: String {
             switch self {
             case .unterminatedQuote(let line): "a quoted field that starts on line \(line) never ends"
             case .textAfterClosingQuote(let line): "text follows a closing quote on line \(line)"
+            case .nul(let line, let column): "line \(line), column \(column) contains U+0000 (NUL), which no text may hold"
             }
         }
     }
@@ -85,6 +88,7 @@ public struct CSVReader: Sequence {
                     continue
                 }
                 if byte == UInt8(ascii: ",") {
+                    if field.contains(0) { throw Failure.nul(line: startLine, column: fields.count + 1) }
                     fields.append(String(decoding: field, as: UTF8.self))
                     field.removeAll(keepingCapacity: true)
                     position += 1
@@ -102,6 +106,7 @@ public struct CSVReader: Sequence {
                 field.append(byte)
                 position += 1
             }
+            if field.contains(0) { throw Failure.nul(line: startLine, column: fields.count + 1) }
             fields.append(String(decoding: field, as: UTF8.self))
             // A blank line is not a row.
             if fields.count == 1 && fields[0].isEmpty { return try nextRow() }

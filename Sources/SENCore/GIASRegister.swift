@@ -130,7 +130,7 @@ public struct GIASRegisterReader {
             guard let urnText = value("URN"), let urn = URN(urnText) else {
                 throw RowError(column: "URN", reason: "'\(value("URN") ?? "")' is not a six-digit URN")
             }
-            guard let name = value("EstablishmentName"), name.count <= 200 else {
+            guard let name = value("EstablishmentName"), name.databaseLength <= 200 else {
                 throw RowError(column: "EstablishmentName", reason: "the name is empty or longer than 200 characters")
             }
             let phaseText = value("PhaseOfEducation (name)") ?? ""

@@ -110,6 +110,10 @@ public enum EstablishmentStatus: String, CaseIterable, Sendable, Codable {
 
 extension StringProtocol {
     /// Trims spaces, tabs, CR and LF without Foundation.
+    /// The length PostgreSQL's `length()` and `char_length()` give: code points, not the grapheme clusters that
+    /// `count` gives ("e" with 600 combining accents is one Character and 601 code points).
+    public var databaseLength: Int { unicodeScalars.count }
+
     public func trimmingASCIIWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
         guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else {

@@ -31,11 +31,16 @@ public enum ReturnsCSV {
         do {
             table = try CSVReader(utf8: utf8).rows()
         } catch let failure as CSVReader.Failure {
-            let line: Int
             switch failure {
-            case .unterminatedQuote(let l), .textAfterClosingQuote(let l): line = l
+            case .unterminatedQuote(let l), .textAfterClosingQuote(let l):
+                return .failure([Issue(row: l, column: "", code: "csv", message: failure.description)])
+            case .nul(let l, let c):
+                // Name the column by its header where the header itself reads.
+                var header = CSVReader(utf8: utf8).makeIterator()
+                let names = l > 1 ? ((try? header.nextRow())?.fields ?? []) : []
+                let column = c <= names.count ? names[c - 1].trimmingASCIIWhitespace() : "column \(c)"
+                return .failure([Issue(row: l, column: column, code: "nul", message: "contains U+0000 (NUL), which no text may hold")])
             }
-            return .failure([Issue(row: line, column: "", code: "csv", message: failure.description)])
         } catch {
             return .failure([Issue(row: 1, column: "", code: "csv", message: "the file is not valid CSV")])
         }
@@ -52,7 +57,14 @@ public enum ReturnsCSV {
             if !seenColumns.insert(column).inserted {
                 issues.append(Issue(row: 1, column: column, code: "duplicate_column", message: "column \(column) appears twice"))
             } else if column != "urn" && ReturnField.byKey[column] == nil {
-                issues.append(Issue(row: 1, column: column, code: "unknown_column", message: "\(column) is not a column of the SEN return format"))
+                let parts = column.split(separator: ".")
+                if parts.count == 3, parts[0] == "primary_need", NeedCode(rawValue: String(parts[1])) == nil {
+                    issues.append(Issue(
+                        row: 1, column: column, code: "unknown_need",
+                        message: "\(parts[1]) is not a primary need code; the codes are \(NeedCode.allCases.map(\.rawValue).joined(separator: ", "))"))
+                } else {
+                    issues.append(Issue(row: 1, column: column, code: "unknown_column", message: "\(column) is not a column of the SEN return format"))
+                }
             }
         }
         for required in ReturnField.required where !seenColumns.contains(required) {
@@ -115,15 +127,26 @@ public enum ReturnsCSV {
 /// Writes CSV for spreadsheets: RFC 4180 quoting, CRLF, and cells that a spreadsheet would run as a formula
 /// (starting with = + - @, tab or carriage return) prefixed with an apostrophe (OWASP's CSV injection advice).
 public enum CSVWriter {
+    /// A cell: text a spreadsheet would run as a formula (starting = + - @ tab or CR) is escaped with a leading
+    /// quote, except a plain number (`-0.04`, `-11.7`, `-3`), which it reads as the number it is.
     public static func cell(_ text: String) -> String {
         var value = text
-        if let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) {
+        if let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first), !isPlainNumber(value) {
             value = "'" + value
         }
         if value.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
             value = "\"" + value.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
         }
         return value
+    }
+
+    /// An optional minus, digits, and optionally a point and more digits: nothing a spreadsheet evaluates.
+    static func isPlainNumber(_ text: String) -> Bool {
+        var bytes = Substring(text).utf8[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        let parts = bytes.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty, parts.count == 1 || !parts[1].isEmpty else { return false }
+        return parts.allSatisfy { $0.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }
     }
 
     public static func line(_ cells: [String]) -> String {

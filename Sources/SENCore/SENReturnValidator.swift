@@ -109,6 +109,10 @@ public enum SENReturnValidator {
                     walk(child, prefix: key)
                 } else if case .null = value, ReturnField.all.contains(where: { $0.key.hasPrefix(key + ".") }) {
                     continue
+                } else if prefix == "primary_need" {
+                    issues.append(ReturnIssue(
+                        key: key, code: "unknown_need",
+                        message: "\(name) is not a primary need code; the codes are \(NeedCode.allCases.map(\.rawValue).joined(separator: ", "))"))
                 } else {
                     issues.append(ReturnIssue(key: key, code: "unknown_field", message: "\(key) is not a field of a SEN return"))
                 }
@@ -198,6 +202,8 @@ public enum SENReturnValidator {
             case .json(let other): return issue("type", "expected a date (YYYY-MM-DD), got \(other.kind)")
             }
             guard let date = CalendarDate(iso: text) else { return issue("date", "'\(text)' is not a date (YYYY-MM-DD)") }
+            // The census has no dates before 1900 or after 2099; year 0 is not a date PostgreSQL can store.
+            guard (1900...2099).contains(date.year) else { return issue("date", "'\(text)' is not a date between 1900 and 2099") }
             return .success(.date(date))
         case (.choice(let options), _):
             let text: String
@@ -222,16 +228,26 @@ public enum SENReturnValidator {
                 key: "primary_need.NSA.ehc_plan", code: "nsa_sen_support_only",
                 message: "NSA (no specialist assessment) is recorded only for pupils on SEN support"))
         }
-        guard let roll = count("pupils_on_roll"), let k = count("sen_support"), let e = count("ehc_plan") else {
-            return issues
-        }
-        if k + e > roll {
-            issues.append(ReturnIssue(
-                key: "sen_support", code: "exceeds_roll",
-                message: "sen_support + ehc_plan (\(k + e)) is more than pupils_on_roll (\(roll))"))
+        // Every rule runs on whichever of its fields are valid, so one answer lists everything to fix: a roll of
+        // 200 with sen_support 300 and ehc_plan −1 reports both the −1 and the 300.
+        let roll = count("pupils_on_roll"), k = count("sen_support"), e = count("ehc_plan")
+        if let roll {
+            switch (k, e) {
+            case let (k?, e?) where k + e > roll:
+                issues.append(ReturnIssue(
+                    key: "sen_support", code: "exceeds_roll",
+                    message: "sen_support + ehc_plan (\(k + e)) is more than pupils_on_roll (\(roll))"))
+            case let (k?, nil) where k > roll:
+                issues.append(ReturnIssue(
+                    key: "sen_support", code: "exceeds_roll", message: "sen_support (\(k)) is more than pupils_on_roll (\(roll))"))
+            case let (nil, e?) where e > roll:
+                issues.append(ReturnIssue(
+                    key: "ehc_plan", code: "exceeds_roll", message: "ehc_plan (\(e)) is more than pupils_on_roll (\(roll))"))
+            default: break
+            }
         }
         // Primary need: when given for a provision, the counts add up to its total.
-        for (provision, total) in [(Provision.senSupport, k), (.ehcPlan, e)] {
+        for case let (provision, total?) in [(Provision.senSupport, k), (.ehcPlan, e)] {
             if v.keys.contains(where: { $0.hasPrefix("primary_need.") && $0.hasSuffix(".\(provision.rawValue)") }) {
                 let sum = NeedCode.allCases.compactMap { count("primary_need.\($0.rawValue).\(provision.rawValue)") }.reduce(0, +)
                 if sum != total {
@@ -243,7 +259,7 @@ public enum SENReturnValidator {
             }
         }
         if v.keys.contains(where: { $0.hasPrefix("year_groups.") }) {
-            for (measure, total) in [("sen_support", k), ("ehc_plan", e), ("pupils_on_roll", roll)] {
+            for case let (measure, total?) in [("sen_support", k), ("ehc_plan", e), ("pupils_on_roll", roll)] {
                 let given = ReturnField.yearGroups.compactMap { count("year_groups.\($0).\(measure)") }
                 if measure == "pupils_on_roll" && given.isEmpty { continue }
                 let sum = given.reduce(0, +)
@@ -271,7 +287,7 @@ public enum SENReturnValidator {
                 let base = "progress.\(provision.rawValue).\(subject)"
                 let assessed = count("\(base).assessed")
                 let expected = count("\(base).expected")
-                if let assessed, assessed > total {
+                if let assessed, let total, assessed > total {
                     issues.append(ReturnIssue(
                         key: "\(base).assessed", code: "exceeds_group",
                         message: "\(assessed) assessed in \(subject) is more than the \(total) pupils with \(provision.rawValue)"))

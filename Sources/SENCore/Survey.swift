@@ -42,7 +42,7 @@ public struct Instrument: Sendable, Equatable, Codable {
         if !Self.isCode(code) { problems.append(("/code", "a code is lower-case letters, digits and _")) }
         if !(1...Int(Int32.max)).contains(version) { problems.append(("/version", "a version is a whole number from 1")) }
         if !["school_leaders", "pupils"].contains(audience) { problems.append(("/audience", "audience is school_leaders or pupils")) }
-        if title.trimmingASCIIWhitespace().isEmpty || title.count > 200 { problems.append(("/title", "a title has 1 to 200 characters")) }
+        if title.trimmingASCIIWhitespace().isEmpty || title.databaseLength > 200 { problems.append(("/title", "a title has 1 to 200 characters")) }
         if items.isEmpty { problems.append(("/items", "an instrument has at least one item")) }
         var seen: Set<String> = []
         for (index, item) in items.enumerated() {
@@ -51,7 +51,7 @@ public struct Instrument: Sendable, Equatable, Codable {
             if item.options.count < 2 || Set(item.options).count != item.options.count || !item.options.allSatisfy({ Self.isCode($0) }) {
                 problems.append(("/items/\(index)/options", "at least two distinct option codes"))
             }
-            if item.text.isEmpty || item.text.count > 300 { problems.append(("/items/\(index)/text", "item text has 1 to 300 characters")) }
+            if item.text.isEmpty || item.text.databaseLength > 300 { problems.append(("/items/\(index)/text", "item text has 1 to 300 characters")) }
         }
         return problems
     }

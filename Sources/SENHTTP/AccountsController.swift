@@ -103,6 +103,18 @@ struct AccountsController {
         }
     }
 
+    static let longestLife: TimeInterval = 10 * 366 * 86_400
+
+    /// `…Z` or an offset of at most ±14:00 with minutes under 60 (RFC 3339); the formatter alone takes +25:00.
+    static func hasPlausibleOffset(_ text: String) -> Bool {
+        if text.hasSuffix("Z") || text.hasSuffix("z") { return true }
+        let tail = text.suffix(6)
+        guard tail.count == 6, tail.first == "+" || tail.first == "-", tail.dropFirst(3).first == ":",
+            let hours = Int(tail.dropFirst().prefix(2)), let minutes = Int(tail.suffix(2))
+        else { return false }
+        return hours <= 14 && minutes < 60 && tail.dropFirst().prefix(2).allSatisfy(\.isNumber) && tail.suffix(2).allSatisfy(\.isNumber)
+    }
+
     func create(_ request: Request, _ context: AppRequestContext) async throws -> EditedResponse<TokenBody> {
         let principal = try context.require(.admin, .trustExecutive)
         var request = request
@@ -126,7 +138,7 @@ struct AccountsController {
         if body.role != .schoolLeader && !urns.isEmpty {
             errors.append(.init(pointer: "/urns", code: "not_allowed", message: "only school_leader tokens carry schools"))
         }
-        if let label = body.label, label.count > 200 {
+        if let label = body.label, label.databaseLength > 200 {
             errors.append(.init(pointer: "/label", code: "too_long", message: "a label has at most 200 characters"))
         }
         var expiresAt: Date?
@@ -134,10 +146,12 @@ struct AccountsController {
             let formatter = ISO8601DateFormatter()
             let withFraction = ISO8601DateFormatter()
             withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            if let date = formatter.date(from: text) ?? withFraction.date(from: text) {
+            if Self.hasPlausibleOffset(text), let date = formatter.date(from: text) ?? withFraction.date(from: text) {
                 expiresAt = date
                 if date <= Date() {
                     errors.append(.init(pointer: "/expires_at", code: "in_the_past", message: "expires_at must be in the future"))
+                } else if date > Date().addingTimeInterval(Self.longestLife) {
+                    errors.append(.init(pointer: "/expires_at", code: "too_far", message: "a token lives at most 10 years"))
                 }
             } else {
                 errors.append(.init(pointer: "/expires_at", code: "date_time", message: "'\(text)' is not an ISO 8601 date-time such as 2027-01-31T00:00:00Z"))

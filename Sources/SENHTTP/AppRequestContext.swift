@@ -12,8 +12,21 @@ public struct AppRequestContext: RequestContext {
     /// The primary's WAL position after the principal's last write, for read-your-writes (`ReadRoutingMiddleware`).
     public var lastWritePosition: String?
 
+    /// The peer's IP address (nil in router tests, which have no socket).
+    public let peerAddress: String?
+
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.peerAddress = source.channel.remoteAddress?.ipAddress
+    }
+
+    /// The client's address: the peer's, or — when the peer is a proxy on this machine (Deploy/nginx) — the
+    /// address the proxy appended last to X-Forwarded-For.
+    func clientAddress(forwardedFor: String?) -> String {
+        let peer = peerAddress ?? "unknown"
+        guard peer == "127.0.0.1" || peer == "::1", let forwarded = forwardedFor?.split(separator: ",").last else { return peer }
+        let address = forwarded.trimmingASCIIWhitespace()
+        return address.isEmpty ? peer : address
     }
 
     /// JSON bodies are small; CSV uploads are collected with their own, larger limits.

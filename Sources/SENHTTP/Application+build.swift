@@ -11,10 +11,15 @@ import ServiceLifecycle
 public struct ServerSettings: Sendable {
     public var host: String
     public var port: Int
+    /// How long a connection may stay open without a complete request head: from its opening, or from the end
+    /// of its last response (keep-alive). A client that sends its headers byte by byte, or none, is closed then,
+    /// so a few slow clients cannot hold the server's connections for minutes.
+    public var idleTimeout: Duration
 
-    public init(host: String = "127.0.0.1", port: Int = 8080) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(20)) {
         self.host = host
         self.port = port
+        self.idleTimeout = idleTimeout
     }
 }
 
@@ -32,6 +37,7 @@ public func buildApplication(
     let router = buildRouter(database: database, migrator: migrator, rateLimit: rateLimit)
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "senstat"),
         services: servicesBeforeDatabase + [database.client] + (database.replica.map { [$0] } ?? []),
         logger: logger
@@ -51,6 +57,7 @@ public func buildRouter(database: Database, migrator: Migrator, rateLimit: RateL
     // Outermost first: the access log and request id see the final response, metrics see the final status,
     // and the problem middleware turns every error below it into problem+json.
     router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: ResponseHeadersMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware(document: document))
 
@@ -59,7 +66,7 @@ public func buildRouter(database: Database, migrator: Migrator, rateLimit: RateL
 
     let tokens = TokenStore(database: database)
     let register = RegisterStore(database: database)
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens))
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(AuthMiddleware.failureLimit)))
         .add(middleware: RateLimitMiddleware(limiter: RateLimiter(rateLimit)))
         .add(middleware: ReadRoutingMiddleware(tokens: tokens))
     AccountsController(tokens: tokens, register: register).register(on: v1)

@@ -14,9 +14,16 @@ extension APIError {
 
 /// Resolves `Authorization: Bearer <token>` to a principal. Missing, malformed, unknown, expired and revoked
 /// tokens all answer 401 with `WWW-Authenticate: Bearer`, and say no more than which of missing or invalid.
+///
+/// Failed authentications are limited per client address (`failures`): every unknown token costs a database
+/// lookup, so once an address has spent its bucket of failures its next attempts answer 429 without one.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let tokens: TokenStore
+    let failures: RateLimiter
+
+    /// 30 failed authentications in a burst, then one a second, per client address.
+    static let failureLimit = RateLimit(perSecond: 1, burst: 30)
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -25,9 +32,17 @@ struct AuthMiddleware: RouterMiddleware {
             throw APIError.unauthorized("send a bearer token: Authorization: Bearer sst_...")
         }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer",
-            let session = try await tokens.session(for: String(parts[1]), logger: context.logger)
-        else {
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError.unauthorized("the bearer token is not valid (unknown, expired or revoked)", invalidToken: true)
+        }
+        let client = context.clientAddress(forwardedFor: request.headers[.xForwardedFor])
+        if let wait = failures.peek(client) {
+            throw APIError(
+                .tooManyRequests, "too many failed authentications from this address; retry after \(wait) s",
+                headers: [.retryAfter: String(wait)])
+        }
+        guard let session = try await tokens.session(for: String(parts[1]), logger: context.logger) else {
+            _ = failures.take(client)
             throw APIError.unauthorized("the bearer token is not valid (unknown, expired or revoked)", invalidToken: true)
         }
         let principal = session.principal
@@ -39,4 +54,8 @@ struct AuthMiddleware: RouterMiddleware {
         if let trust = principal.trustID { context.logger[metadataKey: "trust_id"] = "\(trust)" }
         return try await next(request, context)
     }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import PostgresNIO
 import Logging
 import NIOCore
 import SENStore
@@ -137,12 +138,41 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             return ProblemResponse.make(
                 status: error.status, detail: nil, request: request, requestID: context.id)
+        } catch let error as PSQLError where Self.isInvalidInput(error) {
+            // Input the checks before the database let through (they should not): still the caller's to fix, so
+            // 422 naming the field the constraint is on, not a 500.
+            context.logger.warning("a constraint refused input", metadata: ["constraint": "\(error.serverInfo?[.constraintName] ?? "")"])
+            let field = Self.field(of: error)
+            return try APIError.validation([
+                .init(pointer: "/" + field, code: "invalid", message: "\(field) is not a value this field can hold")
+            ]).response(from: request, context: context)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return ProblemResponse.make(
                 status: .internalServerError, detail: "an internal error occurred; quote the request id to the operator",
                 request: request, requestID: context.id)
         }
+    }
+}
+
+extension ProblemMiddleware {
+    /// Integrity violations (class 23) and data exceptions from text or numbers PostgreSQL cannot hold (22001
+    /// too long, 22003 out of range, 22007/22008 bad dates, 22021/22P05 bytes or characters it cannot store).
+    static func isInvalidInput(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("23") || ["22001", "22003", "22007", "22008", "22021", "22P05"].contains(state)
+    }
+
+    /// The column a constraint is on: PostgreSQL's column field, else the constraint's default name
+    /// (table_column_check, table_column_key), else "body".
+    static func field(of error: PSQLError) -> String {
+        if let column = error.serverInfo?[.columnName], !column.isEmpty { return column }
+        if var name = error.serverInfo?[.constraintName], let table = error.serverInfo?[.tableName], name.hasPrefix(table + "_") {
+            name.removeFirst(table.count + 1)
+            for suffix in ["_check", "_key", "_fkey", "_not_null"] where name.hasSuffix(suffix) { name.removeLast(suffix.count) }
+            if !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) { return name }
+        }
+        return "body"
     }
 }
 

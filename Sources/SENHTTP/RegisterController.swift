@@ -131,7 +131,7 @@ struct RegisterController {
             let body = try await request.decodeJSON(NewTrust.self)
             var errors: [ProblemDetails.FieldError] = []
             let name = body.name.trimmingASCIIWhitespace()
-            if name.isEmpty || name.count > 200 {
+            if name.isEmpty || name.databaseLength > 200 {
                 errors.append(.init(pointer: "/name", code: "length", message: "a trust name has 1 to 200 characters"))
             }
             if let code = body.giasCode, !GIASRegisterReader.isTrustCode(code) {

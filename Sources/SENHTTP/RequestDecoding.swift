@@ -24,9 +24,7 @@ extension Request {
         let buffer = try await collectBody(limit: 1 << 20, what: "a JSON body")
         let data = Data(buffer.readableBytesView)
         // Broken JSON is 400; JSON of the wrong shape is 422, even where the decoder cannot say where.
-        guard (try? JSONDecoder().decode(JSONValue.self, from: data)) != nil else {
-            throw APIError(.badRequest, "the body is not valid JSON")
-        }
+        _ = try checkedJSON(data)
         do {
             return try JSONDecoder.api.decode(T.self, from: data)
         } catch let error as DecodingError {
@@ -35,6 +33,22 @@ extension Request {
             }
             throw APIError.decoding(error)
         }
+    }
+}
+
+/// A request body as JSON: broken JSON or a key given twice is 400; U+0000 in any string is 422 naming where
+/// (PostgreSQL's text cannot hold it, and it would otherwise come back as a 500).
+func checkedJSON(_ data: Data) throws -> JSONValue {
+    guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        throw APIError(.badRequest, "the body is not valid JSON")
+    }
+    switch JSONTextCheck.scan(data) {
+    case .duplicateKey(let pointer)?:
+        throw APIError(.badRequest, "the body gives \(pointer) twice; a JSON object's keys must be unique")
+    case .nul(let pointer)?:
+        throw APIError.validation([.init(pointer: pointer, code: "nul", message: "text may not contain U+0000 (NUL)")])
+    case nil:
+        return value
     }
 }
 

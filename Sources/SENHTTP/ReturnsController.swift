@@ -191,7 +191,7 @@ struct ReturnsController {
                 reason = try await request.decodeJSON(Body.self).reason ?? ""
             }
             reason = reason.trimmingASCIIWhitespace()
-            guard !reason.isEmpty, reason.count <= 500 else {
+            guard !reason.isEmpty, reason.databaseLength <= 500, !reason.unicodeScalars.contains("\u{0}") else {
                 throw APIError.validation([.init(pointer: "/reason", code: "required", message: "say why the approval is withdrawn (at most 500 characters)")])
             }
             switch try await returns.unapprove(
@@ -252,12 +252,7 @@ struct ReturnsController {
         let ifMatch = try parseIfMatchHeader(request.headers[.ifMatch])
         var request = request
         let buffer = try await request.collectBody(limit: 1 << 20, what: "a JSON body")
-        let json: JSONValue
-        do {
-            json = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw APIError(.badRequest, "the body is not valid JSON")
-        }
+        let json = try checkedJSON(Data(buffer.readableBytesView))
         let (raw, structural) = SENReturnValidator.fields(fromJSON: json)
         let value: SENReturn
         switch SENReturnValidator.validate(raw, earlierIssues: structural) {
@@ -284,7 +279,7 @@ struct ReturnsController {
 
     func importCSV(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let (trust, term) = try await trustAndTerm(context, termFromPath: true, roles: [.trustExecutive])
-        guard let key = request.headers[.idempotencyKey], !key.isEmpty, key.count <= 200 else {
+        guard let key = request.headers[.idempotencyKey], !key.isEmpty, key.databaseLength <= 200 else {
             throw APIError(.badRequest, "a bulk import needs an Idempotency-Key header (any unique string up to 200 characters)")
         }
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("text/csv") {

@@ -159,9 +159,7 @@ struct SurveysController {
         let ifMatch = try parseIfMatchHeader(request.headers[.ifMatch])
         var request = request
         let buffer = try await request.collectBody(limit: 1 << 20, what: "a JSON body")
-        guard let body = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) else {
-            throw APIError(.badRequest, "the body is not valid JSON")
-        }
+        let body = try checkedJSON(Data(buffer.readableBytesView))
         if case .object(let root) = body, let version = root["instrument_version"] {
             guard case .integer(let v) = version,
                 let chosen = try await surveys.instrument(instrument.code, version: Int(v), logger: context.logger)

@@ -161,7 +161,12 @@ import Testing
     @Test func formulaCellsAreEscaped() {
         #expect(CSVWriter.cell("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
         #expect(CSVWriter.cell("+1") == "'+1")
-        #expect(CSVWriter.cell("-1") == "'-1")
+        // A plain number, negative or not, stays a number a spreadsheet can read; anything more is escaped.
+        #expect(CSVWriter.cell("-1") == "-1")
+        #expect(CSVWriter.cell("-0.04") == "-0.04" && CSVWriter.cell("-11.7") == "-11.7")
+        for formula in ["-1+1", "-", "--1", "-1.", "-.5", "-1e5", "-1,2", "-A1", "-0x1"] {
+            #expect(CSVWriter.cell(formula).hasPrefix("'") || CSVWriter.cell(formula).hasPrefix("\"'"), "\(formula)")
+        }
         #expect(CSVWriter.cell("@SUM(A1)") == "'@SUM(A1)")
         #expect(CSVWriter.cell("plain, text") == "\"plain, text\"")
         #expect(CSVWriter.cell("42") == "42")

@@ -310,6 +310,15 @@ extension HTTPFields {
 }
 
 @Suite struct RateLimitTests {
+    /// A rate or burst from the environment that is 0, negative or not a number cannot make the wait computed
+    /// from it trap (a division by zero turned into an integer).
+    @Test(arguments: [0, -5, Double.nan, Double.infinity, -Double.infinity])
+    func unusableSettingsAreTakenAsOne(_ setting: Double) {
+        let limit = RateLimit(perSecond: setting, burst: setting)
+        #expect(limit.perSecond == 1 && limit.burst == 1)
+        #expect(RateLimit(perSecond: 20, burst: 60).perSecond == 20)
+    }
+
     /// A token that spends its burst gets 429 with Retry-After; another token is unaffected.
     @Test func aTokenOverItsBudgetIsToldWhenToComeBack() async throws {
         try await withTestDatabase { db in

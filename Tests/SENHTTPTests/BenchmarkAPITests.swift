@@ -88,7 +88,14 @@ let latestDemoTerm = "2025-26-summer"
                     #expect(row[header.firstIndex(of: "flag")!] == school["flag"] as? String)
                     #expect(Double(row[header.firstIndex(of: "comparator_rate")!]) == (school["comparator"] as? [String: Any])?["rate"] as? Double)
                     #expect(row[header.firstIndex(of: "comparator_level")!] == "regional")
+                    // Differences and z below zero are numbers a spreadsheet reads, not escaped text.
+                    for column in ["difference_pp", "z"] where header.contains(column) {
+                        let cell = row[header.firstIndex(of: column)!]
+                        #expect(cell.isEmpty || Double(cell) != nil, "\(column): \(cell)")
+                    }
                 }
+                #expect(csv.contains(",-"), "the demo has schools below their comparator")
+                #expect(!csv.contains(",'-"), "no number is escaped as a formula")
                 #expect(lines.count - 1 == schools.count + ((body["missing"] as? [Any])?.count ?? 0))
             }
         }

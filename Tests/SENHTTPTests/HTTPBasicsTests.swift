@@ -152,3 +152,95 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
         }
     }
 }
+
+/// What every answer carries, and what a slow or guessing client gets (issue 17's "also fix").
+@Suite struct HardeningTests {
+    /// nosniff, no referrer and no caching on every answer — JSON, CSV, SVG and errors — and a content security
+    /// policy that lets an SVG opened on its own run nothing.
+    @Test func everyAnswerCarriesTheSecurityHeaders() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                var csv = f.headers("trust_executive")
+                csv[.accept] = "text/csv"
+                let requests: [(String, HTTPFields)] = [
+                    ("/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)", f.headers("trust_executive")),
+                    ("/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)", csv),
+                    ("/v1/trusts/\(f.trustA.id)/funnel.svg?term=\(latestDemoTerm)", f.headers("trust_executive")),
+                    ("/v1/me", [:]),
+                    ("/no/such/path", [:]),
+                    ("/health/live", [:]),
+                ]
+                for (uri, headers) in requests {
+                    try await client.execute(uri: uri, method: .get, headers: headers) { response in
+                        #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(uri)")
+                        #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer", "\(uri)")
+                        #expect(response.headers[.cacheControl] == "no-store", "\(uri)")
+                        let policy = response.headers[.contentSecurityPolicy] ?? ""
+                        #expect(policy.contains("default-src 'none'") && policy.contains("sandbox"), "\(uri): \(policy)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// An address that keeps sending unknown tokens is told to wait after 30, without a database lookup each.
+    @Test func failedAuthenticationsAreLimitedPerAddress() async throws {
+        try await withTestDatabase { db in
+            try await withApp(db) { client in
+                let unknown: HTTPFields = [.authorization: "Bearer sst_" + String(repeating: "A", count: 43)]
+                for attempt in 1...30 {
+                    try await client.execute(uri: "/v1/me", method: .get, headers: unknown) { #expect($0.status == .unauthorized, "\(attempt)") }
+                }
+                try await client.execute(uri: "/v1/me", method: .get, headers: unknown) { response in
+                    #expect(response.status == .tooManyRequests)
+                    #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+                }
+                // A request without a token costs nothing and is not counted: it still gets its 401.
+                try await client.execute(uri: "/v1/me", method: .get) { #expect($0.status == .unauthorized) }
+            }
+        }
+    }
+
+    /// A connection that never completes its request head is closed after the idle timeout, and the server
+    /// keeps answering others meanwhile.
+    @Test func slowHeadersAreCutOff() async throws {
+        try await withTestDatabase { db in
+            let app = buildApplication(
+                settings: ServerSettings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(1)), database: db.makeDatabase(),
+                migrator: try Migrator.bundled(logger: Logger(label: "test")), logger: Logger(label: "test"))
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                // Five clients each send half a request head, a byte at a time, then wait.
+                let script = """
+                    import socket, sys, time
+                    socks = []
+                    for _ in range(5):
+                        s = socket.create_connection(("127.0.0.1", \(port)))
+                        for b in b"GET /health/live HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: ":
+                            s.send(bytes([b]))
+                        socks.append(s)
+                    start = time.monotonic()
+                    closed = 0
+                    for s in socks:
+                        s.settimeout(10)
+                        try:
+                            closed += s.recv(1) == b""
+                        except OSError:
+                            closed += 1
+                    took = round(time.monotonic() - start, 1)
+                    s = socket.create_connection(("127.0.0.1", \(port)))
+                    s.sendall(b"GET /health/live HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+                    answer = s.recv(64).split(b"\\r\\n")[0].decode()
+                    print(closed, took, answer.replace(" ", "_"))
+                    """
+                let (status, output) = try Script.run("python3", ["-c", script])
+                #expect(status == 0, "\(output)")
+                let parts = output.split(separator: " ")
+                #expect(parts.first == "5", "every slow connection closed: \(output)")
+                #expect(parts.count == 3 && (Double(parts[1]) ?? 99) < 5, "within a few seconds: \(output)")
+                #expect(parts.last?.hasPrefix("HTTP/1.1_200") == true, "a complete request is still answered: \(output)")
+            }
+        }
+    }
+}
