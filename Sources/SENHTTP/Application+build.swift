@@ -66,7 +66,7 @@ public func buildRouter(database: Database, migrator: Migrator, rateLimit: RateL
 
     let tokens = TokenStore(database: database)
     let register = RegisterStore(database: database)
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(AuthMiddleware.failureLimit)))
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(AuthMiddleware.failureLimit())))
         .add(middleware: RateLimitMiddleware(limiter: RateLimiter(rateLimit)))
         .add(middleware: ReadRoutingMiddleware(tokens: tokens))
     AccountsController(tokens: tokens, register: register).register(on: v1)

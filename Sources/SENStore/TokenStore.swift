@@ -32,7 +32,7 @@ public struct TokenStore: Sendable {
         self.database = database
     }
 
-    static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+    public static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
 
     /// The principal for a well-formed, known, unexpired, unrevoked token; nil otherwise.
     public func authenticate(_ token: String, logger: Logger) async throws -> Principal? {
