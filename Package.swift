@@ -123,7 +123,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SENCoreTests",
-            // SENTestSupport for its script runner only: the disclosure audit is a python script (scipy).
+            // SENTestSupport for its script runner only: the disclosure audit and the statistics references are python
+            // scripts (scipy).
             dependencies: ["SENCore", "SENTestSupport"],
             swiftSettings: swiftSettings
         ),

@@ -33,6 +33,27 @@ public enum Statistics {
         return Interval(lower: max(0, p0 - z * sd), upper: min(1, p0 + z * sd))
     }
 
+    /// Exact funnel-plot limits around p0 for a unit of size n: the interpolated binomial quantiles of
+    /// Spiegelhalter (2005, appendix A.1.1) at Φ(−z) and Φ(z) — 0.025 and 0.975 for 95%, 0.001 and 0.999 for
+    /// 99.8%. Right where the normal approximation is not (n·p0(1−p0) below about 9, as for EHC plans in small
+    /// schools), and a low flag is possible whenever the lower limit is above 0.
+    public static func exactLimits(target p0: Double, n: Int, z: Double) -> Interval {
+        guard n > 0 else { return Interval(lower: 0, upper: 1) }
+        let tail = 0.5 * erfc(z / 2.0.squareRoot())
+        return Interval(
+            lower: Binomial.spiegelhalterLimit(tail, n: n, target: p0), upper: Binomial.spiegelhalterLimit(1 - tail, n: n, target: p0))
+    }
+
+    /// How a comparison's limits were made, as the API states it (`limits_method`).
+    public enum LimitsMethod: String, Sendable, Codable {
+        /// Spiegelhalter's interpolated exact binomial limits (`exactLimits`).
+        case exactBinomial = "exact_binomial"
+        /// Normal approximation with variance inflated by φ (`funnelLimits` with phi).
+        case normalPhi = "normal_phi"
+        /// Normal approximation with the between-school variance τ² added (`funnelLimits` with tau2).
+        case normalTau2 = "normal_tau2"
+    }
+
     /// z-score of an observed proportion against the target: (p − p0) / √(p0(1−p0)/n).
     public static func zScore(count: Int, n: Int, target p0: Double) -> Double {
         guard n > 0, p0 > 0, p0 < 1 else { return 0 }
@@ -114,8 +135,11 @@ public struct RateComparison: Sendable, Equatable {
     public let z: Double
     public let limits95: Statistics.Interval
     public let limits998: Statistics.Interval
+    public let limitsMethod: Statistics.LimitsMethod
     public let flag: Statistics.Flag
 
+    /// Unadjusted (φ = 1, τ² = 0): exact binomial limits. Adjusted for over-dispersion: the normal approximation
+    /// with the inflated variance, as Spiegelhalter (2005) adjusts it.
     public init(count: Int, n: Int, target: Double, phi: Double = 1, tau2: Double = 0) {
         self.count = count
         self.n = n
@@ -125,8 +149,21 @@ public struct RateComparison: Sendable, Equatable {
         self.target = target
         self.differencePP = (rate - target) * 100
         self.z = Statistics.zScore(count: count, n: n, target: target)
-        self.limits95 = Statistics.funnelLimits(target: target, n: n, z: Statistics.z95, phi: phi, tau2: tau2)
-        self.limits998 = Statistics.funnelLimits(target: target, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
+        if phi == 1 && tau2 == 0 {
+            self.limits95 = Statistics.exactLimits(target: target, n: n, z: Statistics.z95)
+            self.limits998 = Statistics.exactLimits(target: target, n: n, z: Statistics.z998)
+            self.limitsMethod = .exactBinomial
+        } else {
+            self.limits95 = Statistics.funnelLimits(target: target, n: n, z: Statistics.z95, phi: phi, tau2: tau2)
+            self.limits998 = Statistics.funnelLimits(target: target, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
+            self.limitsMethod = tau2 > 0 ? .normalTau2 : .normalPhi
+        }
         self.flag = Statistics.flag(rate: rate, limits95: limits95, limits998: limits998)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

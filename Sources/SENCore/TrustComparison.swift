@@ -139,7 +139,7 @@ public enum FunnelPlot {
                     var path = ""
                     for step in 0...80 {
                         let n = Double(minN) + (maxN - Double(minN)) * pow2(Double(step) / 80)
-                        let limits = Statistics.funnelLimits(target: s.target, n: Int(n.rounded()), z: z)
+                        let limits = Statistics.exactLimits(target: s.target, n: Int(n.rounded()), z: z)
                         path += (step == 0 ? "M" : " L") + "\(f(x(n))) \(f(y(upper ? limits.upper : limits.lower)))"
                     }
                     out += "<path class=\"limit\" d=\"\(path)\" stroke-dasharray=\"\(dash)\" stroke-width=\"1.2\"/>\n"

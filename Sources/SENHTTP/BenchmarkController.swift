@@ -53,6 +53,7 @@ struct BenchmarkController {
         let z: Double
         let limits95: Interval
         let limits998: Interval
+        let limitsMethod: String
         let flag: String
 
         enum CodingKeys: String, CodingKey {
@@ -63,6 +64,7 @@ struct BenchmarkController {
             case differencePP = "difference_pp"
             case limits95 = "limits_95"
             case limits998 = "limits_99_8"
+            case limitsMethod = "limits_method"
         }
 
         init(_ c: RateComparison, comparator: Comparator) {
@@ -76,6 +78,7 @@ struct BenchmarkController {
             z = (c.z * 1000).rounded() / 1000
             limits95 = Interval(c.limits95)
             limits998 = Interval(c.limits998)
+            limitsMethod = c.limitsMethod.rawValue
             flag = c.flag.rawValue
         }
     }
@@ -170,6 +173,8 @@ struct BenchmarkController {
         let limits998: Interval
         let limits998Phi: Interval
         let limits998Tau2: Interval
+        /// How limits_95 and limits_99_8 were made (exact_binomial); the φ and τ² limits are normal approximations.
+        let limitsMethod: String
         let flag: String
         let flagLimits: String
         let flags: [String: String]
@@ -183,6 +188,7 @@ struct BenchmarkController {
             case limits998 = "limits_99_8"
             case limits998Phi = "limits_99_8_phi"
             case limits998Tau2 = "limits_99_8_tau2"
+            case limitsMethod = "limits_method"
             case flagLimits = "flag_limits"
         }
     }
@@ -387,7 +393,7 @@ struct BenchmarkController {
                 differencePP: (c.differencePP * 100).rounded() / 100, z: (c.z * 1000).rounded() / 1000,
                 limits95: Interval(c.limits95), limits998: Interval(c.limits998),
                 limits998Phi: Interval(row.phiAdjusted.limits998), limits998Tau2: Interval(row.tau2Adjusted.limits998),
-                flag: c.flag.rawValue, flagLimits: "unadjusted",
+                limitsMethod: c.limitsMethod.rawValue, flag: c.flag.rawValue, flagLimits: "unadjusted",
                 flags: ["unadjusted": c.flag.rawValue, "phi": row.phiAdjusted.flag.rawValue, "tau2": row.tau2Adjusted.flag.rawValue])
         }
         let od = result.overdispersion.map {
@@ -405,7 +411,7 @@ struct BenchmarkController {
         var out = CSVWriter.line([
             "urn", "name", "phase", "status", "pupils_on_roll", "count", "rate", "wilson95_lower", "wilson95_upper",
             "comparator_level", "comparator_area", "comparator_phase", "comparator_year", "comparator_rate", "difference_pp", "z",
-            "limit95_lower", "limit95_upper", "limit998_lower", "limit998_upper", "flag", "flag_phi", "flag_tau2",
+            "limit95_lower", "limit95_upper", "limit998_lower", "limit998_upper", "flag", "flag_phi", "flag_tau2", "limits_method",
         ])
         for row in c.schools {
             out += CSVWriter.line([
@@ -413,11 +419,11 @@ struct BenchmarkController {
                 String(row.wilson95.lower), String(row.wilson95.upper), row.comparator.level, row.comparator.area,
                 row.comparator.phase, String(row.comparator.censusYear), String(row.comparator.rate), String(row.differencePP),
                 String(row.z), String(row.limits95.lower), String(row.limits95.upper), String(row.limits998.lower),
-                String(row.limits998.upper), row.flag, row.flags["phi"] ?? "", row.flags["tau2"] ?? "",
+                String(row.limits998.upper), row.flag, row.flags["phi"] ?? "", row.flags["tau2"] ?? "", row.limitsMethod,
             ])
         }
         for school in c.missing {
-            out += CSVWriter.line([String(school.urn), school.name, "", "missing"] + Array(repeating: "", count: 19))
+            out += CSVWriter.line([String(school.urn), school.name, "", "missing"] + Array(repeating: "", count: 20))
         }
         return out
     }

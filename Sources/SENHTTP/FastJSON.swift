@@ -143,6 +143,7 @@ extension BenchmarkController.ComparisonRow {
             o.key("limits_99_8"); limits998.write(&o)
             o.key("limits_99_8_phi"); limits998Phi.write(&o)
             o.key("limits_99_8_tau2"); limits998Tau2.write(&o)
+            o.key("limits_method"); o.string(limitsMethod)
             o.key("name"); o.string(name)
             o.key("phase"); o.string(phase)
             o.key("pupils_on_roll"); o.number(pupilsOnRoll)

@@ -10,8 +10,12 @@ import Testing
     /// 6% in a school of 40 is within the limits.
     @Test func theWorkedExample() {
         let big = RateComparison(count: 12, n: 200, target: 0.148)
-        // p0 − z·√(p0(1−p0)/n) = 0.148 − 3.090232·√(0.148·0.852/200) = 0.148 − 3.090232·0.025111 = 0.070406
-        #expect(close(big.limits998.lower, 0.070406))
+        // The normal approximation: p0 − z·√(p0(1−p0)/n) = 0.148 − 3.090232·0.025111 = 0.070406.
+        #expect(close(Statistics.funnelLimits(target: 0.148, n: 200, z: Statistics.z998).lower, 0.070406))
+        // The exact limit the comparison uses: Spiegelhalter's interpolated 0.001 quantile of Binomial(200, 0.148),
+        // 0.073121 (scipy: binom.ppf(0.001, 200, 0.148) = 15, α = 0.3758; BinomialTests checks the whole grid).
+        #expect(big.limitsMethod == .exactBinomial)
+        #expect(close(big.limits998.lower, 0.073121))
         #expect(big.flag == .low998)
         let small = RateComparison(count: 2, n: 40, target: 0.148)  // 5%: the nearest whole-pupil 6% at n = 40 is 2.4
         #expect(small.flag == .within)

@@ -125,6 +125,47 @@ let latestDemoTerm = "2025-26-summer"
         }
     }
 
+    /// Every school of every demo trust, both measures: its limits are scipy's exact binomial limits (to the API's
+    /// five decimals), the method is stated, and its flag follows those limits.
+    @Test func theDemoLimitsAreScipysExactBinomialLimits() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                var rows: [[String: Any]] = []
+                for (trust, who) in [(f.trustA.id, "trust_executive"), (f.trustB.id, "other_trust_executive")] {
+                    for measure in ["sen_support", "ehc_plan"] {
+                        let uri = "/v1/trusts/\(trust)/comparison?term=2025-26-spring&measure=\(measure)"
+                        let body = try await client.execute(uri: uri, method: .get, headers: f.headers(who)) { try json($0) }
+                        rows += try #require(body["schools"] as? [[String: Any]])
+                    }
+                }
+                #expect(rows.count > 20)
+                var cases: [[String: Any]] = []
+                for row in rows {
+                    let n = try #require(row["pupils_on_roll"] as? Int)
+                    let p0 = try #require((row["comparator"] as? [String: Any])?["rate"] as? Double)
+                    for q in [0.001, 0.025, 0.975, 0.999] { cases.append(["n": n, "p0": p0, "q": q]) }
+                }
+                let reference = try StatisticsReference.values("binomial_limit", cases)
+                for (index, row) in rows.enumerated() {
+                    #expect(row["limits_method"] as? String == "exact_binomial")
+                    let l95 = try #require(row["limits_95"] as? [String: Double])
+                    let l998 = try #require(row["limits_99_8"] as? [String: Double])
+                    let mine = [l998["lower"]!, l95["lower"]!, l95["upper"]!, l998["upper"]!]
+                    for (k, value) in mine.enumerated() {
+                        #expect(abs(value - reference[index * 4 + k]) <= 0.000005 + 1e-12, "\(row["name"] ?? ""): \(value) vs \(reference[index * 4 + k])")
+                    }
+                    // The flag from the rate against scipy's limits (rates and limits as the API rounds them).
+                    let rate = try #require(row["rate"] as? Double)
+                    let limits = reference[(index * 4)..<(index * 4 + 4)].map { (($0 * 100_000).rounded()) / 100_000 }
+                    let expected =
+                        rate > limits[3] ? "high_99_8" : rate > limits[2] ? "high_95" : rate < limits[0] ? "low_99_8" : rate < limits[1] ? "low_95" : "within"
+                    #expect(row["flag"] as? String == expected, "\(row["name"] ?? "") at \(rate): \(limits)")
+                }
+            }
+        }
+    }
+
     /// A school leader learns the other schools' part of the trust's need profile only where it is at least 10
     /// pupils, never with exactly one need hidden, rounded to 5; the trust executive sees it all.
     @Test func aSchoolLeaderSeesNoSmallCountsOfOtherSchools() async throws {

@@ -19,7 +19,7 @@ import Testing
                 level: "la", area: "Bradford", phase: "state_funded_primary", phaseReason: "primary phase", censusYear: 2025,
                 requestedCensusYear: 2026, rate: 0.139, note: note, source: "DfE, OGL v3.0"),
             differencePP: 0.62, z: 0.366, limits95: interval(0.1066, 0.1714), limits998: interval(0.0904, 0.1876),
-            limits998Phi: interval(0.08, 2e-05), limits998Tau2: interval(0, 1), flag: "within", flagLimits: "unadjusted",
+            limits998Phi: interval(0.08, 2e-05), limits998Tau2: interval(0, 1), limitsMethod: "exact_binomial", flag: "within", flagLimits: "unadjusted",
             flags: ["unadjusted": "within", "phi": "within", "tau2": "high_95"])
     }
 
