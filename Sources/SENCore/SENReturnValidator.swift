@@ -231,6 +231,10 @@ public enum SENReturnValidator {
         // Every rule runs on whichever of its fields are valid, so one answer lists everything to fix: a roll of
         // 200 with sen_support 300 and ehc_plan −1 reports both the −1 and the 300.
         let roll = count("pupils_on_roll"), k = count("sen_support"), e = count("ehc_plan")
+        if roll == 0 {
+            // A school with no pupils has no rate to compare: a mistake to fix, not a return (nor a missing one).
+            issues.append(ReturnIssue(key: "pupils_on_roll", code: "minimum", message: "pupils_on_roll must be at least 1"))
+        }
         if let roll {
             switch (k, e) {
             case let (k?, e?) where k + e > roll:

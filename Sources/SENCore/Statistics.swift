@@ -39,6 +39,10 @@ public enum Statistics {
     /// schools), and a low flag is possible whenever the lower limit is above 0.
     public static func exactLimits(target p0: Double, n: Int, z: Double) -> Interval {
         guard n > 0 else { return Interval(lower: 0, upper: 1) }
+        // A target of 0 or 1 leaves no room for chance: the limits are the target itself (the interpolation would
+        // put them a hair inside and flag a school that is exactly on target).
+        if p0 <= 0 { return Interval(lower: 0, upper: 0) }
+        if p0 >= 1 { return Interval(lower: 1, upper: 1) }
         let tail = 0.5 * erfc(z / 2.0.squareRoot())
         return Interval(
             lower: Binomial.spiegelhalterLimit(tail, n: n, target: p0), upper: Binomial.spiegelhalterLimit(1 - tail, n: n, target: p0))
@@ -48,10 +52,10 @@ public enum Statistics {
     public enum LimitsMethod: String, Sendable, Codable {
         /// Spiegelhalter's interpolated exact binomial limits (`exactLimits`).
         case exactBinomial = "exact_binomial"
-        /// Normal approximation with variance inflated by φ (`funnelLimits` with phi).
-        case normalPhi = "normal_phi"
-        /// Normal approximation with the between-school variance τ² added (`funnelLimits` with tau2).
-        case normalTau2 = "normal_tau2"
+        /// On the arcsine square-root scale, the variance inflated by φ (`arcsineLimits` with phi).
+        case arcsinePhi = "arcsine_phi"
+        /// On the arcsine square-root scale, the between-school variance τ² added (`arcsineLimits` with tau2).
+        case arcsineTau2 = "arcsine_tau2"
     }
 
     /// z-score of an observed proportion against the target: (p − p0) / √(p0(1−p0)/n).
@@ -79,17 +83,32 @@ public enum Statistics {
         return .within
     }
 
-    /// Over-dispersion among units, each with its own target (Spiegelhalter 2005, "Handling over-dispersion of
-    /// performance indicators", BMJ Qual Saf 14:347): z-scores winsorised at 10% at each end give the
-    /// multiplicative φ = Σz²/k; the additive between-unit variance is DerSimonian-Laird's
-    /// τ² = (kφ − (k − 1)) / (Σw − Σw²/Σw) with w = 1/s², s² = p0(1−p0)/n, and 0 when kφ ≤ k − 1.
+    /// Over-dispersion among units, each with its own target, on the arcsine square-root scale Spiegelhalter uses
+    /// for proportions (Spiegelhalter 2005, "Handling over-dispersion of performance indicators", BMJ Qual Saf
+    /// 14:347; the NHS-R FunnelPlotR package): y = asin(√(x/n)) with variance 1/(4n), z = (y − asin(√p0))·2√n.
+    /// - φ = Σz_w²/k, the z-scores winsorised at their 10th and 90th percentiles, interpolated as R's quantile type
+    ///   7 (so even 5 units are winsorised: floor(0.1·k) would be 0);
+    /// - the test: kφ against χ² on k − 1 degrees of freedom (p-value); adjusted limits are offered only when
+    ///   p < 0.05;
+    /// - τ² by DerSimonian-Laird on the same scale: (kφ − (k − 1)) / (Σw − Σw²/Σw), w = 4n, and 0 when kφ ≤ k − 1;
+    /// - with fewer than `minimumUnits` schools, neither φ nor τ² is estimated: one school would decide them.
     public struct Overdispersion: Sendable, Equatable {
         public let units: Int
-        public let phi: Double
-        public let tau2: Double
-        /// φ > 1: the spread of the schools is wider than chance alone explains.
-        public var isOverdispersed: Bool { phi > 1 }
+        public let phi: Double?
+        public let tau2: Double?
+        /// kφ, on k − 1 degrees of freedom, and its upper-tail p-value.
+        public let chiSquare: Double?
+        public let degreesOfFreedom: Int
+        public let pValue: Double?
+        /// Why φ and τ² are not given, or not used.
+        public let note: String?
+        /// φ > 1 beyond chance (p < 0.05): the spread of the schools is wider than chance alone explains, and the
+        /// widened limits apply.
+        public var isOverdispersed: Bool { (pValue ?? 1) < 0.05 && (phi ?? 0) > 1 }
     }
+
+    /// Fewer schools than this give no φ or τ² (FunnelPlotR and Spiegelhalter warn of estimates from a handful).
+    public static let minimumUnitsForOverdispersion = 10
 
     public struct Unit: Sendable {
         public let count: Int
@@ -101,24 +120,101 @@ public enum Statistics {
             self.n = n
             self.target = target
         }
+
+        /// The unit's z-score on the arcsine square-root scale: (asin√(x/n) − asin√p0) · 2√n.
+        public var arcsineZ: Double {
+            let y = asin((Double(count) / Double(n)).squareRoot())
+            let y0 = asin(min(1, max(0, target)).squareRoot())
+            return (y - y0) * 2 * Double(n).squareRoot()
+        }
     }
 
     public static func overdispersion(_ units: [Unit], winsorise fraction: Double = 0.10) -> Overdispersion? {
-        let valid = units.filter { $0.n > 0 && $0.target > 0 && $0.target < 1 }
-        guard valid.count >= 2 else { return nil }
+        let valid = units.filter { $0.n > 0 && $0.count >= 0 && $0.count <= $0.n && $0.target >= 0 && $0.target <= 1 }
+        guard !valid.isEmpty else { return nil }
         let k = valid.count
-        let z = valid.map { zScore(count: $0.count, n: $0.n, target: $0.target) }
+        guard k >= minimumUnitsForOverdispersion else {
+            return Overdispersion(
+                units: k, phi: nil, tau2: nil, chiSquare: nil, degreesOfFreedom: k - 1, pValue: nil,
+                note: "\(k) school\(k == 1 ? "" : "s"): over-dispersion is estimated from \(minimumUnitsForOverdispersion) or more, so the limits are not widened")
+        }
+        let z = valid.map(\.arcsineZ)
         let sorted = z.sorted()
-        let cut = Int((Double(k) * fraction).rounded(.down))
-        let low = sorted[cut]
-        let high = sorted[k - 1 - cut]
+        let low = quantile(sorted, fraction)
+        let high = quantile(sorted, 1 - fraction)
         let phi = z.map { min(max($0, low), high) }.map { $0 * $0 }.reduce(0, +) / Double(k)
-        let weights = valid.map { Double($0.n) / ($0.target * (1 - $0.target)) }
+        let chiSquare = Double(k) * phi
+        let pValue = chiSquareSurvival(chiSquare, degreesOfFreedom: Double(k - 1))
+        let weights = valid.map { 4 * Double($0.n) }
         let sumW = weights.reduce(0, +)
         let sumW2 = weights.map { $0 * $0 }.reduce(0, +)
-        let excess = Double(k) * phi - Double(k - 1)
+        let excess = chiSquare - Double(k - 1)
         let tau2 = excess > 0 ? excess / (sumW - sumW2 / sumW) : 0
-        return Overdispersion(units: k, phi: phi, tau2: tau2)
+        let significant = pValue < 0.05 && phi > 1
+        return Overdispersion(
+            units: k, phi: phi, tau2: tau2, chiSquare: chiSquare, degreesOfFreedom: k - 1, pValue: pValue,
+            note: significant ? nil : "no over-dispersion beyond chance (p = \((pValue * 1000).rounded() / 1000)): the limits are not widened")
+    }
+
+    /// The q-quantile of sorted values, interpolated linearly between order statistics (R's type 7, numpy's
+    /// default): h = (k − 1)q, x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋]).
+    public static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        guard let first = sorted.first else { return .nan }
+        guard sorted.count > 1 else { return first }
+        let h = Double(sorted.count - 1) * min(1, max(0, q))
+        let below = Int(h.rounded(.down))
+        let above = min(below + 1, sorted.count - 1)
+        return sorted[below] + (h - Double(below)) * (sorted[above] - sorted[below])
+    }
+
+    /// P(X > x) for X ~ χ² with ν degrees of freedom: the regularised upper incomplete gamma Q(ν/2, x/2).
+    public static func chiSquareSurvival(_ x: Double, degreesOfFreedom nu: Double) -> Double {
+        guard x > 0 else { return 1 }
+        return regularisedUpperGamma(a: nu / 2, x: x / 2)
+    }
+
+    /// Q(a, x) by its series (x < a + 1) or continued fraction (Numerical Recipes, gammp/gammq).
+    static func regularisedUpperGamma(a: Double, x: Double) -> Double {
+        let logFront = -x + a * log(x) - lgamma(a)
+        if x < a + 1 {
+            var sum = 1 / a
+            var term = sum
+            var ap = a
+            for _ in 0..<10_000 {
+                ap += 1
+                term *= x / ap
+                sum += term
+                if abs(term) < abs(sum) * 1e-16 { break }
+            }
+            return max(0, 1 - sum * exp(logFront))
+        }
+        let tiny = 1e-300
+        var b = x + 1 - a
+        var c = 1 / tiny
+        var d = 1 / b
+        var h = d
+        for i in 1...10_000 {
+            let an = -Double(i) * (Double(i) - a)
+            b += 2
+            d = an * d + b
+            if abs(d) < tiny { d = tiny }
+            c = b + an / c
+            if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            let delta = d * c
+            h *= delta
+            if abs(delta - 1) < 1e-16 { break }
+        }
+        return exp(logFront) * h
+    }
+
+    /// Limits on the arcsine square-root scale, back-transformed: sin²(asin√p0 ± z·√(φ/(4n) + τ²)).
+    public static func arcsineLimits(target p0: Double, n: Int, z: Double, phi: Double = 1, tau2: Double = 0) -> Interval {
+        guard n > 0 else { return Interval(lower: 0, upper: 1) }
+        let centre = asin(min(1, max(0, p0)).squareRoot())
+        let sd = (phi / (4 * Double(n)) + tau2).squareRoot()
+        func back(_ y: Double) -> Double { pow(sin(min(Double.pi / 2, max(0, y))), 2) }
+        return Interval(lower: back(centre - z * sd), upper: back(centre + z * sd))
     }
 }
 
@@ -138,8 +234,8 @@ public struct RateComparison: Sendable, Equatable {
     public let limitsMethod: Statistics.LimitsMethod
     public let flag: Statistics.Flag
 
-    /// Unadjusted (φ = 1, τ² = 0): exact binomial limits. Adjusted for over-dispersion: the normal approximation
-    /// with the inflated variance, as Spiegelhalter (2005) adjusts it.
+    /// Unadjusted (φ = 1, τ² = 0): exact binomial limits. Adjusted for over-dispersion: on the arcsine square-root
+    /// scale with the inflated variance, where the over-dispersion was estimated (Spiegelhalter 2005).
     public init(count: Int, n: Int, target: Double, phi: Double = 1, tau2: Double = 0) {
         self.count = count
         self.n = n
@@ -154,9 +250,9 @@ public struct RateComparison: Sendable, Equatable {
             self.limits998 = Statistics.exactLimits(target: target, n: n, z: Statistics.z998)
             self.limitsMethod = .exactBinomial
         } else {
-            self.limits95 = Statistics.funnelLimits(target: target, n: n, z: Statistics.z95, phi: phi, tau2: tau2)
-            self.limits998 = Statistics.funnelLimits(target: target, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
-            self.limitsMethod = tau2 > 0 ? .normalTau2 : .normalPhi
+            self.limits95 = Statistics.arcsineLimits(target: target, n: n, z: Statistics.z95, phi: phi, tau2: tau2)
+            self.limits998 = Statistics.arcsineLimits(target: target, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
+            self.limitsMethod = tau2 > 0 ? .arcsineTau2 : .arcsinePhi
         }
         self.flag = Statistics.flag(rate: rate, limits95: limits95, limits998: limits998)
     }

@@ -18,7 +18,7 @@ public enum TrustComparison {
     public struct Row: Sendable {
         public let input: Input
         public let unadjusted: RateComparison
-        /// Limits √φ wider (φ from 10%-winsorised z-scores); the same as unadjusted when φ ≤ 1.
+        /// Limits √φ wider on the arcsine scale; the same as unadjusted unless the trust is over-dispersed.
         public let phiAdjusted: RateComparison
         /// Limits with the between-school variance τ² added (DerSimonian-Laird).
         public let tau2Adjusted: RateComparison
@@ -35,8 +35,11 @@ public enum TrustComparison {
 
     public static func compute(_ inputs: [Input]) -> Result {
         let od = Statistics.overdispersion(inputs.map { Statistics.Unit(count: $0.count, n: $0.n, target: $0.target) })
-        let phi = max(1, od?.phi ?? 1)
-        let tau2 = od?.tau2 ?? 0
+        // Widened limits only where over-dispersion was estimated and is beyond chance; otherwise they are the
+        // unadjusted ones.
+        let widen = od?.isOverdispersed ?? false
+        let phi = widen ? max(1, od?.phi ?? 1) : 1
+        let tau2 = widen ? (od?.tau2 ?? 0) : 0
         let rows = inputs.map { input in
             Row(
                 input: input,
@@ -82,9 +85,23 @@ public enum FunnelPlot {
     static let width = 1080.0
     static let height = 600.0
     static let left = 80.0, right = 370.0, top = 70.0, bottom = 70.0
-    static let seriesColours = ["#1d4e89", "#7a5195", "#2a9d8f"]
+    static let seriesColours = ["#1d4e89", "#7a5195", "#2a9d8f", "#8c510a", "#c51b7d", "#4d4d4d", "#0b7285", "#5c7a00"]
 
     public static func svg(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point]) -> String {
+        // No school to plot: an empty state, not axes scaled by nothing (which drew NaN coordinates).
+        guard !points.isEmpty, !series.isEmpty else {
+            return """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="200" viewBox="0 0 \(Int(width)) 200" font-family="Helvetica, Arial, sans-serif">
+                <title>\(escape(title))</title>
+                <rect width="100%" height="100%" fill="white"/>
+                <text x="\(Int(left))" y="30" font-size="18" font-weight="bold">\(escape(title))</text>
+                <text x="\(Int(left))" y="52" font-size="13" fill="#444">\(escape(subtitle))</text>
+                <text x="\(Int(left))" y="110" font-size="15">No school has a return for this term, so there is nothing to plot yet.</text>
+                </svg>
+
+                """
+        }
         let maxN = Double(max(points.map(\.n).max() ?? 100, 50)) * 1.08
         let minN = 10
         // The scale shows the limits where the schools are, not one extreme school (a special school at 90% would
@@ -131,7 +148,7 @@ public enum FunnelPlot {
 
         // Comparator lines and control limits.
         for (index, s) in series.enumerated() {
-            let colour = seriesColours[index % seriesColours.count]
+            let colour = seriesColour(index, of: series.count)
             out += "<g class=\"comparator\" fill=\"none\" stroke=\"\(colour)\">\n"
             out += "<line x1=\"\(f(left))\" y1=\"\(f(y(s.target)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y(s.target)))\" stroke-width=\"2\"/>\n"
             for (z, dash) in [(Statistics.z95, "6 4"), (Statistics.z998, "2 3")] {
@@ -147,8 +164,14 @@ public enum FunnelPlot {
             }
             out += "</g>\n"
         }
-        // Schools.
-        for point in points {
+        // Schools: each circle numbered, the number placed where it overlaps no other number or circle (the
+        // first free spot on two rings around the point), and every school listed by number beside the chart.
+        let order = points.indices.sorted { (points[$0].n, points[$0].rate, points[$0].label) < (points[$1].n, points[$1].rate, points[$1].label) }
+        let centres = points.map { (x: x(Double($0.n)), y: y($0.rate)) }
+        var placed: [Box] = centres.map { Box(x: $0.x - 7, y: $0.y - 7, width: 14, height: 14) }
+        for (rank, index) in order.enumerated() {
+            let point = points[index]
+            let number = String(rank + 1)
             let flagged = point.flag.isOutlier
             let fill: String =
                 switch point.flag {
@@ -156,20 +179,27 @@ public enum FunnelPlot {
                 case .high95, .low95: "#e67e22"
                 case .within: "#ffffff"
                 }
-            let colour = seriesColours[point.series % seriesColours.count]
+            let colour = seriesColour(point.series, of: series.count)
             let percent = (point.rate * 1000).rounded() / 10
-            let offScale = point.rate > yMax
+            let (cx, cy) = centres[index]
             out += "<g class=\"school \(point.flag.rawValue)\">"
-            out += "<circle class=\"school\" cx=\"\(f(x(Double(point.n))))\" cy=\"\(f(y(point.rate)))\" r=\"\(flagged ? 7 : 5)\" fill=\"\(fill)\" stroke=\"\(flagged ? "#000" : colour)\" stroke-width=\"\(flagged ? 2 : 1.5)\">"
-            out += "<title>\(escape(point.label)): \(percent)% of \(point.n) (\(point.flag.rawValue))</title></circle>"
-            let label = offScale ? "\(point.label) (\(percent)%, above the scale)" : point.label
-            out += "<text x=\"\(f(x(Double(point.n)) + 9))\" y=\"\(f(y(point.rate) + 4))\" font-size=\"11\"\(flagged ? " font-weight=\"bold\"" : "")>\(escape(label))</text></g>\n"
+            out += "<circle class=\"school\" cx=\"\(f(cx))\" cy=\"\(f(cy))\" r=\"\(flagged ? 7 : 5)\" fill=\"\(fill)\" stroke=\"\(flagged ? "#000" : colour)\" stroke-width=\"\(flagged ? 2 : 1.5)\">"
+            out += "<title>\(number). \(escape(point.label)): \(percent)% of \(point.n) (\(point.flag.rawValue))</title></circle>"
+            let width = Double(number.count) * 7 + 2
+            let spot = Self.freeSpot(around: (cx, cy), width: width, height: 12, avoiding: placed, within: Box(x: left, y: top - 12, width: plotW, height: plotH + 12))
+            placed.append(spot)
+            // A number set further off is tied to its point by a thin line.
+            let (sx, sy) = (spot.x + spot.width / 2, spot.y + spot.height / 2)
+            if ((sx - cx) * (sx - cx) + (sy - cy) * (sy - cy)).squareRoot() > 22 {
+                out += "<line x1=\"\(f(cx))\" y1=\"\(f(cy))\" x2=\"\(f(sx))\" y2=\"\(f(sy))\" stroke=\"#777\" stroke-width=\"0.6\"/>"
+            }
+            out += "<text class=\"number\" x=\"\(f(spot.x + 1))\" y=\"\(f(spot.y + 10))\" font-size=\"11\"\(flagged ? " font-weight=\"bold\"" : "")>\(number)</text></g>\n"
         }
         // Legend.
         var ly = top + 10
         let lx = left + plotW + 24
         for (index, s) in series.enumerated() {
-            let colour = seriesColours[index % seriesColours.count]
+            let colour = seriesColour(index, of: series.count)
             out += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly))\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
             out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(escape(s.label)) \((s.target * 1000).rounded() / 10)%</text>\n"
             ly += 20
@@ -184,8 +214,69 @@ public enum FunnelPlot {
             out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(label)</text>\n"
             ly += 20
         }
-        out += "</svg>\n"
+        // The schools by number, in two columns where many.
+        ly += 6
+        let perColumn = max(1, Int((height - bottom - ly) / 15))
+        let columns = (order.count + perColumn - 1) / perColumn
+        let columnWidth = (right - 30) / Double(max(1, columns))
+        out += "<g class=\"key\" font-size=\"11\">\n"
+        for (rank, index) in order.enumerated() {
+            let point = points[index]
+            let percent = (point.rate * 1000).rounded() / 10
+            let flag: String =
+                switch point.flag {
+                case .high998: " \u{2014} high, outside 99.8%"
+                case .high95: " \u{2014} high, outside 95%"
+                case .low95: " \u{2014} low, outside 95%"
+                case .low998: " \u{2014} low, outside 99.8%"
+                case .within: ""
+                }
+            let maxCharacters = max(8, Int(columnWidth / 7))
+            let offScale = point.rate > yMax ? " (above the scale)" : ""
+            var text = "\(rank + 1). \(point.label) \(percent)%\(offScale)\(flag)"
+            if text.count > maxCharacters { text = String(text.prefix(maxCharacters - 1)) + "\u{2026}" }
+            let column = rank / perColumn
+            let row = rank % perColumn
+            out += "<text x=\"\(f(lx + Double(column) * columnWidth))\" y=\"\(f(ly + Double(row) * 15 + 4))\"\(point.flag.isOutlier ? " font-weight=\"bold\"" : "")><title>\(escape(point.label))</title>\(escape(text))</text>\n"
+        }
+        out += "</g>\n</svg>\n"
         return out
+    }
+
+    /// A rectangle on the chart (labels and circles), for placing numbers where nothing else is.
+    struct Box {
+        let x: Double, y: Double, width: Double, height: Double
+
+        func overlaps(_ other: Box) -> Bool {
+            x < other.x + other.width && other.x < x + width && y < other.y + other.height && other.y < y + height
+        }
+    }
+
+    /// The first spot for a label of `width` × `height` near `centre` — right, left, above, below and the corners,
+    /// at two distances — that overlaps nothing in `avoiding` and stays in the plot; else the nearest right.
+    static func freeSpot(around centre: (Double, Double), width: Double, height: Double, avoiding: [Box], within area: Box) -> Box {
+        let (cx, cy) = centre
+        for distance in [9.0, 16.0, 26.0, 38.0, 52.0, 70.0, 92.0] {
+            let candidates = [
+                (cx + distance, cy - height / 2), (cx - distance - width, cy - height / 2), (cx - width / 2, cy - distance - height),
+                (cx - width / 2, cy + distance), (cx + distance * 0.7, cy - distance * 0.7 - height), (cx - distance * 0.7 - width, cy - distance * 0.7 - height),
+                (cx + distance * 0.7, cy + distance * 0.7), (cx - distance * 0.7 - width, cy + distance * 0.7),
+            ]
+            for (x, y) in candidates {
+                let box = Box(x: x, y: y, width: width, height: height)
+                guard box.x >= area.x, box.y >= area.y, box.x + width <= area.x + area.width, box.y + height <= area.y + area.height else { continue }
+                if !avoiding.contains(where: { $0.overlaps(box) }) { return box }
+            }
+        }
+        return Box(x: cx + 9, y: cy - height / 2, width: width, height: height)
+    }
+
+    /// Comparator colours: eight that stay apart for colour-blind readers, then, for more series, evenly spaced
+    /// hues, so no colour repeats within a chart.
+    static func seriesColour(_ index: Int, of count: Int) -> String {
+        if count <= seriesColours.count { return seriesColours[index] }
+        let hue = Double(index) * 360 / Double(count)
+        return "hsl(\(Int(hue)), 65%, 35%)"
     }
 
     static func pow2(_ t: Double) -> Double { t * t }

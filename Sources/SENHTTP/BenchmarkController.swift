@@ -200,10 +200,22 @@ struct BenchmarkController {
 
     struct Overdispersion: Encodable {
         let schools: Int
-        let phi: Double
-        let tau2: Double
+        /// Absent with fewer than 10 schools (`note` says so).
+        let phi: Double?
+        let tau2: Double?
+        let chiSquare: Double?
+        let degreesOfFreedom: Int
+        let pValue: Double?
         let overdispersed: Bool
         let method: String
+        let note: String?
+
+        enum CodingKeys: String, CodingKey {
+            case schools, phi, tau2, overdispersed, method, note
+            case chiSquare = "chi_square"
+            case degreesOfFreedom = "degrees_of_freedom"
+            case pValue = "p_value"
+        }
     }
 
     struct Comparison: ResponseEncodable {
@@ -398,14 +410,19 @@ struct BenchmarkController {
         }
         let od = result.overdispersion.map {
             Overdispersion(
-                schools: $0.units, phi: (($0.phi * 1000).rounded() / 1000), tau2: $0.tau2, overdispersed: $0.isOverdispersed,
-                method: "phi: mean squared z-score after 10% winsorising (Spiegelhalter 2005); tau2: DerSimonian-Laird additive between-school variance; flags.phi and flags.tau2 use limits widened by each")
+                schools: $0.units, phi: $0.phi.map { ($0 * 1000).rounded() / 1000 }, tau2: $0.tau2,
+                chiSquare: $0.chiSquare.map { ($0 * 1000).rounded() / 1000 }, degreesOfFreedom: $0.degreesOfFreedom,
+                pValue: $0.pValue.map { ($0 * 100_000).rounded() / 100_000 }, overdispersed: $0.isOverdispersed,
+                method: Self.overdispersionMethod, note: $0.note)
         }
         return Comparison(
             trustID: trust.uuidString, term: term.description, measure: measure.rawValue, level: level.rawValue,
             pooled: ["count": Double(result.pooledCount), "pupils_on_roll": Double(result.pooledN), "rate": round5(result.pooledRate)],
             overdispersion: od, schools: rows, missing: missing, source: Self.source)
     }
+
+    static let overdispersionMethod =
+        "on the arcsine square-root scale (Spiegelhalter 2005; FunnelPlotR): phi is the mean squared z-score winsorised at the interpolated 10th and 90th percentiles; chi_square = k*phi on k-1 degrees of freedom; tau2 by DerSimonian-Laird; from 10 schools; flags.phi and flags.tau2 use limits widened by each only when p_value < 0.05"
 
     func comparisonCSV(_ c: Comparison) -> String {
         var out = CSVWriter.line([
@@ -444,10 +461,17 @@ struct BenchmarkController {
         }
         let measure = c.measure == "ehc_plan" ? "EHC plans" : "SEN support"
         let years = Set(c.schools.map(\.comparator.censusYear)).sorted().map(String.init).joined(separator: ", ")
-        let missing = c.missing.isEmpty ? "" : "; no return: \(c.missing.map(\.name).joined(separator: ", "))"
+        let missing =
+            c.missing.isEmpty || c.schools.isEmpty ? ""
+            : c.missing.count <= 3 ? "; no return: \(c.missing.map(\.name).joined(separator: ", "))"
+            : "; no return from \(c.missing.count) schools (listed with the comparison)"
+        let comparator =
+            c.schools.isEmpty
+            ? "None of the trust's \(c.missing.count) schools has sent a return for this term yet"
+            : "Comparator: DfE January census \(years) (OGL v3.0). Limits: 95% and 99.8%, exact binomial"
         return FunnelPlot.svg(
             title: "\(measure) by school, \(c.term), against the \(c.level == "la" ? "local authority" : c.level) rate",
-            subtitle: "Comparator: DfE January census \(years) (OGL v3.0). Limits: 95% and 99.8%, unadjusted\(missing)",
+            subtitle: "\(comparator)\(missing)",
             measureLabel: measure, series: series, points: points)
     }
 

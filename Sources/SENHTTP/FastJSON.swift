@@ -110,11 +110,15 @@ extension BenchmarkController.Comparison {
             if let od = overdispersion {
                 o.key("overdispersion")
                 o.object { o in
+                    if let chiSquare = od.chiSquare { o.key("chi_square"); o.number(chiSquare) }
+                    o.key("degrees_of_freedom"); o.number(od.degreesOfFreedom)
                     o.key("method"); o.string(od.method)
+                    if let note = od.note { o.key("note"); o.string(note) }
                     o.key("overdispersed"); o.bool(od.overdispersed)
-                    o.key("phi"); o.number(od.phi)
+                    if let pValue = od.pValue { o.key("p_value"); o.number(pValue) }
+                    if let phi = od.phi { o.key("phi"); o.number(phi) }
                     o.key("schools"); o.number(od.schools)
-                    o.key("tau2"); o.number(od.tau2)
+                    if let tau2 = od.tau2 { o.key("tau2"); o.number(tau2) }
                 }
             }
             o.key("pooled")

@@ -69,7 +69,8 @@ struct Compare: AsyncParsableCommand {
             for s in objects(body["missing"]) { table.add([cell(s["urn"]), cell(s["name"]), "", "", "", "", "", "no return"]) }
             let pooled = object(body["pooled"])
             let od = object(body["overdispersion"])
-            table.footer = "trust: \(percent(pooled["rate"])) of \(cell(pooled["pupils_on_roll"])) pupils; overdispersion phi \(cell(od["phi"])), tau2 \(cell(od["tau2"])); flags use unadjusted 95% and 99.8% limits"
+            let spread = od["phi"] == nil ? cell(od["note"]) : "overdispersion phi \(cell(od["phi"])), p \(cell(od["p_value"])), tau2 \(cell(od["tau2"]))"
+            table.footer = "trust: \(percent(pooled["rate"])) of \(cell(pooled["pupils_on_roll"])) pupils; \(spread); flags use exact 95% and 99.8% limits"
             return table
         }
     }

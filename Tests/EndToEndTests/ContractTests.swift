@@ -6,8 +6,8 @@ import Testing
 /// serves, once per role (admin, trust executive, school leader, researcher) and seed (two). Zero failures is the
 /// pass mark.
 @Suite(.serialized) struct ContractTests {
-    @Test func everyRoleConformsToTheOpenAPIDocument() throws {
-        let (status, text) = try Script.run(
+    @Test func everyRoleConformsToTheOpenAPIDocument() async throws {
+        let (status, text) = try await Script.run(
             "python3", ["Tests/contract/contract.py", "--server", try ServerProcessTests.executable("senstat-server").path])
         #expect(status == 0, "\(text)")
         // Eight runs, each of which generated and sent requests (a run that tests nothing must not pass).

@@ -6,8 +6,8 @@ import Testing
 /// `pg_ctl stop -m immediate` of its database), then every acknowledged submission present exactly once. Values
 /// wrap every 25 writes, so the run also shows a client's bodies stay valid however long it goes on.
 @Suite(.serialized) struct CrashSafetyTests {
-    @Test func acknowledgedSubmissionsSurviveCrashesExactlyOnce() throws {
-        let (status, text) = try Script.run(
+    @Test func acknowledgedSubmissionsSurviveCrashesExactlyOnce() async throws {
+        let (status, text) = try await Script.run(
             "python3",
             ["Tests/crash/crash_safety.py", "--cycles", "3", "--clients", "20", "--period", "25", "--server", try ServerProcessTests.executable("senstat-server").path])
         #expect(status == 0, "\(text)")

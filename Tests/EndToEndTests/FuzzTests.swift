@@ -6,8 +6,8 @@ import Testing
 /// through the built server on its embedded PostgreSQL; not one 5xx, no dropped connection, the server alive.
 /// The long runs (ten minutes of it, and of libFuzzer over SENCore's readers) are in Docs/reliability.md.
 @Suite(.serialized) struct FuzzTests {
-    @Test func mutatedBodiesNeverGetA5xx() throws {
-        let (status, text) = try Script.run(
+    @Test func mutatedBodiesNeverGetA5xx() async throws {
+        let (status, text) = try await Script.run(
             "python3", ["Tests/fuzz/http_fuzz.py", "--seconds", "20", "--server", try ServerProcessTests.executable("senstat-server").path])
         #expect(status == 0, "\(text)")
         #expect(text.contains("http fuzz: 0 failures"), "\(text)")

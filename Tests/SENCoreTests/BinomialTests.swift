@@ -9,7 +9,7 @@ import Testing
     static let targets = [0.0005, 0.005, 0.012, 0.03, 0.053, 0.148, 0.35, 0.5, 0.9, 0.97]
     static let probabilities = [0.001, 0.025, 0.975, 0.999]
 
-    @Test func spiegelhalterLimitsMatchScipyOnAGrid() throws {
+    @Test func spiegelhalterLimitsMatchScipyOnAGrid() async throws {
         var cases: [[String: Any]] = []
         var mine: [Double] = []
         for n in Self.ns {
@@ -20,7 +20,7 @@ import Testing
                 }
             }
         }
-        let reference = try StatisticsReference.values("binomial_limit", cases)
+        let reference = try await StatisticsReference.values("binomial_limit", cases)
         #expect(reference.count == mine.count)
         var worst = 0.0
         for (index, (a, b)) in zip(mine, reference).enumerated() {
@@ -30,7 +30,7 @@ import Testing
         print("binomial limits: \(mine.count) compared with scipy, largest difference \(worst)")
     }
 
-    @Test func cdfAndQuantileMatchScipy() throws {
+    @Test func cdfAndQuantileMatchScipy() async throws {
         var cdfCases: [[String: Any]] = []
         var ppfCases: [[String: Any]] = []
         var cdfs: [Double] = []
@@ -47,12 +47,12 @@ import Testing
                 }
             }
         }
-        let cdfReference = try StatisticsReference.values("binomial_cdf", cdfCases)
+        let cdfReference = try await StatisticsReference.values("binomial_cdf", cdfCases)
         for (index, (a, b)) in zip(cdfs, cdfReference).enumerated() { #expect(abs(a - b) < 1e-10, "\(cdfCases[index]): \(a) vs \(b)") }
-        let ppfReference = try StatisticsReference.values("binomial_ppf", ppfCases)
+        let ppfReference = try await StatisticsReference.values("binomial_ppf", ppfCases)
         for (index, (a, b)) in zip(ppfs, ppfReference).enumerated() { #expect(a == b, "\(ppfCases[index]): \(a) vs \(b)") }
         let qs = [1e-12, 0.001, 0.025, 0.3, 0.5, 0.8, 0.975, 0.999, 1 - 1e-12]
-        let normal = try StatisticsReference.values("normal_ppf", qs.map { ["q": $0] })
+        let normal = try await StatisticsReference.values("normal_ppf", qs.map { ["q": $0] })
         // The normal quantile only seeds the search for the exact binomial one: 1e-8 of its size is plenty.
         for (q, b) in zip(qs, normal) { #expect(abs(Binomial.normalQuantile(q) - b) < 1e-8 * max(1, abs(b)), "\(q)") }
     }

@@ -162,7 +162,7 @@ import Testing
         ]
     }
 
-    @Test func everyHiddenValueKeepsItsProtectionInAnLPAuditOfRandomReleases() throws {
+    @Test func everyHiddenValueKeepsItsProtectionInAnLPAuditOfRandomReleases() async throws {
         let releases = (1...60).flatMap { Self.families(seed: UInt64($0)) }
         // The generator must make the cases that matter: hidden regions beside published LAs, and complements.
         let hidden = releases.flatMap { release in
@@ -170,7 +170,7 @@ import Testing
         }
         #expect(hidden.filter { $0 == "primary" }.count > 100)
         #expect(hidden.filter { $0 == "complementary" }.count > 50)
-        let report = try Self.runAudit(releases)
+        let report = try await Self.runAudit(releases)
         #expect(report["releases"] as? Int == 180)
         #expect((report["programmes"] as? Int ?? 0) > 1_000)
         #expect(report["violation_count"] as? Int == 0, "\(report["violations"] ?? "")")
@@ -178,7 +178,7 @@ import Testing
 
     /// The attack that defeated per-table suppression: a region hidden with its complement, and the complement's
     /// LAs published. Now a hidden region has a hidden LA beside it, and its range stays wide.
-    @Test func aHiddenRegionCannotBeRebuiltFromItsLAs() throws {
+    @Test func aHiddenRegionCannotBeRebuiltFromItsLAs() async throws {
         func cell(_ key: String, _ parent: String? = nil, units: Int, trusts: Int = 3) -> Cell {
             Cell(key: key, parent: parent, units: units, schools: 6, trusts: trusts, values: [:])
         }
@@ -199,7 +199,7 @@ import Testing
             let las = (result.tables["la"] ?? []).filter { $0.parent == region }
             #expect(las.contains { $0.suppression != nil }, "\(region) is hidden: its LAs must not all be shown")
         }
-        let report = try Self.runAudit([Self.audited(name: "attack", kind: "", tables: tables, total: total)])
+        let report = try await Self.runAudit([Self.audited(name: "attack", kind: "", tables: tables, total: total)])
         #expect(report["violation_count"] as? Int == 0, "\(report["violations"] ?? "")")
     }
 
@@ -211,8 +211,8 @@ import Testing
             (try? JSONSerialization.data(withJSONObject: a, options: .sortedKeys)) == (try? JSONSerialization.data(withJSONObject: b, options: .sortedKeys)))
     }
 
-    static func runAudit(_ releases: [[String: Any]]) throws -> [String: Any] {
-        let report = try DisclosureAudit.run(releases)
+    static func runAudit(_ releases: [[String: Any]]) async throws -> [String: Any] {
+        let report = try await DisclosureAudit.run(releases)
         #expect(!report.isEmpty, "the audit printed no report")
         return report
     }

@@ -1,4 +1,6 @@
+import Foundation
 import SENCore
+import SENTestSupport
 import Testing
 
 /// Reference values computed independently (by hand and in Python with the same formulas; the formula is beside
@@ -46,36 +48,80 @@ import Testing
         #expect(slightlyLow.flag == .low95)
     }
 
-    /// Constructed so the answer is known: ten schools of 400 with target 0.1 (s = 0.015, w = 4444.4) and
-    /// z = −4, −3, −2, −1, 0, 0, 1, 2, 3, 4 (counts 40 + 6z). Winsorising 10% clips ±4 to ±3: Σz² = 46, φ = 4.6.
-    /// τ² = (kφ − (k−1)) / (Σw − Σw²/Σw) = (46 − 9) / (44444.4 − 4444.4) = 37/40000 = 0.000925.
-    @Test func overdispersionOnAKnownSet() throws {
-        let units = [-4, -3, -2, -1, 0, 0, 1, 2, 3, 4].map { Statistics.Unit(count: 40 + 6 * $0, n: 400, target: 0.1) }
-        let od = try #require(Statistics.overdispersion(units))
-        #expect(close(od.phi, 4.6, 1e-9))
-        #expect(close(od.tau2, 0.000925, 1e-9))
-        #expect(od.isOverdispersed)
-        // No spread beyond chance: τ² is 0.
-        let calm = [0, 0, 1, -1].map { Statistics.Unit(count: 40 + 6 * $0, n: 400, target: 0.1) }
-        #expect(try #require(Statistics.overdispersion(calm)).tau2 == 0)
+    /// φ, the χ² test, its p-value and τ² on the arcsine square-root scale against numpy/scipy (to 1e-9), on sets
+    /// of 10 to 60 schools with targets of their own, including targets of 0 and 1 and counts of 0 and n.
+    @Test func overdispersionMatchesScipy() async throws {
+        var random = SplitMix64(seed: 5)
+        var sets: [[Statistics.Unit]] = [[-4, -3, -2, -1, 0, 0, 1, 2, 3, 4].map { Statistics.Unit(count: 40 + 6 * $0, n: 400, target: 0.1) }]
+        for k in [10, 11, 12, 17, 25, 60] {
+            sets.append((0..<k).map { _ in
+                let n = 20 + Int(random.next() % 1500)
+                let target = [0.012, 0.035, 0.148, 0.134, 0.5][Int(random.next() % 5)]
+                let rate = min(1, max(0, target * (0.4 + random.unit() * 1.4)))
+                return Statistics.Unit(count: Int((Double(n) * rate).rounded()), n: n, target: target)
+            })
+        }
+        // The edges: a target of 0 and of 1, no pupils counted, every pupil counted.
+        sets.append((0..<12).map { i in Statistics.Unit(count: [0, 3, 100, 7][i % 4], n: 100 + i, target: [0, 0.05, 1, 0.07][i % 4]) })
+        let reference = try await StatisticsReference.values(
+            "overdispersion", sets.map { ["units": $0.map { ["count": $0.count, "n": $0.n, "target": $0.target] }] })
+        for (index, units) in sets.enumerated() {
+            let od = try #require(Statistics.overdispersion(units))
+            let expected = Array(reference[(index * 4)..<(index * 4 + 4)])
+            let mine = [od.phi, od.chiSquare, od.pValue, od.tau2].map { $0 ?? .nan }
+            for (a, b) in zip(mine, expected) { #expect(abs(a - b) <= 1e-9 * max(1, abs(b)), "set \(index): \(mine) vs \(expected)") }
+            #expect(od.units == units.count && od.degreesOfFreedom == units.count - 1)
+        }
+        // The constructed set is over-dispersed beyond doubt.
+        #expect(try #require(Statistics.overdispersion(sets[0])).isOverdispersed)
     }
 
-    /// Adjusted limits are wider, so fewer schools are flagged; the flags say which limits they used.
-    @Test func adjustedLimitsWiden() {
+    /// Below 10 schools neither φ nor τ² is estimated (one school would decide them), and k = 2 gives none.
+    @Test func tooFewSchoolsGiveNoOverdispersion() async throws {
+        for k in [1, 2, 5, 9] {
+            let od = try #require(Statistics.overdispersion((0..<k).map { Statistics.Unit(count: 10 + 20 * $0, n: 200, target: 0.1) }))
+            #expect(od.phi == nil && od.tau2 == nil && od.pValue == nil && !od.isOverdispersed)
+            #expect(od.note?.contains("\(k) school") == true)
+        }
+        // Twelve schools within chance: estimated, tested, not over-dispersed, nothing widened.
+        let calm = (0..<12).map { Statistics.Unit(count: 40 + [0, 1, -1, 2, -2, 0][$0 % 6], n: 400, target: 0.1) }
+        let od = try #require(Statistics.overdispersion(calm))
+        #expect(od.phi != nil && (od.pValue ?? 0) > 0.05 && !od.isOverdispersed)
+        let comparison = TrustComparison.compute(calm.enumerated().map { .init(urn: URN(100_000 + $0.offset)!, count: $0.element.count, n: 400, target: 0.1) })
+        #expect(comparison.rows.allSatisfy { $0.phiAdjusted.limits998 == $0.unadjusted.limits998 && $0.phiAdjusted.limitsMethod == .exactBinomial })
+    }
+
+    /// Interpolated winsorising works with few schools: with 10, the most extreme z on each side is pulled in
+    /// (floor(0.1 · 10) = 1 and the interpolated 10th percentile agree here), and the quantile is R's type 7.
+    @Test func quantilesInterpolateAsRsType7() {
+        let values = [1.0, 2, 3, 4, 10]
+        #expect(abs(Statistics.quantile(values, 0.1) - 1.4) < 1e-12)
+        #expect(abs(Statistics.quantile(values, 0.9) - 7.6) < 1e-12)
+        #expect(Statistics.quantile([5], 0.3) == 5)
+        #expect(abs(Statistics.chiSquareSurvival(3.841458820694124, degreesOfFreedom: 1) - 0.05) < 1e-12)
+    }
+
+    /// Adjusted limits are wider, so fewer schools are flagged, and they are scipy's arcsine-scale limits.
+    @Test func adjustedLimitsWiden() async throws {
         let inputs = [-4, -3, -2, -1, 0, 0, 1, 2, 3, 4].enumerated().map {
             TrustComparison.Input(urn: URN(100_000 + $0.offset)!, count: 40 + 6 * $0.element, n: 400, target: 0.1)
         }
         let result = TrustComparison.compute(inputs)
         #expect(result.pooledN == 4000 && result.pooledCount == 400)
+        let od = try #require(result.overdispersion)
         let unadjusted = result.rows.filter { $0.unadjusted.flag.isOutlier }.count
         let phi = result.rows.filter { $0.phiAdjusted.flag.isOutlier }.count
         let tau2 = result.rows.filter { $0.tau2Adjusted.flag.isOutlier }.count
-        #expect(unadjusted == 6)  // |z| ≥ 2
+        #expect(unadjusted >= 6)
         #expect(phi < unadjusted && tau2 < unadjusted)
         let first = result.rows[0]
-        // √φ wider: 0.1 ± 3.090232·√(4.6)·0.015
-        #expect(close(first.phiAdjusted.limits998.lower, 0.1 - 3.090232 * 4.6.squareRoot() * 0.015, 1e-6))
-        #expect(close(first.tau2Adjusted.limits998.lower, max(0, 0.1 - 3.090232 * (0.000225 + 0.000925).squareRoot()), 1e-6))
+        #expect(first.phiAdjusted.limitsMethod == .arcsinePhi && first.tau2Adjusted.limitsMethod == .arcsineTau2)
+        let reference = try await StatisticsReference.values("arcsine_limit", [
+            ["p0": 0.1, "n": 400, "z": Statistics.z998, "phi": od.phi!, "tau2": 0],
+            ["p0": 0.1, "n": 400, "z": Statistics.z998, "phi": 1, "tau2": od.tau2!],
+        ])
+        #expect(abs(first.phiAdjusted.limits998.lower - reference[0]) < 1e-12 && abs(first.phiAdjusted.limits998.upper - reference[1]) < 1e-12)
+        #expect(abs(first.tau2Adjusted.limits998.lower - reference[2]) < 1e-12 && abs(first.tau2Adjusted.limits998.upper - reference[3]) < 1e-12)
     }
 }
 
@@ -101,7 +147,7 @@ import Testing
 }
 
 @Suite struct NationalReleaseReaderTests {
-    @Test func readsDfEsLayoutAggregatesAndKeepsSymbols() throws {
+    @Test func readsDfEsLayoutAggregatesAndKeepsSymbols() async throws {
         let text = """
             time_period,geographic_level,country_name,region_name,old_la_code,la_name,phase_type_grouping,type_of_establishment,total_pupils,sen_support,ehc_plan,sen_support_percent,ehc_plan_percent
             202526,National,England,,,,Total,Total,9000000,1300000,500000,14.4,5.6
@@ -128,5 +174,81 @@ import Testing
         #expect(throws: NationalReleaseReader.Failure.missingColumns(["phase_type_grouping"])) {
             try NationalReleaseReader.read(Array("time_period,geographic_level\n202526,National\n".utf8))
         }
+    }
+}
+
+/// The edges a trust can bring (issue 18, item 8).
+@Suite struct StatisticsEdgeTests {
+    /// A term with no data draws an empty state: no NaN, no empty census year.
+    @Test func anEmptyFunnelSaysSo() {
+        let svg = FunnelPlot.svg(title: "SEN support by school, 2026-27-autumn", subtitle: "No returns yet", measureLabel: "SEN support", series: [], points: [])
+        #expect(!svg.lowercased().contains("nan") && !svg.contains("inf"))
+        #expect(svg.contains("nothing to plot"))
+    }
+
+    /// A school with no pupils on roll is a validation error, not a missing return.
+    @Test func aRollOfZeroIsAnError() {
+        let result = SENReturnValidator.validate(["pupils_on_roll": .text("0"), "sen_support": .text("0"), "ehc_plan": .text("0")])
+        guard case .failure(let issues) = result else {
+            Issue.record("a roll of 0 was accepted")
+            return
+        }
+        #expect(issues.contains { $0.key == "pupils_on_roll" && $0.code == "minimum" })
+    }
+
+    /// A comparator of 0 or 1 does not drop a school: it has exact limits, a flag, and counts in the trust's
+    /// over-dispersion.
+    @Test func targetsOfZeroAndOneKeepTheSchool() async throws {
+        let none = RateComparison(count: 0, n: 120, target: 0)
+        #expect(none.flag == .within && none.limits998.upper == 0)
+        let some = RateComparison(count: 3, n: 120, target: 0)
+        #expect(some.flag == .high998)
+        let all = RateComparison(count: 120, n: 120, target: 1)
+        #expect(all.flag == .within)
+        let units = (0..<12).map { Statistics.Unit(count: $0 == 0 ? 0 : 10 + $0, n: 200, target: $0 == 0 ? 0 : 0.08) }
+        #expect(try #require(Statistics.overdispersion(units)).units == 12)
+    }
+}
+
+@Suite struct FunnelLayoutTests {
+    /// The boxes of the numbers placed beside the points.
+    static func numberBoxes(_ svg: String) -> [(x: Double, y: Double, w: Double)] {
+        svg.split(separator: "\n").flatMap { line -> [(x: Double, y: Double, w: Double)] in
+            guard let range = line.range(of: "<text class=\"number\" x=\"") else { return [] }
+            let rest = line[range.upperBound...]
+            let parts = rest.split(separator: "\"")
+            guard parts.count > 3, let x = Double(parts[0]), let y = Double(parts[2]),
+                let close = rest.range(of: "</text>"), let open = rest.range(of: ">")
+            else { return [] }
+            let number = rest[open.upperBound..<close.lowerBound]
+            return [(x - 1, y - 10, Double(number.count) * 7 + 2)]
+        }
+    }
+
+    /// Forty schools crowded into one corner of the funnel, under twelve comparators: no number overlaps another,
+    /// every school is listed by number, and no comparator colour repeats.
+    @Test func crowdedPointsGetNumbersThatDoNotCollide() {
+        var random = SplitMix64(seed: 9)
+        let series = (0..<12).map { FunnelPlot.Series(label: "comparator \($0)", target: 0.1 + Double($0) * 0.005) }
+        let points = (0..<40).map { i in
+            FunnelPlot.Point(label: "School \(i)", n: 200 + Int(random.next() % 60), rate: 0.12 + random.unit() * 0.03, flag: .within, series: i % 12)
+        }
+        let svg = FunnelPlot.svg(title: "t", subtitle: "s", measureLabel: "SEN support", series: series, points: points)
+        let boxes = Self.numberBoxes(svg)
+        #expect(boxes.count == 40)
+        var collisions = 0
+        for i in boxes.indices {
+            for j in boxes.indices where j > i {
+                let (a, b) = (boxes[i], boxes[j])
+                if a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + 12 && b.y < a.y + 12 { collisions += 1 }
+            }
+        }
+        #expect(collisions == 0)
+        for i in 1...40 { #expect(svg.contains(">\(i). School "), "school \(i) listed") }
+        let colours = svg.split(separator: "\n").filter { $0.hasPrefix("<g class=\"comparator\"") }.map { line -> String in
+            let after = line[line.range(of: "stroke=\"")!.upperBound...]
+            return String(after.prefix { $0 != "\"" })
+        }
+        #expect(colours.count == 12 && Set(colours).count == 12, "\(colours)")
     }
 }

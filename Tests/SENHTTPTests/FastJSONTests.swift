@@ -23,12 +23,22 @@ import Testing
             flags: ["unadjusted": "within", "phi": "within", "tau2": "high_95"])
     }
 
-    @Test(arguments: [true, false])
-    func sameBytesAsJSONEncoder(_ withOverdispersion: Bool) throws {
+    /// Without over-dispersion, with it estimated (12 schools), and with too few schools to estimate it.
+    @Test(arguments: [0, 1, 2])
+    func sameBytesAsJSONEncoder(_ variant: Int) throws {
+        let overdispersion: [B.Overdispersion?] = [
+            nil,
+            B.Overdispersion(
+                schools: 12, phi: 1.25, tau2: 0.0003, chiSquare: 15, degreesOfFreedom: 11, pValue: 0.18233, overdispersed: false,
+                method: "phi: …", note: "no over-dispersion beyond chance (p = 0.182): the limits are not widened"),
+            B.Overdispersion(
+                schools: 2, phi: nil, tau2: nil, chiSquare: nil, degreesOfFreedom: 1, pValue: nil, overdispersed: false, method: "phi: …",
+                note: "2 schools: …"),
+        ]
         let comparison = B.Comparison(
             trustID: "0d6f1a7e-3c1b-4c5e-9a57-1b8f0e6a2c01", term: "2025-26-autumn", measure: "sen_support", level: "la",
             pooled: ["count": 122, "pupils_on_roll": 840, "rate": 0.14524],
-            overdispersion: withOverdispersion ? B.Overdispersion(schools: 2, phi: 1.25, tau2: 0.0003, overdispersed: true, method: "phi: …") : nil,
+            overdispersion: overdispersion[variant],
             schools: [
                 row(990101, name: "St Th\u{E9}r\u{E8}se's \"Quoted\" \\ back\\slash/ tab\tand newline\nend", note: nil),
                 row(990102, name: "Ysgol \u{1}control", note: "no local authority figure for LA 999; national used"),

@@ -241,7 +241,7 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
                     answer = s.recv(64).split(b"\\r\\n")[0].decode()
                     print(closed, took, answer.replace(" ", "_"))
                     """
-                let (status, output) = try Script.run("python3", ["-c", script])
+                let (status, output) = try await Script.run("python3", ["-c", script])
                 #expect(status == 0, "\(output)")
                 let parts = output.split(separator: " ")
                 #expect(parts.first == "5", "every slow connection closed: \(output)")

@@ -367,7 +367,7 @@ import Testing
                 }
                 let hidden = tables.flatMap { ($0["cells"] as! [[String: Any]]).filter { $0["suppressed"] is String } }
                 #expect(hidden.count >= 2, "the demo release hides cells")
-                let report = try DisclosureAudit.run([
+                let report = try await DisclosureAudit.run([
                     ["name": "demo", "columns": ["units", "ehc_plan", "sen_support"], "rounding": 5, "within_cell": "sen", "tables": tables, "total": total]
                 ])
                 #expect((report["programmes"] as? Int ?? 0) >= 2 * 3 * hidden.count)

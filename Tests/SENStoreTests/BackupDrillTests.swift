@@ -7,12 +7,12 @@ import Testing
 /// The restore drill: back up a database holding the demo with Deploy/backup.sh, restore it into an empty one with
 /// Deploy/restore.sh, and find every row and every forced RLS policy again.
 @Suite struct BackupDrillTests {
-    func run(_ script: String, _ argument: String, environment: [String: String]) throws -> (Int32, String) {
+    func run(_ script: String, _ argument: String, environment: [String: String]) async throws -> (Int32, String) {
         var environment = environment
         if let bin = try? EmbeddedPostgres.findBinaries().path {
             environment["PATH"] = bin + ":" + (environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "")
         }
-        return try Script.run("bash", [script, argument], environment: environment)
+        return try await Script.run("bash", [script, argument], environment: environment)
     }
 
     static let tables = ["trusts", "schools", "trust_memberships", "sen_returns", "sen_return_versions", "audit_log", "survey_returns", "api_tokens", "national_rates", "schema_migrations"]
@@ -30,13 +30,13 @@ import Testing
             let before = try await db.adminSQL(counts)
             let dump = FileManager.default.temporaryDirectory.appendingPathComponent("senstat-drill-\(UUID().uuidString).dump")
             defer { try? FileManager.default.removeItem(at: dump) }
-            let (backupStatus, backupOutput) = try run("Deploy/backup.sh", dump.path, environment: ["BACKUP_DATABASE_URL": db.admin.conninfo])
+            let (backupStatus, backupOutput) = try await run("Deploy/backup.sh", dump.path, environment: ["BACKUP_DATABASE_URL": db.admin.conninfo])
             #expect(backupStatus == 0, "\(backupOutput)")
 
             let target = db.name + "_restored"
             try await db.adminSQL("CREATE DATABASE \(target)")
             let restoredEndpoint = db.admin.with(database: target)
-            let (restoreStatus, restoreOutput) = try run("Deploy/restore.sh", dump.path, environment: ["RESTORE_DATABASE_URL": restoredEndpoint.conninfo])
+            let (restoreStatus, restoreOutput) = try await run("Deploy/restore.sh", dump.path, environment: ["RESTORE_DATABASE_URL": restoredEndpoint.conninfo])
             #expect(restoreStatus == 0, "\(restoreOutput)")
             let after = try await LibPQ.runScript(on: restoredEndpoint) { try $0.execute(counts) }
             #expect(after == before)
@@ -47,7 +47,7 @@ import Testing
             }
             #expect(unforced == [["0"]])
             // The owner alone cannot take a full backup: FORCE applies to it.
-            let (ownerStatus, _) = try run("Deploy/backup.sh", dump.path + ".owner", environment: ["BACKUP_DATABASE_URL": db.owner.conninfo])
+            let (ownerStatus, _) = try await run("Deploy/backup.sh", dump.path + ".owner", environment: ["BACKUP_DATABASE_URL": db.owner.conninfo])
             #expect(ownerStatus != 0)
             try? FileManager.default.removeItem(atPath: dump.path + ".owner")
             try await db.adminSQL("DROP DATABASE \(target) WITH (FORCE)")

@@ -5,11 +5,11 @@ import Foundation
 public enum DisclosureAudit {
     /// Runs the audit on `releases` (the script's input format) and returns its report: releases, programmes,
     /// violation_count and the first violations. Empty if the script could not run.
-    public static func run(_ releases: [[String: Any]]) throws -> [String: Any] {
+    public static func run(_ releases: [[String: Any]]) async throws -> [String: Any] {
         let input = FileManager.default.temporaryDirectory.appendingPathComponent("lp-audit-\(UUID().uuidString).json")
         try JSONSerialization.data(withJSONObject: ["releases": releases]).write(to: input)
         defer { try? FileManager.default.removeItem(at: input) }
-        let (_, output) = try Script.run("python3", ["Tests/privacy/lp_audit.py", input.path])
+        let (_, output) = try await Script.run("python3", ["Tests/privacy/lp_audit.py", input.path])
         // The report is the one line of JSON the script prints; anything else is a warning or an error.
         for line in output.split(separator: "\n").reversed() {
             if let report = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] { return report }

@@ -8,7 +8,20 @@ public enum Script {
 
     /// Runs `executable` (a path, or a name looked up in PATH) with `arguments` from the root folder; its exit
     /// status and everything it printed on standard output and standard error, interleaved.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws
+    ///
+    /// Async, and waited for on a Dispatch thread: a test that waits minutes for a script must not hold one of the
+    /// few threads of Swift's cooperative pool (two on a 2-core machine), or every other test stalls meanwhile.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws
+        -> (status: Int32, output: String)
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(executable, arguments, environment: environment) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]) throws
         -> (status: Int32, output: String)
     {
         let process = Process()

@@ -7,11 +7,19 @@ Reads a JSON request (a file named as the argument, or stdin), {"task": ..., "ca
   binomial_cdf    {"k", "n", "p"}   binom.cdf
   binomial_ppf    {"q", "n", "p"}   binom.ppf
   normal_ppf      {"q"}             norm.ppf
+  overdispersion  {"units": [{"count", "n", "target"}]}  four values: phi, chi_square, p_value, tau2, on the
+                  arcsine square-root scale (Spiegelhalter 2005; FunnelPlotR): z = (asin(sqrt(x/n)) -
+                  asin(sqrt(p0))) * 2 sqrt(n); z winsorised at numpy's linear 10th and 90th percentiles; phi = mean
+                  of squares; chi_square = k phi; p = chi2.sf(k phi, k - 1); tau2 = max(0, (k phi - (k - 1)) /
+                  (sum w - sum w^2 / sum w)) with w = 4n
+  arcsine_limit   {"p0", "n", "z", "phi", "tau2"}  two values: sin^2(asin(sqrt(p0)) -/+ z sqrt(phi / 4n + tau2))
+                  clipped to [0, pi/2]
 """
 import json
 import sys
 
-from scipy.stats import binom, norm
+import numpy as np
+from scipy.stats import binom, chi2, norm
 
 
 def binomial_limit(case):
@@ -22,12 +30,39 @@ def binomial_limit(case):
     return min(1.0, max(0.0, (r - alpha) / n))
 
 
+def overdispersion(case):
+    units = case["units"]
+    x = np.array([u["count"] for u in units], dtype=float)
+    n = np.array([u["n"] for u in units], dtype=float)
+    p0 = np.array([u["target"] for u in units], dtype=float)
+    z = (np.arcsin(np.sqrt(x / n)) - np.arcsin(np.sqrt(p0))) * 2 * np.sqrt(n)
+    low, high = np.quantile(z, [0.1, 0.9])
+    k = len(z)
+    phi = float(np.mean(np.clip(z, low, high) ** 2))
+    w = 4 * n
+    tau2 = max(0.0, (k * phi - (k - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
+    return [phi, k * phi, float(chi2.sf(k * phi, k - 1)), tau2]
+
+
+def arcsine_limit(case):
+    centre = np.arcsin(np.sqrt(case["p0"]))
+    sd = np.sqrt(case["phi"] / (4 * case["n"]) + case["tau2"])
+    back = lambda y: float(np.sin(np.clip(y, 0, np.pi / 2)) ** 2)  # noqa: E731
+    return [back(centre - case["z"] * sd), back(centre + case["z"] * sd)]
+
+
 TASKS = {
     "binomial_limit": binomial_limit,
     "binomial_cdf": lambda c: float(binom.cdf(c["k"], c["n"], c["p"])),
     "binomial_ppf": lambda c: float(binom.ppf(c["q"], c["n"], c["p"])),
     "normal_ppf": lambda c: float(norm.ppf(c["q"])),
+    "overdispersion": overdispersion,
+    "arcsine_limit": arcsine_limit,
 }
 
 request = json.load(open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin)
-print(json.dumps({"values": [TASKS[request["task"]](case) for case in request["cases"]]}))
+values = []
+for case in request["cases"]:
+    value = TASKS[request["task"]](case)
+    values += value if isinstance(value, list) else [value]
+print(json.dumps({"values": values}))
