@@ -32,9 +32,10 @@ public func buildApplication(
     logger: Logger,
     servicesBeforeDatabase: [any Service] = [],
     rateLimit: RateLimit = .fromEnvironment(),
+    authFailureLimit: RateLimit = AuthMiddleware.failureLimit(),
     beforeServerStarts: (@Sendable () async throws -> Void)? = nil
 ) -> some ApplicationProtocol {
-    let router = buildRouter(database: database, migrator: migrator, rateLimit: rateLimit)
+    let router = buildRouter(database: database, migrator: migrator, rateLimit: rateLimit, authFailureLimit: authFailureLimit)
     var app = Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
@@ -51,7 +52,9 @@ public func buildApplication(
 /// ε each researcher may spend on one release (SENSTAT_DP_BUDGET).
 let privacyBudget = ProcessInfo.processInfo.environment["SENSTAT_DP_BUDGET"].flatMap { Epsilon(parsing: $0) } ?? Epsilon(micro: Epsilon.microPerUnit)
 
-public func buildRouter(database: Database, migrator: Migrator, rateLimit: RateLimit = .fromEnvironment()) -> Router<AppRequestContext> {
+public func buildRouter(
+    database: Database, migrator: Migrator, rateLimit: RateLimit = .fromEnvironment(), authFailureLimit: RateLimit = AuthMiddleware.failureLimit()
+) -> Router<AppRequestContext> {
     let document = OpenAPIDocument.bundled()
     let router = Router(context: AppRequestContext.self)
     // Outermost first: the access log and request id see the final response, metrics see the final status,
@@ -66,7 +69,7 @@ public func buildRouter(database: Database, migrator: Migrator, rateLimit: RateL
 
     let tokens = TokenStore(database: database)
     let register = RegisterStore(database: database)
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(AuthMiddleware.failureLimit())))
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(authFailureLimit)))
         .add(middleware: RateLimitMiddleware(limiter: RateLimiter(rateLimit)))
         .add(middleware: ReadRoutingMiddleware(tokens: tokens))
     AccountsController(tokens: tokens, register: register).register(on: v1)

@@ -21,21 +21,21 @@ extension APIError {
 /// lookup, so once an address has spent its bucket of failures, tokens it has not used successfully in the last
 /// ten minutes answer 429 without one. Tokens that have (`recent`) still go ahead, so someone guessing from a
 /// shared address (a school's network, a proxy) does not lock out the people already working there.
-struct AuthMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+public struct AuthMiddleware: RouterMiddleware {
+    public typealias Context = AppRequestContext
     let tokens: TokenStore
     let failures: RateLimiter
     let recent = RecentTokens()
 
     /// 30 failed authentications in a burst, then one a second, per client address
     /// (SENSTAT_AUTH_FAILURE_BURST and SENSTAT_AUTH_FAILURE_RATE change them).
-    static func failureLimit(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> RateLimit {
+    public static func failureLimit(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> RateLimit {
         RateLimit(
             perSecond: environment["SENSTAT_AUTH_FAILURE_RATE"].flatMap(Double.init) ?? 1,
             burst: environment["SENSTAT_AUTH_FAILURE_BURST"].flatMap(Double.init) ?? 30)
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         guard let header = request.headers[.authorization] else {
