@@ -263,3 +263,58 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// Change over time: is a rate different from an earlier one beyond chance, and is there a trend across terms?
+public enum ChangeOverTime {
+    /// The difference p1 − p2 of two independent proportions with Newcombe's hybrid score interval (Newcombe 1998,
+    /// "Interval estimation for the difference between independent proportions", Statistics in Medicine 17:873,
+    /// method 10): with Wilson intervals (l1, u1) and (l2, u2),
+    /// [d − √((p1 − l1)² + (u2 − p2)²), d + √((u1 − p1)² + (p2 − l2)²)].
+    public struct Difference: Sendable, Equatable {
+        public let difference: Double
+        public let interval: Statistics.Interval
+        /// The interval excludes 0: the change is beyond chance at this level.
+        public var isSignificant: Bool { interval.lower > 0 || interval.upper < 0 }
+    }
+
+    public static func newcombe(count1: Int, n1: Int, count2: Int, n2: Int, z: Double = Statistics.z95) -> Difference? {
+        guard n1 > 0, n2 > 0 else { return nil }
+        let p1 = Double(count1) / Double(n1)
+        let p2 = Double(count2) / Double(n2)
+        let w1 = Statistics.wilson(count: count1, n: n1, z: z)
+        let w2 = Statistics.wilson(count: count2, n: n2, z: z)
+        let d = p1 - p2
+        let lower = d - ((p1 - w1.lower) * (p1 - w1.lower) + (w2.upper - p2) * (w2.upper - p2)).squareRoot()
+        let upper = d + ((w1.upper - p1) * (w1.upper - p1) + (p2 - w2.lower) * (p2 - w2.lower)).squareRoot()
+        return Difference(difference: d, interval: Statistics.Interval(lower: lower, upper: upper))
+    }
+
+    /// The χ² test for a linear trend in proportions across ordered terms (Cochran 1954, Armitage 1955), as PHE
+    /// Fingertips tests trends: scores t = 1…T, t̄ = Σnₜt/N, p̄ = X/N,
+    /// X² = [Σxₜ(t − t̄)]² / (p̄(1 − p̄) Σnₜ(t − t̄)²) on 1 degree of freedom.
+    public struct Trend: Sendable, Equatable {
+        public let terms: Int
+        public let chiSquare: Double
+        public let pValue: Double
+        /// rising or falling when p < 0.05, else none.
+        public let direction: String
+    }
+
+    /// `points` in time order; terms with no return are left out (nil) but keep their place in the scores.
+    public static func trend(_ points: [(count: Int, n: Int)?]) -> Trend? {
+        let scored = points.enumerated().compactMap { index, point in point.flatMap { $0.n > 0 ? (t: Double(index + 1), x: Double($0.count), n: Double($0.n)) : nil } }
+        guard scored.count >= 3 else { return nil }
+        let total = scored.map(\.n).reduce(0, +)
+        let tBar = scored.map { $0.n * $0.t }.reduce(0, +) / total
+        let pBar = scored.map(\.x).reduce(0, +) / total
+        let numerator = scored.map { $0.x * ($0.t - tBar) }.reduce(0, +)
+        let spread = scored.map { $0.n * ($0.t - tBar) * ($0.t - tBar) }.reduce(0, +)
+        guard pBar > 0, pBar < 1, spread > 0 else {
+            return Trend(terms: scored.count, chiSquare: 0, pValue: 1, direction: "none")
+        }
+        let chiSquare = numerator * numerator / (pBar * (1 - pBar) * spread)
+        let pValue = Statistics.chiSquareSurvival(chiSquare, degreesOfFreedom: 1)
+        let direction = pValue < 0.05 ? (numerator > 0 ? "rising" : "falling") : "none"
+        return Trend(terms: scored.count, chiSquare: chiSquare, pValue: pValue, direction: direction)
+    }
+}

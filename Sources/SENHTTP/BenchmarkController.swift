@@ -21,6 +21,11 @@ struct BenchmarkController {
             lower = round5(interval.lower)
             upper = round5(interval.upper)
         }
+
+        init(lower: Double, upper: Double) {
+            self.lower = lower
+            self.upper = upper
+        }
     }
 
     struct Comparator: Encodable {
@@ -42,6 +47,56 @@ struct BenchmarkController {
         }
     }
 
+    /// This term's rate against the same term a year earlier (Newcombe's hybrid score interval, 95%).
+    struct ChangeBody: Encodable {
+        let fromTerm: String
+        let fromRate: Double
+        let differencePP: Double
+        let interval95PP: Interval
+        let significant: Bool
+        let method = "newcombe_hybrid_score"
+
+        enum CodingKeys: String, CodingKey {
+            case significant, method
+            case fromTerm = "from_term"
+            case fromRate = "from_rate"
+            case differencePP = "difference_pp"
+            case interval95PP = "interval_95_pp"
+        }
+
+        init?(count: Int, n: Int, earlier: (term: String, count: Int, n: Int)?) {
+            guard let earlier, let d = ChangeOverTime.newcombe(count1: count, n1: n, count2: earlier.count, n2: earlier.n) else { return nil }
+            fromTerm = earlier.term
+            fromRate = round5(Double(earlier.count) / Double(earlier.n))
+            differencePP = (d.difference * 10_000).rounded() / 100
+            interval95PP = Interval(lower: (d.interval.lower * 10_000).rounded() / 100, upper: (d.interval.upper * 10_000).rounded() / 100)
+            significant = d.isSignificant
+        }
+    }
+
+    /// The χ² test for a linear trend across the terms shown.
+    struct TrendTestBody: Encodable {
+        let terms: Int
+        let chiSquare: Double
+        let pValue: Double
+        let direction: String
+        let method = "chi_square_for_trend"
+
+        enum CodingKeys: String, CodingKey {
+            case terms, direction, method
+            case chiSquare = "chi_square"
+            case pValue = "p_value"
+        }
+
+        init?(_ trend: ChangeOverTime.Trend?) {
+            guard let trend else { return nil }
+            terms = trend.terms
+            chiSquare = (trend.chiSquare * 1000).rounded() / 1000
+            pValue = (trend.pValue * 100_000).rounded() / 100_000
+            direction = trend.direction
+        }
+    }
+
     struct Measure: Encodable {
         let count: Int
         let pupilsOnRoll: Int
@@ -55,9 +110,13 @@ struct BenchmarkController {
         let limits998: Interval
         let limitsMethod: String
         let flag: String
+        /// Absent when the school sent no return for the same term a year earlier.
+        let change: ChangeBody?
+        /// Absent with fewer than three of the terms shown.
+        let trendTest: TrendTestBody?
 
         enum CodingKeys: String, CodingKey {
-            case count, rate, comparator, z, flag
+            case count, rate, comparator, z, flag, change
             case pupilsOnRoll = "pupils_on_roll"
             case wilson95 = "wilson_95"
             case wilson998 = "wilson_99_8"
@@ -65,9 +124,12 @@ struct BenchmarkController {
             case limits95 = "limits_95"
             case limits998 = "limits_99_8"
             case limitsMethod = "limits_method"
+            case trendTest = "trend_test"
         }
 
-        init(_ c: RateComparison, comparator: Comparator) {
+        init(_ c: RateComparison, comparator: Comparator, change: ChangeBody?, trendTest: TrendTestBody?) {
+            self.change = change
+            self.trendTest = trendTest
             count = c.count
             pupilsOnRoll = c.n
             rate = round5(c.rate)
@@ -178,9 +240,11 @@ struct BenchmarkController {
         let flag: String
         let flagLimits: String
         let flags: [String: String]
+        /// Against the school's return for the same term a year earlier; absent without one.
+        let change: ChangeBody?
 
         enum CodingKeys: String, CodingKey {
-            case urn, name, phase, count, rate, comparator, z, flag, flags
+            case urn, name, phase, count, rate, comparator, z, flag, flags, change
             case pupilsOnRoll = "pupils_on_roll"
             case wilson95 = "wilson_95"
             case differencePP = "difference_pp"
@@ -224,6 +288,10 @@ struct BenchmarkController {
         let measure: String
         let level: String
         let pooled: [String: Double]
+        /// The trust's pooled rate against the same term a year earlier, and its trend over the last nine terms
+        /// (pooled over the schools with a return in each).
+        let pooledChange: ChangeBody?
+        let pooledTrendTest: TrendTestBody?
         let overdispersion: Overdispersion?
         let schools: [ComparisonRow]
         let missing: [Missing]
@@ -231,6 +299,8 @@ struct BenchmarkController {
 
         enum CodingKeys: String, CodingKey {
             case term, measure, level, pooled, overdispersion, schools, missing, source
+            case pooledChange = "pooled_change"
+            case pooledTrendTest = "pooled_trend_test"
             case trustID = "trust_id"
         }
     }
@@ -321,18 +391,24 @@ struct BenchmarkController {
             let roll = figures.pupilsOnRoll, let k = figures.senSupport, let e = figures.ehcPlan
         else { throw APIError.notFound("a return for \(term)") }
 
-        var measures: [Provision: Measure] = [:]
-        for provision in Provision.allCases {
-            let rates = try await benchmarks.comparatorRates(provision: provision, censusYear: term.januaryCensusYear, logger: context.logger)
-            let comparator = try comparator(for: figures, level: level, term: term, rates: rates)
-            let count = provision == .senSupport ? k : e
-            measures[provision] = Measure(RateComparison(count: count, n: roll, target: comparator.rate), comparator: comparator)
-        }
-
         // The last nine terms, oldest first, with gaps where no return was sent.
         var terms: [AcademicTerm] = [term]
         while terms.count < 9, let previous = previousTerm(terms[0]) { terms.insert(previous, at: 0) }
         let history = try await benchmarks.trend(trust: trust, urn: urn, terms: terms.map(\.description), logger: context.logger)
+        let lastYear = AcademicTerm(startYear: term.startYear - 1, season: term.season)?.description
+
+        var measures: [Provision: Measure] = [:]
+        for provision in Provision.allCases {
+            let rates = try await benchmarks.comparatorRates(provision: provision, censusYear: term.januaryCensusYear, logger: context.logger)
+            let comparator = try comparator(for: figures, level: level, term: term, rates: rates)
+            func measured(_ h: (roll: Int, senSupport: Int, ehcPlan: Int)) -> Int { provision == .senSupport ? h.senSupport : h.ehcPlan }
+            let count = provision == .senSupport ? k : e
+            let earlier = lastYear.flatMap { t in history[t].flatMap { $0.roll > 0 ? (term: t, count: measured($0), n: $0.roll) : nil } }
+            let trendTest = ChangeOverTime.trend(terms.map { t in history[t.description].flatMap { $0.roll > 0 ? (count: measured($0), n: $0.roll) : nil } })
+            measures[provision] = Measure(
+                RateComparison(count: count, n: roll, target: comparator.rate), comparator: comparator,
+                change: ChangeBody(count: count, n: roll, earlier: earlier), trendTest: TrendTestBody(trendTest))
+        }
         let trend = terms.map { t -> TrendPoint in
             guard let h = history[t.description], h.roll > 0 else {
                 return TrendPoint(term: t.description, pupilsOnRoll: nil, senSupportRate: nil, ehcPlanRate: nil)
@@ -396,6 +472,22 @@ struct BenchmarkController {
             inputs.append(.init(urn: school.urn, count: count, n: roll, target: comparator.rate))
         }
         let result = TrustComparison.compute(inputs)
+        // The last nine terms, for the change on a year and the pooled trend: one query.
+        var terms: [AcademicTerm] = [term]
+        while terms.count < 9, let previous = previousTerm(terms[0]) { terms.insert(previous, at: 0) }
+        let lastYear = AcademicTerm(startYear: term.startYear - 1, season: term.season)?.description
+        let history = try await benchmarks.history(trust: trust, terms: terms.map(\.description), logger: context.logger)
+        func count(_ h: (roll: Int, senSupport: Int, ehcPlan: Int)) -> Int { measure == .senSupport ? h.senSupport : h.ehcPlan }
+        func earlier(_ urn: URN) -> (term: String, count: Int, n: Int)? {
+            lastYear.flatMap { t in history[urn.value]?[t].flatMap { $0.roll > 0 ? (term: t, count: count($0), n: $0.roll) : nil } }
+        }
+        let pooledByTerm = terms.map { t -> (count: Int, n: Int)? in
+            let figures = history.values.compactMap { $0[t.description] }.filter { $0.roll > 0 }
+            return figures.isEmpty ? nil : (figures.map(count).reduce(0, +), figures.map(\.roll).reduce(0, +))
+        }
+        let pooledEarlier = lastYear.flatMap { t in
+            terms.firstIndex { $0.description == t }.flatMap { pooledByTerm[$0] }.map { (term: t, count: $0.count, n: $0.n) }
+        }
         let rows = result.rows.map { row -> ComparisonRow in
             let school = bySchool[row.input.urn]!
             let c = row.unadjusted
@@ -406,7 +498,8 @@ struct BenchmarkController {
                 limits95: Interval(c.limits95), limits998: Interval(c.limits998),
                 limits998Phi: Interval(row.phiAdjusted.limits998), limits998Tau2: Interval(row.tau2Adjusted.limits998),
                 limitsMethod: c.limitsMethod.rawValue, flag: c.flag.rawValue, flagLimits: "unadjusted",
-                flags: ["unadjusted": c.flag.rawValue, "phi": row.phiAdjusted.flag.rawValue, "tau2": row.tau2Adjusted.flag.rawValue])
+                flags: ["unadjusted": c.flag.rawValue, "phi": row.phiAdjusted.flag.rawValue, "tau2": row.tau2Adjusted.flag.rawValue],
+                change: ChangeBody(count: c.count, n: c.n, earlier: earlier(school.urn)))
         }
         let od = result.overdispersion.map {
             Overdispersion(
@@ -418,6 +511,8 @@ struct BenchmarkController {
         return Comparison(
             trustID: trust.uuidString, term: term.description, measure: measure.rawValue, level: level.rawValue,
             pooled: ["count": Double(result.pooledCount), "pupils_on_roll": Double(result.pooledN), "rate": round5(result.pooledRate)],
+            pooledChange: result.pooledN > 0 ? ChangeBody(count: result.pooledCount, n: result.pooledN, earlier: pooledEarlier) : nil,
+            pooledTrendTest: TrendTestBody(ChangeOverTime.trend(pooledByTerm)),
             overdispersion: od, schools: rows, missing: missing, source: Self.source)
     }
 

@@ -123,6 +123,8 @@ extension BenchmarkController.Comparison {
             }
             o.key("pooled")
             o.object { o in for (k, v) in pooled.sorted(by: { $0.key < $1.key }) { o.key(dynamic: k); o.number(v) } }
+            if let pooledChange { o.key("pooled_change"); pooledChange.write(&o) }
+            if let pooledTrendTest { o.key("pooled_trend_test"); pooledTrendTest.write(&o) }
             o.key("schools")
             o.array(schools) { o, row in row.write(&o) }
             o.key("source"); o.string(source)
@@ -136,6 +138,7 @@ extension BenchmarkController.Comparison {
 extension BenchmarkController.ComparisonRow {
     func write(_ o: inout JSONOutput) {
         o.object { o in
+            if let change { o.key("change"); change.write(&o) }
             o.key("comparator"); comparator.write(&o)
             o.key("count"); o.number(count)
             o.key("difference_pp"); o.number(differencePP)
@@ -180,6 +183,31 @@ extension BenchmarkController.Interval {
         o.object { o in
             o.key("lower"); o.number(lower)
             o.key("upper"); o.number(upper)
+        }
+    }
+}
+
+extension BenchmarkController.ChangeBody {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("difference_pp"); o.number(differencePP)
+            o.key("from_rate"); o.number(fromRate)
+            o.key("from_term"); o.string(fromTerm)
+            o.key("interval_95_pp"); interval95PP.write(&o)
+            o.key("method"); o.string(method)
+            o.key("significant"); o.bool(significant)
+        }
+    }
+}
+
+extension BenchmarkController.TrendTestBody {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("chi_square"); o.number(chiSquare)
+            o.key("direction"); o.string(direction)
+            o.key("method"); o.string(method)
+            o.key("p_value"); o.number(pValue)
+            o.key("terms"); o.number(terms)
         }
     }
 }

@@ -154,6 +154,20 @@ public struct BenchmarkStore: Sendable {
         }
     }
 
+    /// Every school's roll and counts in `terms`, in one query: [urn: [term: figures]].
+    public func history(trust: TrustID, terms: [String], logger: Logger) async throws -> [Int: [String: (roll: Int, senSupport: Int, ehcPlan: Int)]] {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            var result: [Int: [String: (roll: Int, senSupport: Int, ehcPlan: Int)]] = [:]
+            let rows = try await connection.query(
+                """
+                SELECT urn, term, pupils_on_roll, sen_support, ehc_plan FROM sen_returns
+                WHERE trust_id = \(trust.uuidString)::uuid AND term = ANY(\(terms)::text[])
+                """, logger: logger)
+            for try await (urn, term, roll, k, e) in rows.decode((Int, String, Int, Int, Int).self) { result[urn, default: [:]][term] = (roll, k, e) }
+            return result
+        }
+    }
+
     /// Primary-need counts by code for a school and for the whole trust, from the latest return up to `term`
     /// that records needs (type of need is collected in the spring census).
     public func needProfile(trust: TrustID, urn: URN, upTo term: AcademicTerm, logger: Logger) async throws

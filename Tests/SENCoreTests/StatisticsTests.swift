@@ -252,3 +252,38 @@ import Testing
         #expect(colours.count == 12 && Set(colours).count == 12, "\(colours)")
     }
 }
+
+/// Change over time against statsmodels (Tests/statistics/references.py), to 1e-9.
+@Suite struct ChangeOverTimeTests {
+    @Test func newcombeIntervalsMatchStatsmodels() async throws {
+        let pairs = [(30, 200, 20, 210), (3, 40, 0, 38), (0, 120, 0, 118), (120, 120, 100, 120), (14, 420, 31, 415), (1, 7, 6, 9)]
+        let reference = try await StatisticsReference.values("newcombe", pairs.map { ["x1": $0.0, "n1": $0.1, "x2": $0.2, "n2": $0.3] })
+        for (index, pair) in pairs.enumerated() {
+            let d = try #require(ChangeOverTime.newcombe(count1: pair.0, n1: pair.1, count2: pair.2, n2: pair.3))
+            #expect(abs(d.interval.lower - reference[2 * index]) < 1e-9, "\(pair)")
+            #expect(abs(d.interval.upper - reference[2 * index + 1]) < 1e-9, "\(pair)")
+        }
+        #expect(ChangeOverTime.newcombe(count1: 14, n1: 420, count2: 31, n2: 415)?.isSignificant == true)
+        #expect(ChangeOverTime.newcombe(count1: 30, n1: 200, count2: 20, n2: 210)?.isSignificant == false)
+        #expect(ChangeOverTime.newcombe(count1: 1, n1: 0, count2: 1, n2: 3) == nil)
+    }
+
+    @Test func theTrendTestMatchesStatsmodels() async throws {
+        let series: [[(count: Int, n: Int)?]] = [
+            [(30, 200), (35, 205), nil, (45, 210), (50, 215)],
+            [(12, 300), (12, 302), (13, 299), (11, 305), (12, 301), (12, 300)],
+            [(60, 400), (52, 398), (47, 401), (40, 405)],
+            [(2, 30), (0, 31), (3, 29), (5, 33), (4, 30), (6, 32), (7, 31), (9, 30), (8, 29)],
+        ]
+        let reference = try await StatisticsReference.values("trend", series.map { ["points": $0.map { point -> Any in point.map { [$0.count, $0.n] } ?? NSNull() }] })
+        for (index, points) in series.enumerated() {
+            let trend = try #require(ChangeOverTime.trend(points))
+            #expect(abs(trend.chiSquare - reference[2 * index]) < 1e-9 * max(1, reference[2 * index]), "series \(index)")
+            #expect(abs(trend.pValue - reference[2 * index + 1]) < 1e-9, "series \(index)")
+        }
+        #expect(ChangeOverTime.trend(series[0])?.direction == "rising")
+        #expect(ChangeOverTime.trend(series[1])?.direction == "none")
+        #expect(ChangeOverTime.trend(series[2])?.direction == "falling")
+        #expect(ChangeOverTime.trend([(1, 10), (2, 10)]) == nil, "two terms are no trend")
+    }
+}

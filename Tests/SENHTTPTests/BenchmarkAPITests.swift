@@ -169,6 +169,56 @@ let latestDemoTerm = "2025-26-summer"
         }
     }
 
+    /// A school's change on a year and its trend, and the trust's, as the benchmark and the comparison give them,
+    /// against statsmodels with the counts of the returns themselves.
+    @Test func changeOnAYearAndTrendAgreeWithStatsmodels() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                let urn = f.trustA.schools[2].urn
+                let benchmark = try await client.execute(uri: "/v1/schools/\(urn)/benchmark?term=2025-26-spring", method: .get, headers: f.headers("trust_executive")) { try json($0) }
+                let rows = try await db.adminSQL(
+                    "SELECT term, pupils_on_roll, sen_support, ehc_plan FROM sen_returns WHERE urn = \(urn) ORDER BY term")
+                let byTerm = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] ?? "", $0.dropFirst().map { Int($0 ?? "") ?? 0 }) })
+                let now = try #require(byTerm["2025-26-spring"]), then = try #require(byTerm["2024-25-spring"])
+                for (index, measure) in ["sen_support", "ehc_plan"].enumerated() {
+                    let m = try #require(benchmark[measure] as? [String: Any])
+                    let change = try #require(m["change"] as? [String: Any])
+                    #expect(change["from_term"] as? String == "2024-25-spring")
+                    let reference = try await StatisticsReference.values("newcombe", [["x1": now[index + 1], "n1": now[0], "x2": then[index + 1], "n2": then[0]]])
+                    let interval = try #require(change["interval_95_pp"] as? [String: Double])
+                    #expect(abs(interval["lower"]! - reference[0] * 100) <= 0.005 + 1e-9 && abs(interval["upper"]! - reference[1] * 100) <= 0.005 + 1e-9)
+                    #expect(change["significant"] as? Bool == (reference[0] > 0 || reference[1] < 0))
+                    let trend = try #require(m["trend_test"] as? [String: Any])
+                    let points = (benchmark["trend"] as? [[String: Any]] ?? []).map { point -> Any in
+                        guard let counts = byTerm[point["term"] as? String ?? ""] else { return NSNull() }
+                        return [counts[index + 1], counts[0]]
+                    }
+                    let expected = try await StatisticsReference.values("trend", [["points": points]])
+                    #expect(abs((trend["chi_square"] as? Double ?? -1) - (expected[0] * 1000).rounded() / 1000) < 1e-9)
+                    #expect(trend["terms"] as? Int == points.filter { !($0 is NSNull) }.count)
+                }
+                // The comparison: each school's change, and the trust's pooled change and trend.
+                let comparison = try await client.execute(
+                    uri: "/v1/trusts/\(f.trustA.id)/comparison?term=2025-26-spring", method: .get, headers: f.headers("trust_executive")) { try json($0) }
+                let schools = try #require(comparison["schools"] as? [[String: Any]])
+                #expect(schools.allSatisfy { ($0["change"] as? [String: Any])?["from_term"] as? String == "2024-25-spring" })
+                let pooled = try #require(comparison["pooled_change"] as? [String: Any])
+                let lastYear = try await db.adminSQL(
+                    "SELECT sum(pupils_on_roll), sum(sen_support) FROM sen_returns WHERE trust_id = '\(f.trustA.id)' AND term = '2024-25-spring'")
+                let pooledNow = try #require(comparison["pooled"] as? [String: Double])
+                let reference = try await StatisticsReference.values("newcombe", [[
+                    "x1": Int(pooledNow["count"]!), "n1": Int(pooledNow["pupils_on_roll"]!), "x2": Int(lastYear[0][1] ?? "") ?? 0,
+                    "n2": Int(lastYear[0][0] ?? "") ?? 0,
+                ]])
+                let interval = try #require(pooled["interval_95_pp"] as? [String: Double])
+                #expect(abs(interval["lower"]! - reference[0] * 100) <= 0.005 + 1e-9)
+                // Nine terms back from 2025-26 spring reach 2022-23 summer; the demo's returns start in 2023-24 autumn.
+                #expect((comparison["pooled_trend_test"] as? [String: Any])?["terms"] as? Int == 8)
+            }
+        }
+    }
+
     /// A school leader learns the other schools' part of the trust's need profile only where it is at least 10
     /// pupils, never with exactly one need hidden, rounded to 5; the trust executive sees it all.
     @Test func aSchoolLeaderSeesNoSmallCountsOfOtherSchools() async throws {

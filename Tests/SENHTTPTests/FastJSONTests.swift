@@ -20,7 +20,8 @@ import Testing
                 requestedCensusYear: 2026, rate: 0.139, note: note, source: "DfE, OGL v3.0"),
             differencePP: 0.62, z: 0.366, limits95: interval(0.1066, 0.1714), limits998: interval(0.0904, 0.1876),
             limits998Phi: interval(0.08, 2e-05), limits998Tau2: interval(0, 1), limitsMethod: "exact_binomial", flag: "within", flagLimits: "unadjusted",
-            flags: ["unadjusted": "within", "phi": "within", "tau2": "high_95"])
+            flags: ["unadjusted": "within", "phi": "within", "tau2": "high_95"],
+            change: urn % 2 == 0 ? nil : B.ChangeBody(count: 61, n: 420, earlier: (term: "2024-25-autumn", count: 40, n: 410)))
     }
 
     /// Without over-dispersion, with it estimated (12 schools), and with too few schools to estimate it.
@@ -38,6 +39,8 @@ import Testing
         let comparison = B.Comparison(
             trustID: "0d6f1a7e-3c1b-4c5e-9a57-1b8f0e6a2c01", term: "2025-26-autumn", measure: "sen_support", level: "la",
             pooled: ["count": 122, "pupils_on_roll": 840, "rate": 0.14524],
+            pooledChange: variant == 0 ? nil : B.ChangeBody(count: 122, n: 840, earlier: (term: "2024-25-autumn", count: 100, n: 830)),
+            pooledTrendTest: variant == 2 ? nil : B.TrendTestBody(ChangeOverTime.trend([(10, 100), (12, 100), nil, (20, 110)])),
             overdispersion: overdispersion[variant],
             schools: [
                 row(990101, name: "St Th\u{E9}r\u{E8}se's \"Quoted\" \\ back\\slash/ tab\tand newline\nend", note: nil),

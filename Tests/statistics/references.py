@@ -12,6 +12,11 @@ Reads a JSON request (a file named as the argument, or stdin), {"task": ..., "ca
                   asin(sqrt(p0))) * 2 sqrt(n); z winsorised at numpy's linear 10th and 90th percentiles; phi = mean
                   of squares; chi_square = k phi; p = chi2.sf(k phi, k - 1); tau2 = max(0, (k phi - (k - 1)) /
                   (sum w - sum w^2 / sum w)) with w = 4n
+  newcombe        {"x1", "n1", "x2", "n2"}  two values: statsmodels' confint_proportions_2indep(method="newcomb",
+                  compare="diff"), the 95% interval for p1 - p2
+  trend           {"points": [[x, n] or null, ...]}  two values: the chi-square for trend (Cochran-Armitage, scores
+                  1..T, missing terms keeping their place) and its p-value, by statsmodels' Table.test_ordinal_association
+                  on the 2 x T table with those scores
   arcsine_limit   {"p0", "n", "z", "phi", "tau2"}  two values: sin^2(asin(sqrt(p0)) -/+ z sqrt(phi / 4n + tau2))
                   clipped to [0, pi/2]
 """
@@ -51,6 +56,25 @@ def arcsine_limit(case):
     return [back(centre - case["z"] * sd), back(centre + case["z"] * sd)]
 
 
+def newcombe(case):
+    from statsmodels.stats.proportion import confint_proportions_2indep
+    low, high = confint_proportions_2indep(case["x1"], case["n1"], case["x2"], case["n2"], method="newcomb", compare="diff")
+    return [float(low), float(high)]
+
+
+def trend(case):
+    from statsmodels.stats.contingency_tables import Table
+    scores = [i + 1 for i, p in enumerate(case["points"]) if p is not None and p[1] > 0]
+    table = np.array([[p[0], p[1] - p[0]] for p in case["points"] if p is not None and p[1] > 0], dtype=float)
+    # Rows are terms (scored 1..T); the columns counted and not counted, scored 1 and 0.
+    result = Table(table, shift_zeros=False).test_ordinal_association(row_scores=np.array(scores, dtype=float), col_scores=np.array([1.0, 0.0]))
+    # statsmodels gives z with variance from the hypergeometric (N - 1 in the denominator); Fingertips' and
+    # Armitage's statistic uses N: rescale so the two are the same test.
+    n = table.sum()
+    chi_square = float(result.zscore) ** 2 * n / (n - 1)
+    return [chi_square, float(chi2.sf(chi_square, 1))]
+
+
 TASKS = {
     "binomial_limit": binomial_limit,
     "binomial_cdf": lambda c: float(binom.cdf(c["k"], c["n"], c["p"])),
@@ -58,6 +82,8 @@ TASKS = {
     "normal_ppf": lambda c: float(norm.ppf(c["q"])),
     "overdispersion": overdispersion,
     "arcsine_limit": arcsine_limit,
+    "newcombe": newcombe,
+    "trend": trend,
 }
 
 request = json.load(open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin)
