@@ -191,7 +191,7 @@ struct ResearchController {
                 epsilon: epsilon?.value, sensitivity: epsilon == nil ? nil : sensitivity, epsilonPerCount: perCount,
                 rules: epsilon.map {
                     "discrete Laplace noise on every count at epsilon \($0) / sensitivity \(sensitivity) each, so the answer costs epsilon \($0); cells need 3 schools and 2 trusts; c = suppressed"
-                } ?? "cells need 10 \(units), 3 schools, 2 trusts and every value at least 10; suppression decided jointly across the release's linked tables and frozen with it; counts rounded to 5; c = suppressed",
+                } ?? "cells need 10 \(units), 3 schools, 2 trusts and every value 0 or at least 10; suppression decided jointly across the release's linked tables and frozen with it; counts rounded to 5; c = suppressed",
                 cells: body.cells, total: body.total)
             return String(decoding: try JSONEncoder.api.encode(answer), as: UTF8.self)
         }
@@ -236,7 +236,7 @@ struct ResearchController {
             }
             let key = "\(query)|\(dimension.rawValue)|\(epsilon)"
             do {
-                if let stored = try await research.storedAnswer(token: principal.tokenID, term: term, queryKey: key, budget: budget, logger: context.logger) {
+                if let stored = try await research.storedAnswer(token: principal.tokenID, term: term, queryKey: key, logger: context.logger) {
                     text = stored.answer
                     headers[.privacyBudgetRemaining] = stored.remaining.description
                     headers[.privacyReplayed] = "true"

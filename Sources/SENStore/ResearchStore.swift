@@ -222,18 +222,19 @@ public struct ResearchStore: Sendable {
     public struct BudgetBusy: Error {}
 
     /// The stored answer of a query already charged, without taking any lock (a repeat is free).
-    public func storedAnswer(token: String, term: String, queryKey: String, budget: Epsilon, logger: Logger) async throws
+    public func storedAnswer(token: String, term: String, queryKey: String, logger: Logger) async throws
         -> (answer: String, remaining: Epsilon)?
     {
         try await Database.$readRouting.withValue(nil) {
             try await database.transaction(.research, logger: logger) { connection in
-                for try await (answer, spent) in try await connection.query(
+                // What remains is the budget row's own (the configured budget applies to a researcher's first query).
+                for try await (answer, spent, limit) in try await connection.query(
                     """
-                    SELECT a.answer, b.spent_micro FROM dp_answers a JOIN dp_budgets b USING (token_id, term)
+                    SELECT a.answer, b.spent_micro, b.budget_micro FROM dp_answers a JOIN dp_budgets b USING (token_id, term)
                     WHERE a.token_id = \(token)::uuid AND a.term = \(term) AND a.query_key = \(queryKey)
                     """, logger: logger
-                ).decode((String, Int64).self) {
-                    return (answer, budget - Epsilon(micro: spent))
+                ).decode((String, Int64, Int64).self) {
+                    return (answer, Epsilon(micro: limit) - Epsilon(micro: spent))
                 }
                 return nil
             }

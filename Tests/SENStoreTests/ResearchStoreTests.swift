@@ -111,7 +111,7 @@ func loadFullDemo(_ database: Database) async throws {
                 let again = try await research.answerWithBudget(
                     token: token, term: "2024-25-autumn", queryKey: key, epsilon: tenth, budget: budget, answer: "recomputed", logger: logger)
                 #expect(again.replayed && again.answer == stored.first?[1] && again.remaining.micro == 0)
-                let free = try await research.storedAnswer(token: token, term: "2024-25-autumn", queryKey: key, budget: budget, logger: logger)
+                let free = try await research.storedAnswer(token: token, term: "2024-25-autumn", queryKey: key, logger: logger)
                 #expect(free?.answer == stored.first?[1])
                 await #expect(throws: ResearchStore.OverBudget.self) {
                     _ = try await research.answerWithBudget(
