@@ -53,6 +53,51 @@ public enum Binomial {
         return min(1, max(0, (Double(r) - alpha) / Double(n)))
     }
 
+    /// `spiegelhalterLimit` for several probabilities at once, in ascending order. The densities are built outward
+    /// from the mode by their ratio P(R = r + 1) / P(R = r) = (n − r)/(r + 1) · p/(1 − p) until they fall below
+    /// 1e-18 of the mode's (about nine standard deviations each way), summed from the lower end, and read for every
+    /// probability: one log-gamma density and a few hundred multiplications for all four funnel limits, where
+    /// separate searches by the incomplete beta function took about 16 µs a school.
+    public static func spiegelhalterLimits(_ probabilities: [Double], n: Int, target p0: Double) -> [Double] {
+        guard n > 0, p0 > 0, p0 < 1, !probabilities.isEmpty else {
+            return probabilities.map { spiegelhalterLimit($0, n: n, target: p0) }
+        }
+        let odds = p0 / (1 - p0)
+        let mode = min(n, Int((Double(n + 1) * p0).rounded(.down)))
+        let peak = pmf(mode, n: n, p: p0)
+        guard peak > 0, peak.isFinite else { return probabilities.map { spiegelhalterLimit($0, n: n, target: p0) } }
+        // P(R ≤ mode): the densities below the mode, until they are negligible.
+        var belowMode = 0.0
+        var density = peak
+        var r = mode
+        while r > 0 {
+            density *= Double(r) / Double(n - r + 1) / odds
+            r -= 1
+            if density < peak * 1e-18 { break }
+            belowMode += density
+        }
+        // Then walk from the mode to each probability's quantile r: P(R ≤ r) ≥ q > P(R ≤ r − 1).
+        var cumulative = belowMode + peak
+        density = peak
+        r = mode
+        var limits: [Double] = []
+        for q in probabilities {
+            while r > 0, cumulative - density >= q {
+                cumulative -= density
+                density *= Double(r) / Double(n - r + 1) / odds
+                r -= 1
+            }
+            while r < n, cumulative < q {
+                density *= Double(n - r) / Double(r + 1) * odds
+                r += 1
+                cumulative += density
+            }
+            let alpha = density > 0 ? (min(cumulative, 1) - q) / density : 0
+            limits.append(min(1, max(0, (Double(r) - alpha) / Double(n))))
+        }
+        return limits
+    }
+
     /// Acklam's rational approximation to the standard normal quantile, refined by one Halley step on erfc:
     /// relative error below 1e-15 on (0, 1).
     public static func normalQuantile(_ q: Double) -> Double {

@@ -44,8 +44,19 @@ public enum Statistics {
         if p0 <= 0 { return Interval(lower: 0, upper: 0) }
         if p0 >= 1 { return Interval(lower: 1, upper: 1) }
         let tail = 0.5 * erfc(z / 2.0.squareRoot())
-        return Interval(
-            lower: Binomial.spiegelhalterLimit(tail, n: n, target: p0), upper: Binomial.spiegelhalterLimit(1 - tail, n: n, target: p0))
+        let limits = Binomial.spiegelhalterLimits([tail, 1 - tail], n: n, target: p0)
+        return Interval(lower: limits[0], upper: limits[1])
+    }
+
+    /// The 95% and 99.8% exact limits together (one walk of the distribution for all four).
+    public static func exactLimits95And998(target p0: Double, n: Int) -> (limits95: Interval, limits998: Interval) {
+        guard n > 0, p0 > 0, p0 < 1 else {
+            return (exactLimits(target: p0, n: n, z: z95), exactLimits(target: p0, n: n, z: z998))
+        }
+        let tail95 = 0.5 * erfc(z95 / 2.0.squareRoot())
+        let tail998 = 0.5 * erfc(z998 / 2.0.squareRoot())
+        let l = Binomial.spiegelhalterLimits([tail998, tail95, 1 - tail95, 1 - tail998], n: n, target: p0)
+        return (Interval(lower: l[1], upper: l[2]), Interval(lower: l[0], upper: l[3]))
     }
 
     /// How a comparison's limits were made, as the API states it (`limits_method`).
@@ -246,8 +257,7 @@ public struct RateComparison: Sendable, Equatable {
         self.differencePP = (rate - target) * 100
         self.z = Statistics.zScore(count: count, n: n, target: target)
         if phi == 1 && tau2 == 0 {
-            self.limits95 = Statistics.exactLimits(target: target, n: n, z: Statistics.z95)
-            self.limits998 = Statistics.exactLimits(target: target, n: n, z: Statistics.z998)
+            (self.limits95, self.limits998) = Statistics.exactLimits95And998(target: target, n: n)
             self.limitsMethod = .exactBinomial
         } else {
             self.limits95 = Statistics.arcsineLimits(target: target, n: n, z: Statistics.z95, phi: phi, tau2: tau2)

@@ -28,6 +28,30 @@ import Testing
             #expect(abs(a - b) < 1e-9, "\(cases[index]): \(a) against scipy's \(b)")
         }
         print("binomial limits: \(mine.count) compared with scipy, largest difference \(worst)")
+        // And the batched walk the comparisons use, on the same grid.
+        var index = 0
+        for n in Self.ns {
+            for p0 in Self.targets {
+                for limit in Binomial.spiegelhalterLimits(Self.probabilities, n: n, target: p0) {
+                    #expect(abs(limit - reference[index]) < 1e-9, "\(cases[index]): \(limit) against scipy's \(reference[index])")
+                    index += 1
+                }
+            }
+        }
+    }
+
+    /// The walk that gives all four limits at once agrees with four separate searches (and so with scipy).
+    @Test func theBatchedLimitsAreTheSingleOnes() {
+        let qs = Self.probabilities
+        for n in Self.ns {
+            for p0 in Self.targets {
+                let batched = Binomial.spiegelhalterLimits(qs, n: n, target: p0)
+                for (q, limit) in zip(qs, batched) {
+                    // The two differ only by log-gamma's rounding at n = 10,000 (about 2e-12).
+                    #expect(abs(limit - Binomial.spiegelhalterLimit(q, n: n, target: p0)) < 1e-10, "n \(n), p0 \(p0), q \(q)")
+                }
+            }
+        }
     }
 
     @Test func cdfAndQuantileMatchScipy() async throws {
