@@ -225,13 +225,13 @@ public enum FunnelPlot {
             let percent = (point.rate * 1000).rounded() / 10
             let flag: String =
                 switch point.flag {
-                case .high998: " \u{2014} high, outside 99.8%"
-                case .high95: " \u{2014} high, outside 95%"
-                case .low95: " \u{2014} low, outside 95%"
-                case .low998: " \u{2014} low, outside 99.8%"
+                case .high998: " \u{2014} high (99.8%)"
+                case .high95: " \u{2014} high (95%)"
+                case .low95: " \u{2014} low (95%)"
+                case .low998: " \u{2014} low (99.8%)"
                 case .within: ""
                 }
-            let maxCharacters = max(8, Int(columnWidth / 7))
+            let maxCharacters = max(8, Int(columnWidth / (point.flag.isOutlier ? 7.6 : 6.6)))
             let offScale = point.rate > yMax ? " (above the scale)" : ""
             var text = "\(rank + 1). \(point.label) \(percent)%\(offScale)\(flag)"
             if text.count > maxCharacters { text = String(text.prefix(maxCharacters - 1)) + "\u{2026}" }
