@@ -90,17 +90,8 @@ public enum FunnelPlot {
     public static func svg(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point]) -> String {
         // No school to plot: an empty state, not axes scaled by nothing (which drew NaN coordinates).
         guard !points.isEmpty, !series.isEmpty else {
-            return """
-                <?xml version="1.0" encoding="UTF-8"?>
-                <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="200" viewBox="0 0 \(Int(width)) 200" font-family="Helvetica, Arial, sans-serif">
-                <title>\(escape(title))</title>
-                <rect width="100%" height="100%" fill="white"/>
-                <text x="\(Int(left))" y="30" font-size="18" font-weight="bold">\(escape(title))</text>
-                <text x="\(Int(left))" y="52" font-size="13" fill="#444">\(escape(subtitle))</text>
-                <text x="\(Int(left))" y="110" font-size="15">No school has a return for this term, so there is nothing to plot yet.</text>
-                </svg>
-
-                """
+            return header(title: title, subtitle: subtitle, height: 200)
+                + "<text x=\"\(Int(left))\" y=\"110\" font-size=\"15\">No school has a return for this term, so there is nothing to plot yet.</text>\n</svg>\n"
         }
         let maxN = Double(max(points.map(\.n).max() ?? 100, 50)) * 1.08
         let minN = 10
@@ -117,15 +108,7 @@ public enum FunnelPlot {
         func y(_ rate: Double) -> Double { top + plotH - min(rate, yMax) / yMax * plotH }
         func f(_ v: Double) -> String { String((v * 10).rounded() / 10) }
 
-        var out = """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
-            <title>\(escape(title))</title>
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(f(left))" y="30" font-size="18" font-weight="bold">\(escape(title))</text>
-            <text x="\(f(left))" y="52" font-size="13" fill="#444">\(escape(subtitle))</text>
-
-            """
+        var out = header(title: title, subtitle: subtitle, height: height)
         // Axes, ticks and grid.
         out += "<g stroke=\"#999\" stroke-width=\"1\">\n"
         out += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\"/>\n"
@@ -277,6 +260,19 @@ public enum FunnelPlot {
         if count <= seriesColours.count { return seriesColours[index] }
         let hue = Double(index) * 360 / Double(count)
         return "hsl(\(Int(hue)), 65%, 35%)"
+    }
+
+    /// The opening of every funnel SVG: the document, its title and the two heading lines.
+    static func header(title: String, subtitle: String, height: Double) -> String {
+        """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
+        <title>\(escape(title))</title>
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(Int(left))" y="30" font-size="18" font-weight="bold">\(escape(title))</text>
+        <text x="\(Int(left))" y="52" font-size="13" fill="#444">\(escape(subtitle))</text>
+
+        """
     }
 
     static func pow2(_ t: Double) -> Double { t * t }

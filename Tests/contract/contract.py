@@ -40,6 +40,35 @@ def wait_ready(url, process, seconds=180):
     raise SystemExit("the server did not become ready")
 
 
+def start_demo(binary, prefix):
+    """The built server with --demo on its embedded PostgreSQL, in a new folder, on a free loopback port.
+    Returns (process, log, folder, data folder, url). One token makes every request of a run, so the per-token
+    rate limit (RateLimitTests) and the limit on failed authentications per address (HardeningTests) are lifted:
+    the tools here try tokens of their own from this address."""
+    work = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(work, 0o755)  # as root the embedded cluster runs as postgres, which must reach data/
+    data_dir = os.path.join(work, "data")
+    port = free_port()
+    environment = dict(os.environ, SENSTAT_RATE_LIMIT="1000000", SENSTAT_RATE_BURST="1000000",
+                       SENSTAT_AUTH_FAILURE_RATE="1000000", SENSTAT_AUTH_FAILURE_BURST="1000000")
+    log = open(os.path.join(work, "server.log"), "w")
+    server = subprocess.Popen(
+        [binary, "serve", "--demo", "--data-dir", data_dir, "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=environment)
+    return server, log, work, data_dir, f"http://127.0.0.1:{port}"
+
+
+def stop_demo(server, log):
+    """SIGTERM, a minute to stop (its embedded cluster with it), then SIGKILL."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    log.close()
+
+
 def schemathesis_command():
     st = shutil.which("st") or shutil.which("schemathesis")
     if st is None:
@@ -59,20 +88,7 @@ def main():
     args = parser.parse_args()
     st = schemathesis_command()
 
-    work = tempfile.mkdtemp(prefix="senstat-contract-", dir="/tmp")
-    os.chmod(work, 0o755)  # as root the embedded cluster runs as postgres, which must reach data/
-    data_dir = os.path.join(work, "data")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # One token makes every request of a role's run; the per-token rate limit is tested elsewhere
-    # (RateLimitTests), so it is lifted here rather than answering most of the run with 429. So is the limit on
-    # failed authentications per address (HardeningTests): schemathesis tries tokens of its own from this address.
-    environment = dict(os.environ, SENSTAT_RATE_LIMIT="1000000", SENSTAT_RATE_BURST="1000000",
-                       SENSTAT_AUTH_FAILURE_RATE="1000000", SENSTAT_AUTH_FAILURE_BURST="1000000")
-    log = open(os.path.join(work, "server.log"), "w")
-    server = subprocess.Popen(
-        [args.server, "serve", "--demo", "--data-dir", data_dir, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=environment)
+    server, log, work, data_dir, url = start_demo(args.server, "senstat-contract-")
     failed = []
     try:
         wait_ready(url, server)
@@ -107,13 +123,7 @@ def main():
             failed.append("server")
             print(f"the server died during the run (status {server.returncode})")
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        log.close()
+        stop_demo(server, log)
         if failed:
             print(open(os.path.join(work, "server.log")).read()[-4000:])
         if args.keep or failed:

@@ -12,13 +12,13 @@ NULs) — to every operation that takes a body, as the role allowed to call it. 
 
 Standard library only.
 """
-import argparse, base64, collections, json, os, random, shutil, signal, subprocess, sys, tempfile, time
+import argparse, base64, collections, json, os, random, shutil, sys, time
 import urllib.error, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "contract"))
-from contract import free_port, wait_ready  # noqa: E402
+from contract import start_demo, stop_demo, wait_ready  # noqa: E402
 
 OPEN = "2025-26-autumn"
 
@@ -157,15 +157,7 @@ def main():
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
-    work = tempfile.mkdtemp(prefix="senstat-fuzz-", dir="/tmp")
-    os.chmod(work, 0o755)
-    data_dir = os.path.join(work, "data")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    environment = dict(os.environ, SENSTAT_RATE_LIMIT="1000000", SENSTAT_RATE_BURST="1000000")
-    log = open(os.path.join(work, "server.log"), "w")
-    server = subprocess.Popen([args.server, "serve", "--demo", "--data-dir", data_dir, "--host", "127.0.0.1", "--port", str(port),
-                               "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=environment)
+    server, log, work, data_dir, url = start_demo(args.server, "senstat-fuzz-")
     failures, statuses, per_operation = [], collections.Counter(), collections.Counter()
     sent = 0
     try:
@@ -197,13 +189,7 @@ def main():
                     break
         elapsed = time.time() - started
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        log.close()
+        stop_demo(server, log)
     print(f"http fuzz: {sent} requests in {elapsed:.0f} s ({sent / max(elapsed, 1):.0f}/s), seed {args.seed}")
     print("  statuses: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0]))))
     print("  operations: " + ", ".join(f"{k}: {v}" for k, v in sorted(per_operation.items())))
