@@ -3,27 +3,52 @@ public enum ComparatorPhase: String, Sendable, Codable, CaseIterable {
     case allSchools = "all"
     case stateFundedPrimary = "state_funded_primary"
     case stateFundedSecondary = "state_funded_secondary"
+    /// State-funded special schools (DfE's `phase_type_grouping` "State-funded special school").
+    case special
+    /// Pupil referral units and alternative provision ("Pupil referral unit", from 2024/25 "State-funded
+    /// alternative provision").
+    case alternativeProvision = "alternative_provision"
 
     public var label: String {
         switch self {
         case .allSchools: "all schools"
         case .stateFundedPrimary: "state-funded primary"
         case .stateFundedSecondary: "state-funded secondary"
+        case .special: "state-funded special schools"
+        case .alternativeProvision: "alternative provision"
+        }
+    }
+
+    /// Which schools a comparator describes: special schools and alternative provision are compared only with
+    /// their own kind, shown apart, and left out of the mainstream schools' over-dispersion.
+    public enum Setting: String, Sendable, Codable, CaseIterable {
+        case mainstream
+        case special
+        case alternativeProvision = "alternative_provision"
+    }
+
+    public var setting: Setting {
+        switch self {
+        case .special: .special
+        case .alternativeProvision: .alternativeProvision
+        default: .mainstream
         }
     }
 
     /// Primary and middle-deemed-primary schools against state-funded primary; secondary, middle-deemed-secondary
-    /// and 16-plus against state-funded secondary; special schools, alternative provision, all-through and the
-    /// rest against all schools, since DfE's phase series do not describe them.
+    /// and 16-plus against state-funded secondary; special schools against state-funded special schools and
+    /// pupil referral units / alternative provision against alternative provision (where those rates are loaded:
+    /// the shipped LAIT series has none, DfE's sen_phase_type file has them); all-through and the rest against
+    /// all schools, since DfE's phase series do not describe them.
     public static func forSchool(phase: String, establishmentType: String) -> (phase: ComparatorPhase, reason: String) {
         // Every school of every comparison passes here: a byte search, not lowercased() + contains (the latter was
         // a tenth of a comparison's CPU time).
         let type = establishmentType
         if type.containsIgnoringASCIICase("special") {
-            return (.allSchools, "special schools are compared with all schools")
+            return (.special, "special schools are compared with state-funded special schools")
         }
         if type.containsIgnoringASCIICase("pupil referral") || type.containsIgnoringASCIICase("alternative provision") {
-            return (.allSchools, "alternative provision is compared with all schools")
+            return (.alternativeProvision, "alternative provision is compared with alternative provision")
         }
         switch Phase(rawValue: phase) {
         case .primary, .middleDeemedPrimary:

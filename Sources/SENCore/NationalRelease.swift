@@ -10,6 +10,33 @@ public struct NationalRate: Sendable, Equatable {
     /// nil where DfE publishes no figure; `symbol` then keeps its token (c, x, z, low, u, :, ~, -).
     public let percent: Double?
     public let symbol: String?
+    /// DfE's counts where the release carries them (pupils with the provision, and all pupils on roll): the
+    /// comparator is then computed from them rather than from the rounded percentage.
+    public let pupils: Int?
+    public let totalPupils: Int?
+
+    public init(
+        censusYear: Int, level: String, areaCode: Int, areaName: String, regionName: String, phase: ComparatorPhase,
+        provision: Provision, percent: Double?, symbol: String?, pupils: Int? = nil, totalPupils: Int? = nil
+    ) {
+        self.censusYear = censusYear
+        self.level = level
+        self.areaCode = areaCode
+        self.areaName = areaName
+        self.regionName = regionName
+        self.phase = phase
+        self.provision = provision
+        self.percent = percent
+        self.symbol = symbol
+        // Both or neither, and a count within its total.
+        if let pupils, let totalPupils, totalPupils > 0, (0...totalPupils).contains(pupils) {
+            self.pupils = pupils
+            self.totalPupils = totalPupils
+        } else {
+            self.pupils = nil
+            self.totalPupils = nil
+        }
+    }
 }
 
 /// Reads DfE's Explore Education Statistics `sen_phase_type` CSV: columns mapped by name (their order changes
@@ -41,8 +68,13 @@ public enum NationalReleaseReader {
         "south east": 989, "south west": 990,
     ]
 
+    /// DfE's phase_type_grouping → senstat's comparator phases. Non-maintained special schools and independent
+    /// schools are not state-funded special schools and stay out of that comparator (they are in Total).
     static let phases: [String: ComparatorPhase] = [
         "total": .allSchools, "state-funded primary": .stateFundedPrimary, "state-funded secondary": .stateFundedSecondary,
+        "state-funded special school": .special, "state-funded special": .special,
+        "pupil referral unit": .alternativeProvision, "state-funded alternative provision": .alternativeProvision,
+        "state-funded ap school": .alternativeProvision, "alternative provision": .alternativeProvision,
     ]
 
     struct Group: Hashable {
@@ -65,7 +97,8 @@ public enum NationalReleaseReader {
         var complete: [Provision: Bool] = [.senSupport: true, .ehcPlan: true]
     }
 
-    public static func read(_ bytes: [UInt8]) throws -> Result {
+    /// A DfE CSV's rows (header first) and its columns by lower-cased name, whatever its encoding.
+    static func namedColumns(_ bytes: [UInt8], firstColumn: String) throws -> (rows: [CSVReader.Row], index: [String: Int]) {
         let utf8 = TextEncoding.detect(bytes).toUTF8(bytes)
         let table: [CSVReader.Row]
         do {
@@ -73,9 +106,14 @@ public enum NationalReleaseReader {
         } catch let failure as CSVReader.Failure {
             throw Failure.malformed(failure.description)
         }
-        guard let header = table.first else { throw Failure.missingColumns(["time_period"]) }
+        guard let header = table.first else { throw Failure.missingColumns([firstColumn]) }
         var index: [String: Int] = [:]
         for (position, name) in header.fields.enumerated() { index[name.trimmingASCIIWhitespace().lowercased()] = position }
+        return (table, index)
+    }
+
+    public static func read(_ bytes: [UInt8]) throws -> Result {
+        let (table, index) = try namedColumns(bytes, firstColumn: "time_period")
         let required = ["time_period", "geographic_level", "phase_type_grouping"]
         let missing = required.filter { index[$0] == nil }
         guard missing.isEmpty else { throw Failure.missingColumns(missing) }
@@ -153,6 +191,16 @@ public enum NationalReleaseReader {
         for (group, sums) in chosen.sorted(by: { ($0.key.year, $0.key.areaCode, $0.key.phase.rawValue) < ($1.key.year, $1.key.areaCode, $1.key.phase.rawValue) }) {
             for provision in Provision.allCases {
                 var percent: Double?
+                // Whole counts for the group (DfE's counts are integers; a sum of several rows too).
+                var pupils: Int?
+                var total: Int?
+                if sums.complete[provision] == true, sums.pupils > 0, let count = sums.counts[provision],
+                    count >= 0, count <= sums.pupils, count == count.rounded(), sums.pupils == sums.pupils.rounded(),
+                    sums.pupils < 1e15
+                {
+                    pupils = Int(count)
+                    total = Int(sums.pupils)
+                }
                 if sums.rows == 1, let published = sums.percents[provision] {
                     percent = published
                 } else if sums.complete[provision] == true, sums.pupils > 0, let count = sums.counts[provision] {
@@ -162,7 +210,8 @@ public enum NationalReleaseReader {
                     NationalRate(
                         censusYear: group.year, level: group.level, areaCode: group.areaCode, areaName: sums.areaName,
                         regionName: sums.regionName, phase: group.phase, provision: provision, percent: percent,
-                        symbol: percent == nil ? (sums.symbols[provision] ?? "x") : nil))
+                        symbol: percent == nil ? (sums.symbols[provision] ?? "x") : nil, pupils: percent == nil ? nil : pupils,
+                        totalPupils: percent == nil ? nil : total))
             }
         }
         return result

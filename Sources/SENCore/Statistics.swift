@@ -245,26 +245,44 @@ public struct RateComparison: Sendable, Equatable {
     public let limitsMethod: Statistics.LimitsMethod
     public let flag: Statistics.Flag
 
+    /// Where the comparator is a published percentage rounded to one or two decimals, the range of true rates it
+    /// stands for; nil when it was computed from DfE's counts.
+    public let targetRange: ClosedRange<Double>?
+
     /// Unadjusted (φ = 1, τ² = 0): exact binomial limits. Adjusted for over-dispersion: on the arcsine square-root
     /// scale with the inflated variance, where the over-dispersion was estimated (Spiegelhalter 2005).
-    public init(count: Int, n: Int, target: Double, phi: Double = 1, tau2: Double = 0) {
+    ///
+    /// With `targetRange` (a rounded published rate), the limits shown are those around `target`, and a school is
+    /// flagged only when the flag holds for every rate in the range: above the upper limit of the range's top, or
+    /// below the lower limit of its bottom (both limits rise with the target).
+    public init(count: Int, n: Int, target: Double, targetRange: ClosedRange<Double>? = nil, phi: Double = 1, tau2: Double = 0) {
         self.count = count
         self.n = n
         self.rate = n > 0 ? Double(count) / Double(n) : 0
         self.wilson95 = Statistics.wilson(count: count, n: n, z: Statistics.z95)
         self.wilson998 = Statistics.wilson(count: count, n: n, z: Statistics.z998)
         self.target = target
+        self.targetRange = targetRange
         self.differencePP = (rate - target) * 100
         self.z = Statistics.zScore(count: count, n: n, target: target)
-        if phi == 1 && tau2 == 0 {
-            (self.limits95, self.limits998) = Statistics.exactLimits95And998(target: target, n: n)
-            self.limitsMethod = .exactBinomial
-        } else {
-            self.limits95 = Statistics.arcsineLimits(target: target, n: n, z: Statistics.z95, phi: phi, tau2: tau2)
-            self.limits998 = Statistics.arcsineLimits(target: target, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
-            self.limitsMethod = tau2 > 0 ? .arcsineTau2 : .arcsinePhi
+        func limits(_ p0: Double) -> (Statistics.Interval, Statistics.Interval) {
+            if phi == 1 && tau2 == 0 { return Statistics.exactLimits95And998(target: p0, n: n) }
+            return (
+                Statistics.arcsineLimits(target: p0, n: n, z: Statistics.z95, phi: phi, tau2: tau2),
+                Statistics.arcsineLimits(target: p0, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
+            )
         }
-        self.flag = Statistics.flag(rate: rate, limits95: limits95, limits998: limits998)
+        (self.limits95, self.limits998) = limits(target)
+        self.limitsMethod = phi == 1 && tau2 == 0 ? .exactBinomial : tau2 > 0 ? .arcsineTau2 : .arcsinePhi
+        if let range = targetRange, range.lowerBound < range.upperBound {
+            let (low95, low998) = limits(range.lowerBound)
+            let (high95, high998) = limits(range.upperBound)
+            self.flag = Statistics.flag(
+                rate: rate, limits95: Statistics.Interval(lower: low95.lower, upper: high95.upper),
+                limits998: Statistics.Interval(lower: low998.lower, upper: high998.upper))
+        } else {
+            self.flag = Statistics.flag(rate: rate, limits95: limits95, limits998: limits998)
+        }
     }
 }
 

@@ -6,12 +6,15 @@ public enum TrustComparison {
         public let count: Int
         public let n: Int
         public let target: Double
+        /// The true rates a rounded published comparator stands for (nil when computed from counts).
+        public let targetRange: ClosedRange<Double>?
 
-        public init(urn: URN, count: Int, n: Int, target: Double) {
+        public init(urn: URN, count: Int, n: Int, target: Double, targetRange: ClosedRange<Double>? = nil) {
             self.urn = urn
             self.count = count
             self.n = n
             self.target = target
+            self.targetRange = targetRange
         }
     }
 
@@ -43,9 +46,9 @@ public enum TrustComparison {
         let rows = inputs.map { input in
             Row(
                 input: input,
-                unadjusted: RateComparison(count: input.count, n: input.n, target: input.target),
-                phiAdjusted: RateComparison(count: input.count, n: input.n, target: input.target, phi: phi),
-                tau2Adjusted: RateComparison(count: input.count, n: input.n, target: input.target, tau2: tau2))
+                unadjusted: RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange),
+                phiAdjusted: RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: phi),
+                tau2Adjusted: RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, tau2: tau2))
         }
         return Result(
             rows: rows, pooledCount: inputs.map(\.count).reduce(0, +), pooledN: inputs.map(\.n).reduce(0, +),
@@ -62,14 +65,24 @@ public enum FunnelPlot {
         public let rate: Double
         public let flag: Statistics.Flag
         public let series: Int
+        /// For a funnel of ratios: the school's expected count (its x); `rate` is then its ratio O/E.
+        public let expected: Double?
 
-        public init(label: String, n: Int, rate: Double, flag: Statistics.Flag, series: Int) {
+        public init(label: String, n: Int, rate: Double, flag: Statistics.Flag, series: Int, expected: Double? = nil) {
             self.label = label
             self.n = n
             self.rate = rate
             self.flag = flag
             self.series = series
+            self.expected = expected
         }
+    }
+
+    /// Rates against comparator rates (x: pupils on roll), or indirectly standardised ratios O/E around 1 (x: the
+    /// expected count), as PHE draws them.
+    public enum Kind: Sendable {
+        case rates
+        case ratios
     }
 
     public struct Series: Sendable {
@@ -87,21 +100,35 @@ public enum FunnelPlot {
     static let left = 80.0, right = 370.0, top = 70.0, bottom = 70.0
     static let seriesColours = ["#1d4e89", "#7a5195", "#2a9d8f", "#8c510a", "#c51b7d", "#4d4d4d", "#0b7285", "#5c7a00"]
 
-    public static func svg(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point]) -> String {
+    public static func svg(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point], kind: Kind = .rates, emptyText: String? = nil) -> String {
         // No school to plot: an empty state, not axes scaled by nothing (which drew NaN coordinates).
         guard !points.isEmpty, !series.isEmpty else {
+            let text = emptyText ?? "No school has a return for this term, so there is nothing to plot yet."
             return header(title: title, subtitle: subtitle, height: 200)
-                + "<text x=\"\(Int(left))\" y=\"110\" font-size=\"15\">No school has a return for this term, so there is nothing to plot yet.</text>\n</svg>\n"
+                + "<text x=\"\(Int(left))\" y=\"110\" font-size=\"15\">\(escape(text))</text>\n</svg>\n"
         }
-        let maxN = Double(max(points.map(\.n).max() ?? 100, 50)) * 1.08
-        let minN = 10
+        let ratios = kind == .ratios
+        func xValue(_ point: Point) -> Double { ratios ? (point.expected ?? 0) : Double(point.n) }
+        let maxN = max(points.map(xValue).max() ?? 100, ratios ? 5 : 50) * 1.08
+        let minN = ratios ? 1.0 : 10.0
+        func limits(_ s: Series, _ at: Double, _ z: Double) -> Statistics.Interval {
+            ratios
+                ? IndirectStandardisation.ratioLimits(expected: at, z: z)
+                : Statistics.exactLimits(target: s.target, n: Int(at.rounded()), z: z)
+        }
         // The scale shows the limits where the schools are, not one extreme school (a special school at 90% would
         // flatten everyone else): points above it sit on the top edge, labelled with their rate.
-        let smallest = max(minN, points.map(\.n).min() ?? minN)
-        var scaleTop = series.map { Statistics.funnelLimits(target: $0.target, n: smallest, z: Statistics.z998).upper }.max() ?? 0
+        let smallest = max(minN, points.map(xValue).min() ?? minN)
+        var scaleTop =
+            ratios
+            ? IndirectStandardisation.ratioLimits(expected: smallest, z: Statistics.z998).upper
+            : series.map { Statistics.funnelLimits(target: $0.target, n: Int(smallest.rounded()), z: Statistics.z998).upper }.max() ?? 0
         scaleTop = max(scaleTop, (series.map(\.target).max() ?? 0) * 2)
         let inRange = points.map(\.rate).filter { $0 <= scaleTop * 1.6 }
-        let yMax = min(1, (max(scaleTop, inRange.max() ?? 0) * 1.1 * 20).rounded(.up) / 20)
+        let yMax =
+            ratios
+            ? min(5, (max(scaleTop, inRange.max() ?? 0) * 1.05 * 2).rounded(.up) / 2)
+            : min(1, (max(scaleTop, inRange.max() ?? 0) * 1.1 * 20).rounded(.up) / 20)
         let plotW = width - left - right
         let plotH = height - top - bottom
         func x(_ n: Double) -> Double { left + n / maxN * plotW }
@@ -113,11 +140,11 @@ public enum FunnelPlot {
         out += "<g stroke=\"#999\" stroke-width=\"1\">\n"
         out += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\"/>\n"
         out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\"/>\n</g>\n"
-        let yStep = yMax > 0.5 ? 0.1 : yMax > 0.2 ? 0.05 : 0.02
+        let yStep = ratios ? (yMax > 2.5 ? 0.5 : 0.25) : yMax > 0.5 ? 0.1 : yMax > 0.2 ? 0.05 : 0.02
         var tick = 0.0
         while tick <= yMax + 1e-9 {
             out += "<line x1=\"\(f(left))\" y1=\"\(f(y(tick)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y(tick)))\" stroke=\"#eee\"/>"
-            out += "<text x=\"\(f(left - 8))\" y=\"\(f(y(tick) + 4))\" font-size=\"11\" text-anchor=\"end\">\(Int((tick * 100).rounded()))%</text>\n"
+            out += "<text x=\"\(f(left - 8))\" y=\"\(f(y(tick) + 4))\" font-size=\"11\" text-anchor=\"end\">\(ratios ? String((tick * 100).rounded() / 100) : "\(Int((tick * 100).rounded()))%")</text>\n"
             tick += yStep
         }
         let xStep = niceStep(maxN / 6)
@@ -126,8 +153,8 @@ public enum FunnelPlot {
             out += "<text x=\"\(f(x(nTick)))\" y=\"\(f(top + plotH + 18))\" font-size=\"11\" text-anchor=\"middle\">\(Int(nTick))</text>\n"
             nTick += xStep
         }
-        out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 22))\" font-size=\"13\" text-anchor=\"middle\">Pupils on roll</text>\n"
-        out += "<text transform=\"translate(22 \(f(top + plotH / 2))) rotate(-90)\" font-size=\"13\" text-anchor=\"middle\">\(escape(measureLabel)) (% of pupils)</text>\n"
+        out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 22))\" font-size=\"13\" text-anchor=\"middle\">\(ratios ? "Expected count (pupils on roll × comparator rate)" : "Pupils on roll")</text>\n"
+        out += "<text transform=\"translate(22 \(f(top + plotH / 2))) rotate(-90)\" font-size=\"13\" text-anchor=\"middle\">\(escape(measureLabel)) \(ratios ? "(observed ÷ expected)" : "(% of pupils)")</text>\n"
 
         // Comparator lines and control limits.
         for (index, s) in series.enumerated() {
@@ -138,8 +165,8 @@ public enum FunnelPlot {
                 for upper in [true, false] {
                     var path = ""
                     for step in 0...80 {
-                        let n = Double(minN) + (maxN - Double(minN)) * pow2(Double(step) / 80)
-                        let limits = Statistics.exactLimits(target: s.target, n: Int(n.rounded()), z: z)
+                        let n = minN + (maxN - minN) * pow2(Double(step) / 80)
+                        let limits = limits(s, n, z)
                         path += (step == 0 ? "M" : " L") + "\(f(x(n))) \(f(y(upper ? limits.upper : limits.lower)))"
                     }
                     out += "<path class=\"limit\" d=\"\(path)\" stroke-dasharray=\"\(dash)\" stroke-width=\"1.2\"/>\n"
@@ -149,8 +176,11 @@ public enum FunnelPlot {
         }
         // Schools: each circle numbered, the number placed where it overlaps no other number or circle (the
         // first free spot on two rings around the point), and every school listed by number beside the chart.
-        let order = points.indices.sorted { (points[$0].n, points[$0].rate, points[$0].label) < (points[$1].n, points[$1].rate, points[$1].label) }
-        let centres = points.map { (x: x(Double($0.n)), y: y($0.rate)) }
+        let order = points.indices.sorted { (xValue(points[$0]), points[$0].rate, points[$0].label) < (xValue(points[$1]), points[$1].rate, points[$1].label) }
+        let centres = points.map { (x: x(xValue($0)), y: y($0.rate)) }
+        func value(_ point: Point) -> String {
+            ratios ? "\((point.rate * 100).rounded() / 100)" : "\((point.rate * 1000).rounded() / 10)%"
+        }
         var placed: [Box] = centres.map { Box(x: $0.x - 7, y: $0.y - 7, width: 14, height: 14) }
         for (rank, index) in order.enumerated() {
             let point = points[index]
@@ -163,11 +193,10 @@ public enum FunnelPlot {
                 case .within: "#ffffff"
                 }
             let colour = seriesColour(point.series, of: series.count)
-            let percent = (point.rate * 1000).rounded() / 10
             let (cx, cy) = centres[index]
             out += "<g class=\"school \(point.flag.rawValue)\">"
             out += "<circle class=\"school\" cx=\"\(f(cx))\" cy=\"\(f(cy))\" r=\"\(flagged ? 7 : 5)\" fill=\"\(fill)\" stroke=\"\(flagged ? "#000" : colour)\" stroke-width=\"\(flagged ? 2 : 1.5)\">"
-            out += "<title>\(number). \(escape(point.label)): \(percent)% of \(point.n) (\(point.flag.rawValue))</title></circle>"
+            out += "<title>\(number). \(escape(point.label)): \(ratios ? "observed ÷ expected " : "")\(value(point)) of \(point.n) pupils (\(point.flag.rawValue))</title></circle>"
             let width = Double(number.count) * 7 + 2
             let spot = Self.freeSpot(around: (cx, cy), width: width, height: 12, avoiding: placed, within: Box(x: left, y: top - 12, width: plotW, height: plotH + 12))
             placed.append(spot)
@@ -184,7 +213,7 @@ public enum FunnelPlot {
         for (index, s) in series.enumerated() {
             let colour = seriesColour(index, of: series.count)
             out += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly))\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
-            out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(escape(s.label)) \((s.target * 1000).rounded() / 10)%</text>\n"
+            out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(escape(s.label))\(ratios ? "" : " \((s.target * 1000).rounded() / 10)%")</text>\n"
             ly += 20
         }
         for (label, dash) in [("95% limits", "6 4"), ("99.8% limits", "2 3")] {
@@ -205,7 +234,6 @@ public enum FunnelPlot {
         out += "<g class=\"key\" font-size=\"11\">\n"
         for (rank, index) in order.enumerated() {
             let point = points[index]
-            let percent = (point.rate * 1000).rounded() / 10
             let flag: String =
                 switch point.flag {
                 case .high998: " \u{2014} high (99.8%)"
@@ -216,7 +244,7 @@ public enum FunnelPlot {
                 }
             let maxCharacters = max(8, Int(columnWidth / (point.flag.isOutlier ? 7.6 : 6.6)))
             let offScale = point.rate > yMax ? " (above the scale)" : ""
-            var text = "\(rank + 1). \(point.label) \(percent)%\(offScale)\(flag)"
+            var text = "\(rank + 1). \(point.label) \(value(point))\(offScale)\(flag)"
             if text.count > maxCharacters { text = String(text.prefix(maxCharacters - 1)) + "\u{2026}" }
             let column = rank / perColumn
             let row = rank % perColumn
@@ -224,6 +252,31 @@ public enum FunnelPlot {
         }
         out += "</g>\n</svg>\n"
         return out
+    }
+
+    /// Several funnels (each a whole SVG from `svg`) one above the other in one document.
+    public static func stack(title: String, panels: [String]) -> String {
+        var offset = 0
+        var body = ""
+        for panel in panels {
+            var text = Substring(panel)
+            if text.hasPrefix("<?xml"), let end = text.firstIndex(of: "\n") { text = text[text.index(after: end)...] }
+            guard let open = text.firstRange(of: "<svg ") else { continue }
+            body += String(text[..<open.lowerBound]) + "<svg x=\"0\" y=\"\(offset)\" " + String(text[open.upperBound...])
+            // Each panel's own height attribute (the first after its opening).
+            let opening = text[open.upperBound...].prefix { $0 != ">" }
+            if let h = opening.firstRange(of: "height=\"") {
+                offset += Int(opening[h.upperBound...].prefix { $0 != "\"" }) ?? Int(height)
+            } else {
+                offset += Int(height)
+            }
+        }
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(offset)" viewBox="0 0 \(Int(width)) \(offset)" font-family="Helvetica, Arial, sans-serif">
+            <title>\(escape(title))</title>
+
+            """ + body + "</svg>\n"
     }
 
     /// A rectangle on the chart (labels and circles), for placing numbers where nothing else is.

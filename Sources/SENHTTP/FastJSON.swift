@@ -101,26 +101,15 @@ struct JSONOutput {
 extension BenchmarkController.Comparison {
     /// The comparison as `JSONEncoder.api` would write it, without building its tree (members in sorted order).
     var json: JSONOutput {
-        var out = JSONOutput(capacity: 1024 + schools.count * 1024)
+        var out = JSONOutput(capacity: 1024 + (schools.count + specialistSchools.count) * 1280)
         out.object { o in
             o.key("level"); o.string(level)
             o.key("measure"); o.string(measure)
             o.key("missing")
             o.array(missing) { o, m in o.object { o in o.key("name"); o.string(m.name); o.key("urn"); o.number(m.urn) } }
-            if let od = overdispersion {
-                o.key("overdispersion")
-                o.object { o in
-                    if let chiSquare = od.chiSquare { o.key("chi_square"); o.number(chiSquare) }
-                    o.key("degrees_of_freedom"); o.number(od.degreesOfFreedom)
-                    o.key("method"); o.string(od.method)
-                    if let note = od.note { o.key("note"); o.string(note) }
-                    o.key("overdispersed"); o.bool(od.overdispersed)
-                    if let pValue = od.pValue { o.key("p_value"); o.number(pValue) }
-                    if let phi = od.phi { o.key("phi"); o.number(phi) }
-                    o.key("schools"); o.number(od.schools)
-                    if let tau2 = od.tau2 { o.key("tau2"); o.number(tau2) }
-                }
-            }
+            o.key("not_compared")
+            o.array(notCompared) { o, school in school.write(&o) }
+            if let overdispersion { o.key("overdispersion"); overdispersion.write(&o) }
             o.key("pooled")
             o.object { o in for (k, v) in pooled.sorted(by: { $0.key < $1.key }) { o.key(dynamic: k); o.number(v) } }
             if let pooledChange { o.key("pooled_change"); pooledChange.write(&o) }
@@ -128,10 +117,74 @@ extension BenchmarkController.Comparison {
             o.key("schools")
             o.array(schools) { o, row in row.write(&o) }
             o.key("source"); o.string(source)
+            if let specialistOverdispersion { o.key("specialist_overdispersion"); specialistOverdispersion.write(&o) }
+            o.key("specialist_schools")
+            o.array(specialistSchools) { o, row in row.write(&o) }
+            if let standardised { o.key("standardised"); standardised.write(&o) }
             o.key("term"); o.string(term)
             o.key("trust_id"); o.string(trustID)
         }
         return out
+    }
+}
+
+extension BenchmarkController.Overdispersion {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            if let chiSquare { o.key("chi_square"); o.number(chiSquare) }
+            o.key("degrees_of_freedom"); o.number(degreesOfFreedom)
+            o.key("method"); o.string(method)
+            if let note { o.key("note"); o.string(note) }
+            o.key("overdispersed"); o.bool(overdispersed)
+            if let pValue { o.key("p_value"); o.number(pValue) }
+            if let phi { o.key("phi"); o.number(phi) }
+            o.key("schools"); o.number(schools)
+            if let tau2 { o.key("tau2"); o.number(tau2) }
+        }
+    }
+}
+
+extension BenchmarkController.NotCompared {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("count"); o.number(count)
+            o.key("name"); o.string(name)
+            o.key("phase"); o.string(phase)
+            o.key("pupils_on_roll"); o.number(pupilsOnRoll)
+            o.key("rate"); o.number(rate)
+            o.key("reason"); o.string(reason)
+            o.key("setting"); o.string(setting)
+            o.key("urn"); o.number(urn)
+        }
+    }
+}
+
+extension BenchmarkController.RatioBody {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("expected"); o.number(expected)
+            o.key("flag"); o.string(flag)
+            o.key("limits_95"); limits95.write(&o)
+            o.key("limits_99_8"); limits998.write(&o)
+            o.key("method"); o.string(method)
+            o.key("observed"); o.number(observed)
+            o.key("ratio"); o.number(ratio)
+        }
+    }
+}
+
+extension BenchmarkController.StandardisedBody {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("expected"); o.number(expected)
+            o.key("interval_95"); interval95.write(&o)
+            o.key("interval_99_8"); interval998.write(&o)
+            o.key("method"); o.string(method)
+            o.key("observed"); o.number(observed)
+            o.key("ratio"); o.number(ratio)
+            o.key("schools"); o.number(schools)
+            o.key("verdict"); o.string(verdict)
+        }
     }
 }
 
@@ -143,6 +196,7 @@ extension BenchmarkController.ComparisonRow {
             o.key("count"); o.number(count)
             o.key("difference_pp"); o.number(differencePP)
             o.key("flag"); o.string(flag)
+            if let flagAtRate { o.key("flag_at_rate"); o.string(flagAtRate) }
             o.key("flag_limits"); o.string(flagLimits)
             o.key("flags")
             o.object { o in for (k, v) in flags.sorted(by: { $0.key < $1.key }) { o.key(dynamic: k); o.string(v) } }
@@ -155,6 +209,8 @@ extension BenchmarkController.ComparisonRow {
             o.key("phase"); o.string(phase)
             o.key("pupils_on_roll"); o.number(pupilsOnRoll)
             o.key("rate"); o.number(rate)
+            o.key("ratio"); ratio.write(&o)
+            o.key("setting"); o.string(setting)
             o.key("urn"); o.number(urn)
             o.key("wilson_95"); wilson95.write(&o)
             o.key("z"); o.number(z)
@@ -171,8 +227,12 @@ extension BenchmarkController.Comparator {
             if let note { o.key("note"); o.string(note) }
             o.key("phase"); o.string(phase)
             o.key("phase_reason"); o.string(phaseReason)
+            o.key("published_percent"); o.number(publishedPercent)
             o.key("rate"); o.number(rate)
+            o.key("rate_basis"); o.string(rateBasis)
+            if let rateRange { o.key("rate_range"); rateRange.write(&o) }
             o.key("requested_census_year"); o.number(requestedCensusYear)
+            o.key("setting"); o.string(setting)
             o.key("source"); o.string(source)
         }
     }

@@ -27,8 +27,34 @@ public struct ComparatorRate: Sendable, Equatable {
     public let areaName: String
     public let phase: ComparatorPhase
     public let censusYear: Int
-    /// A proportion (0...1).
+    /// A proportion (0...1): pupils / totalPupils where DfE's counts were imported, else the published percentage.
     public let rate: Double
+    /// The percentage as published (rounded to one or two decimals).
+    public let percent: Double
+    /// DfE's counts, where the imported release carries them.
+    public let pupils: Int?
+    public let totalPupils: Int?
+
+    public init(level: String, areaCode: Int, areaName: String, phase: ComparatorPhase, censusYear: Int, percent: Double, pupils: Int? = nil, totalPupils: Int? = nil) {
+        self.level = level
+        self.areaCode = areaCode
+        self.areaName = areaName
+        self.phase = phase
+        self.censusYear = censusYear
+        self.percent = percent
+        if let pupils, let totalPupils, totalPupils > 0 {
+            self.pupils = pupils
+            self.totalPupils = totalPupils
+            self.rate = Double(pupils) / Double(totalPupils)
+        } else {
+            self.pupils = nil
+            self.totalPupils = nil
+            self.rate = percent / 100
+        }
+    }
+
+    /// The true rates a rounded published percentage stands for; nil when the rate comes from counts.
+    public var rateRange: ClosedRange<Double>? { pupils == nil ? PublishedPercent.range(percent: percent) : nil }
 }
 
 /// Published rates at hand for a set of schools: the latest year up to the one asked for, per area and phase.
@@ -122,17 +148,20 @@ public struct BenchmarkStore: Sendable {
             let rows = try await connection.query(
                 """
                 SELECT DISTINCT ON (geographic_level, area_code, phase)
-                       geographic_level, area_code, area_name, phase, census_year, percent::float8
+                       geographic_level, area_code, area_name, phase, census_year, percent::float8, pupils, total_pupils
                 FROM national_rates
                 WHERE provision = \(provision.rawValue) AND census_year <= \(censusYear) AND percent IS NOT NULL
                 ORDER BY geographic_level, area_code, phase, census_year DESC
                 """, logger: logger)
             var rates: [String: ComparatorRate] = [:]
-            for try await (level, code, name, phaseText, year, percent) in rows.decode((String, Int, String, String, Int, Double).self) {
+            for try await (level, code, name, phaseText, year, percent, pupils, total) in rows.decode(
+                (String, Int, String, String, Int, Double, Int?, Int?).self)
+            {
                 guard let phase = ComparatorPhase(rawValue: phaseText) else { continue }
                 let area = level == "regional" ? name.lowercased() : String(code)
                 rates[ComparatorRates.key(level, area, phase)] = ComparatorRate(
-                    level: level, areaCode: code, areaName: name, phase: phase, censusYear: year, rate: percent / 100)
+                    level: level, areaCode: code, areaName: name, phase: phase, censusYear: year, percent: percent,
+                    pupils: pupils, totalPupils: total)
             }
             return ComparatorRates(rates: rates)
         }
@@ -215,6 +244,69 @@ public struct BenchmarkStore: Sendable {
         }
     }
 
+    /// DfE's national shares by primary need for the latest census year up to `censusYear` that has them:
+    /// [provision: [need: share]].
+    public func nationalNeedShares(upTo censusYear: Int, logger: Logger) async throws -> (censusYear: Int, shares: [Provision: [NeedCode: Double]])? {
+        try await database.transaction(.none, logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT census_year::int, provision, primary_need, pupils, percent::float8, provision_total
+                FROM national_need_shares
+                WHERE census_year = (SELECT max(census_year) FROM national_need_shares WHERE census_year <= \(censusYear))
+                """, logger: logger)
+            var year: Int?
+            var shares: [Provision: [NeedCode: Double]] = [:]
+            for try await (y, provisionText, needText, pupils, percent, total) in rows.decode((Int, String, String, Int?, Double?, Int?).self) {
+                guard let provision = Provision(rawValue: provisionText), let need = NeedCode(rawValue: needText) else {
+                    throw CorruptRow(table: "national_need_shares", detail: "\(provisionText)/\(needText)")
+                }
+                let share = NationalNeedShare(censusYear: y, provision: provision, need: need, pupils: pupils, percent: percent, provisionTotal: total).share
+                year = y
+                if let share { shares[provision, default: [:]][need] = share }
+            }
+            return year.map { ($0, shares) }
+        }
+    }
+
+    /// A row the schema allows but the code cannot read: an error that reaches the log and the caller (500), never
+    /// a default value.
+    public struct CorruptRow: Error, CustomStringConvertible {
+        public let table: String
+        public let detail: String
+        public var description: String { "a row of \(table) cannot be read: \(detail)" }
+    }
+
+    /// Upserts national shares by primary need (admin). Importing the same file twice changes nothing.
+    public func importNeedShares(_ shares: [NationalNeedShare], source: String, logger: Logger) async throws -> ImportCounts {
+        try await database.transaction(.platform, deadline: Database.bulkDeadline, logger: logger) { connection in
+            var counts = ImportCounts()
+            for share in shares {
+                let rows = try await connection.query(
+                    """
+                    WITH old AS (
+                        SELECT 1 FROM national_need_shares
+                        WHERE census_year = \(share.censusYear) AND provision = \(share.provision.rawValue) AND primary_need = \(share.need.rawValue)
+                    ), up AS (
+                        INSERT INTO national_need_shares (census_year, provision, primary_need, pupils, percent, provision_total, source)
+                        VALUES (\(share.censusYear), \(share.provision.rawValue), \(share.need.rawValue), \(share.pupils)::bigint,
+                                \(share.percent)::numeric, \(share.provisionTotal)::bigint, \(source))
+                        ON CONFLICT (census_year, provision, primary_need) DO UPDATE
+                        SET pupils = EXCLUDED.pupils, percent = EXCLUDED.percent, provision_total = EXCLUDED.provision_total,
+                            source = EXCLUDED.source, imported_at = now()
+                        WHERE (national_need_shares.pupils, national_need_shares.percent, national_need_shares.provision_total)
+                              IS DISTINCT FROM (EXCLUDED.pupils, EXCLUDED.percent, EXCLUDED.provision_total)
+                        RETURNING 1
+                    )
+                    SELECT (SELECT count(*) FROM old)::int, (SELECT count(*) FROM up)::int
+                    """, logger: logger)
+                for try await (existed, written) in rows.decode((Int, Int).self) {
+                    if existed == 0 { counts.new += 1 } else if written > 0 { counts.changed += 1 } else { counts.unchanged += 1 }
+                }
+            }
+            return counts
+        }
+    }
+
     public struct ImportCounts: Sendable, Equatable {
         public var new = 0
         public var changed = 0
@@ -231,17 +323,20 @@ public struct BenchmarkStore: Sendable {
                 let rows = try await connection.query(
                     """
                     WITH old AS (
-                        SELECT percent, symbol FROM national_rates
+                        SELECT 1 FROM national_rates
                         WHERE census_year = \(rate.censusYear) AND geographic_level = \(rate.level) AND area_code = \(rate.areaCode)
                           AND phase = \(rate.phase.rawValue) AND provision = \(rate.provision.rawValue)
                     ), up AS (
                         INSERT INTO national_rates (census_year, geographic_level, area_code, area_name, region_name, phase,
-                                                    provision, percent, symbol, source)
+                                                    provision, percent, symbol, pupils, total_pupils, source)
                         VALUES (\(rate.censusYear), \(rate.level), \(rate.areaCode), \(rate.areaName), \(rate.regionName),
-                                \(rate.phase.rawValue), \(rate.provision.rawValue), \(percent)::numeric, \(rate.symbol), \(source))
+                                \(rate.phase.rawValue), \(rate.provision.rawValue), \(percent)::numeric, \(rate.symbol),
+                                \(rate.pupils)::bigint, \(rate.totalPupils)::bigint, \(source))
                         ON CONFLICT (census_year, geographic_level, area_code, phase, provision) DO UPDATE
-                        SET percent = EXCLUDED.percent, symbol = EXCLUDED.symbol, source = EXCLUDED.source, imported_at = now()
-                        WHERE (national_rates.percent, national_rates.symbol) IS DISTINCT FROM (EXCLUDED.percent, EXCLUDED.symbol)
+                        SET percent = EXCLUDED.percent, symbol = EXCLUDED.symbol, pupils = EXCLUDED.pupils,
+                            total_pupils = EXCLUDED.total_pupils, source = EXCLUDED.source, imported_at = now()
+                        WHERE (national_rates.percent, national_rates.symbol, national_rates.pupils, national_rates.total_pupils)
+                              IS DISTINCT FROM (EXCLUDED.percent, EXCLUDED.symbol, EXCLUDED.pupils, EXCLUDED.total_pupils)
                         RETURNING 1
                     )
                     SELECT (SELECT count(*) FROM old)::int, (SELECT count(*) FROM up)::int

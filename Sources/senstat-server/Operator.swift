@@ -146,7 +146,7 @@ struct ImportGIAS: AsyncParsableCommand {
 struct ImportNational: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-national",
-        abstract: "Import a DfE 'Special educational needs in England' release file (Explore Education Statistics sen_phase_type CSV).")
+        abstract: "Import a DfE 'Special educational needs in England' file: sen_phase_type (rates by area and phase) or pupils by primary type of need (national shares).")
 
     @OptionGroup var database: DatabaseOptions
 
@@ -156,18 +156,13 @@ struct ImportNational: AsyncParsableCommand {
     func run() async throws {
         let logger = database.makeLogger()
         guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
-        let release: NationalReleaseReader.Result
         do {
-            release = try NationalReleaseReader.read(Array(data))
-        } catch {
-            fail("\(file): \(error)")
-        }
-        do {
-            let counts = try await withServerDatabase(database, logger: logger) { db in
-                try await BenchmarkStore(database: db).importRates(release.rates, source: "DfE sen_phase_type import", logger: logger)
+            let outcome = try await withServerDatabase(database, logger: logger) { db in
+                try await NationalImport.run(Array(data), store: BenchmarkStore(database: db), logger: logger)
             }
-            print("rates \(release.rates.count): new \(counts.new), changed \(counts.changed), unchanged \(counts.unchanged); rows skipped \(release.skippedRows), rejected \(release.rejections.count)")
-            for rejection in release.rejections {
+            let counts = outcome.counts
+            print("\(outcome.kind == "primary_need" ? "need shares" : "rates") \(outcome.rows): new \(counts.new), changed \(counts.changed), unchanged \(counts.unchanged); rows skipped \(outcome.skippedRows), rejected \(outcome.rejections.count)")
+            for rejection in outcome.rejections {
                 print("  row \(rejection.row)\(rejection.column.map { ", \($0)" } ?? ""): \(rejection.reason)")
             }
         } catch {

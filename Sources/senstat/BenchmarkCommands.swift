@@ -56,21 +56,27 @@ struct Compare: AsyncParsableCommand {
         let reply = try await api.request(.GET, path, query: query)
         try emit(reply, format: output.format) {
             let body = object(try reply.json())
-            var table = Table(headers: ["urn", "name", "roll", "rate", "95% interval", "comparator", "z", "flag"])
-            for s in objects(body["schools"]) {
+            var table = Table(headers: ["urn", "name", "roll", "rate", "95% interval", "comparator", "z", "O/E", "flag"])
+            // Mainstream schools, then special schools and AP (each against its own kind), then those not compared.
+            for s in objects(body["schools"]) + objects(body["specialist_schools"]) {
                 let c = object(s["comparator"])
                 let w = object(s["wilson_95"])
                 let flag = cell(s["flag"])
                 table.add(
                     [cell(s["urn"]), cell(s["name"]), cell(s["pupils_on_roll"]), percent(s["rate"]), "\(percent(w["lower"]))-\(percent(w["upper"]))",
-                     "\(percent(c["rate"])) \(cell(c["phase"])) \(cell(c["census_year"]))", cell(s["z"]), flag],
+                     "\(percent(c["rate"])) \(cell(c["phase"])) \(cell(c["census_year"]))", cell(s["z"]), cell(object(s["ratio"])["ratio"]), flag],
                     colour: Compare.colour(flag))
             }
-            for s in objects(body["missing"]) { table.add([cell(s["urn"]), cell(s["name"]), "", "", "", "", "", "no return"]) }
+            for s in objects(body["not_compared"]) {
+                table.add([cell(s["urn"]), cell(s["name"]), cell(s["pupils_on_roll"]), percent(s["rate"]), "", "no \(cell(s["setting"])) rate loaded", "", "", "not compared"])
+            }
+            for s in objects(body["missing"]) { table.add([cell(s["urn"]), cell(s["name"]), "", "", "", "", "", "", "no return"]) }
             let pooled = object(body["pooled"])
             let od = object(body["overdispersion"])
             let spread = od["phi"] == nil ? cell(od["note"]) : "overdispersion phi \(cell(od["phi"])), p \(cell(od["p_value"])), tau2 \(cell(od["tau2"]))"
-            table.footer = "trust: \(percent(pooled["rate"])) of \(cell(pooled["pupils_on_roll"])) pupils; \(spread); flags use exact 95% and 99.8% limits"
+            let standardised = object(body["standardised"])
+            let ratio = standardised.isEmpty ? "" : "; observed/expected \(cell(standardised["ratio"])) (\(cell(standardised["verdict"])))"
+            table.footer = "trust: \(percent(pooled["rate"])) of \(cell(pooled["pupils_on_roll"])) pupils\(ratio); \(spread); flags use exact 95% and 99.8% limits"
             return table
         }
     }
@@ -84,12 +90,13 @@ struct Funnel: AsyncParsableCommand {
     @Option(help: "sen_support or ehc_plan.") var measure: String = "sen_support"
     @Option(help: "national, regional or la.") var comparator: String = "national"
     @Option(help: "The trust (default: yours).") var trust: String?
+    @Option(help: "ratio (one funnel of observed / expected) or phase (a panel per comparator phase).") var view: String = "ratio"
 
     func run() async throws {
         let api = try connection.client()
         let reply = try await api.request(
             .GET, "/v1/trusts/\(try await resolveTrust(trust, api: api))/funnel.svg",
-            query: [("term", term), ("measure", measure), ("comparator", comparator)], accept: "image/svg+xml")
+            query: [("term", term), ("measure", measure), ("comparator", comparator), ("view", view)], accept: "image/svg+xml")
         guard FileManager.default.createFile(atPath: out, contents: reply.body) else {
             throw CLIError(code: .other, message: "senstat: cannot write \(out)")
         }

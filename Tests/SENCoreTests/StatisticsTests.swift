@@ -133,16 +133,18 @@ import Testing
         ("middle_deemed_secondary", "Academy converter", .stateFundedSecondary),
         ("16_plus", "Academy 16-19 converter", .stateFundedSecondary),
         ("all_through", "Free schools", .allSchools),
-        ("not_applicable", "Academy special converter", .allSchools),
-        ("primary", "Community special school", .allSchools),
-        ("not_applicable", "Pupil referral unit", .allSchools),
-        ("secondary", "Academy alternative provision converter", .allSchools),
+        ("not_applicable", "Academy special converter", .special),
+        ("primary", "Community special school", .special),
+        ("not_applicable", "Non-maintained special school", .special),
+        ("not_applicable", "Pupil referral unit", .alternativeProvision),
+        ("secondary", "Academy alternative provision converter", .alternativeProvision),
         ("nursery", "Local authority nursery school", .allSchools),
     ])
     func comparatorPhase(_ phase: String, _ type: String, _ expected: ComparatorPhase) {
         let (chosen, reason) = ComparatorPhase.forSchool(phase: phase, establishmentType: type)
         #expect(chosen == expected)
         #expect(!reason.isEmpty)
+        #expect((chosen.setting == .mainstream) == [.allSchools, .stateFundedPrimary, .stateFundedSecondary].contains(chosen))
     }
 }
 
@@ -152,6 +154,8 @@ import Testing
             time_period,geographic_level,country_name,region_name,old_la_code,la_name,phase_type_grouping,type_of_establishment,total_pupils,sen_support,ehc_plan,sen_support_percent,ehc_plan_percent
             202526,National,England,,,,Total,Total,9000000,1300000,500000,14.4,5.6
             202526,National,England,,,,State-funded special school,Total,160000,c,150000,c,93.8
+            202526,National,England,,,,Pupil referral unit,Total,12000,3000,4000,25.0,33.3
+            202526,National,England,,,,Independent school,Total,600000,50000,20000,8.3,3.3
             202526,Local authority,England,North West,352,Manchester,State-funded primary,Academy converter,20000,3000,700,15.0,3.5
             202526,Local authority,England,North West,352,Manchester,State-funded primary,Community school,30000,4800,1100,16.0,3.7
             202526,Local authority,England,North West,350,Bolton,State-funded primary,Total,z,z,z,z,z
@@ -167,7 +171,22 @@ import Testing
         #expect(rate("local_authority", 352, .ehcPlan)?.percent == 3.6)
         #expect(rate("local_authority", 350, .senSupport)?.percent == nil)
         #expect(rate("local_authority", 350, .senSupport)?.symbol == "z")
-        #expect(result.skippedRows == 1, "special schools are part of Total, not a phase of their own")
+        #expect(rate("local_authority", 350, .senSupport)?.pupils == nil)
+        // Counts are kept where the file has them, so the comparator can be computed from them.
+        #expect(rate("national", 970, .senSupport)?.pupils == 1_300_000)
+        #expect(rate("national", 970, .senSupport)?.totalPupils == 9_000_000)
+        #expect(rate("local_authority", 352, .ehcPlan)?.pupils == 1800)
+        #expect(rate("local_authority", 352, .ehcPlan)?.totalPupils == 50_000)
+        // Special schools are a comparator of their own: the EHC rate as published, SEN support suppressed (c).
+        let special = result.rates.filter { $0.phase == .special }
+        #expect(special.first { $0.provision == .ehcPlan }?.percent == 93.8)
+        #expect(special.first { $0.provision == .ehcPlan }?.pupils == 150_000)
+        #expect(special.first { $0.provision == .senSupport }?.percent == nil)
+        #expect(special.first { $0.provision == .senSupport }?.symbol == "c")
+        let ap = result.rates.filter { $0.phase == .alternativeProvision }
+        #expect(ap.first { $0.provision == .ehcPlan }?.percent == 33.3)
+        #expect(ap.first { $0.provision == .senSupport }?.pupils == 3000)
+        #expect(result.skippedRows == 1, "independent schools are part of Total, not a comparator of their own")
     }
 
     @Test func missingColumnsAreNamed() {

@@ -53,8 +53,31 @@ let latestDemoTerm = "2025-26-summer"
                     #expect((comparator["note"] as? String)?.contains("2026 is not published") == true)
                     #expect(comparator["rate"] as? Double == 0.148)
                     #expect((comparator["source"] as? String)?.contains("Open Government Licence") == true)
-                    let special = try #require(schools.first { $0["urn"] as? Int == 990_107 })
-                    #expect((special["comparator"] as? [String: Any])?["phase"] as? String == "all")
+                    // A published 14.8% stands for 14.75-14.85%: the answer says so.
+                    #expect(comparator["rate_basis"] as? String == "published_percent" && comparator["published_percent"] as? Double == 14.8)
+                    #expect((comparator["rate_range"] as? [String: Double]) == ["lower": 0.1475, "upper": 0.1485])
+                    #expect(comparator["setting"] as? String == "mainstream" && heaton["setting"] as? String == "mainstream")
+                    // The special school is not compared with all schools: no rate of its kind is shipped, so it is
+                    // shown apart with the reason, and it is in neither the mainstream rows nor their dispersion.
+                    #expect(schools.first { $0["urn"] as? Int == 990_107 } == nil)
+                    #expect((body["specialist_schools"] as? [Any])?.isEmpty == true)
+                    let notCompared = try #require(body["not_compared"] as? [[String: Any]])
+                    let special = try #require(notCompared.first { $0["urn"] as? Int == 990_107 })
+                    #expect(special["setting"] as? String == "special")
+                    #expect((special["reason"] as? String)?.contains("sen_phase_type") == true)
+                    // The trust's pooled rate still counts every school with a return.
+                    let pooled = try #require(body["pooled"] as? [String: Double])
+                    let counts = (schools + notCompared).map { $0["count"] as? Int ?? 0 }.reduce(0, +)
+                    #expect(pooled["count"] == Double(counts))
+                    // Its standardised ratio: observed over expected of the compared schools, each with its own rate.
+                    let standardised = try #require(body["standardised"] as? [String: Any])
+                    let observed = schools.map { $0["count"] as? Int ?? 0 }.reduce(0, +)
+                    #expect(standardised["observed"] as? Int == observed && standardised["schools"] as? Int == schools.count)
+                    for row in schools {
+                        let ratio = try #require(row["ratio"] as? [String: Any])
+                        let n = Double(row["pupils_on_roll"] as? Int ?? 0), p0 = (row["comparator"] as? [String: Any])?["rate"] as? Double ?? 0
+                        #expect(abs((ratio["expected"] as? Double ?? 0) - n * p0) < 0.0006, "expected = pupils × the comparator's rate")
+                    }
                     // Six schools: too few to estimate over-dispersion (one school would decide it), and the answer
                     // says so instead of giving a φ.
                     let od = try #require(body["overdispersion"] as? [String: Any])
@@ -118,11 +141,34 @@ let latestDemoTerm = "2025-26-summer"
                     let parser = XMLParser(data: Data(response.text.utf8))
                     parser.delegate = counter
                     #expect(parser.parse(), "the SVG parses as XML")
-                    #expect(counter.schoolCircles == f.trustA.schools.count - 1, "one point per school with a return")
-                    #expect(counter.elements["path", default: 0] >= 4, "95% and 99.8% limits, above and below")
+                    // One funnel of observed ÷ expected for the mainstream schools with a return (the special
+                    // school, with no comparator of its kind, is not on it).
+                    #expect(counter.schoolCircles == f.trustA.schools.count - 2, "one point per compared mainstream school")
+                    #expect(counter.elements["path", default: 0] == 4, "95% and 99.8% limits around 1, above and below")
                     #expect(!response.text.contains("<script"))
                     #expect(response.text.contains("Heaton Brook Primary"))
-                    #expect(response.text.contains("Pupils on roll"))
+                    #expect(response.text.contains("Expected count"))
+                    #expect(response.text.contains("observed ÷ expected"))
+                }
+                // Per-phase panels: one funnel per comparator phase, and the school not compared said so.
+                try await client.execute(
+                    uri: "/v1/trusts/\(f.trustA.id)/funnel.svg?term=\(latestDemoTerm)&measure=sen_support&view=phase", method: .get,
+                    headers: f.headers("trust_executive")
+                ) { response in
+                    #expect(response.status == .ok)
+                    let counter = ElementCounter()
+                    let parser = XMLParser(data: Data(response.text.utf8))
+                    parser.delegate = counter
+                    #expect(parser.parse(), "the SVG parses as XML")
+                    #expect(counter.schoolCircles == f.trustA.schools.count - 2)
+                    #expect(counter.elements["svg", default: 0] >= 3, "the document and a panel each for primary and secondary")
+                    #expect(response.text.contains("state-funded primary") && response.text.contains("state-funded secondary"))
+                    #expect(response.text.contains("not compared") && response.text.contains("Pupils on roll"))
+                }
+                try await client.execute(
+                    uri: "/v1/trusts/\(f.trustA.id)/funnel.svg?term=\(latestDemoTerm)&view=stacked", method: .get, headers: f.headers("trust_executive")
+                ) { response in
+                    #expect(response.status == .badRequest)
                 }
             }
         }
@@ -144,12 +190,21 @@ let latestDemoTerm = "2025-26-summer"
                 }
                 #expect(rows.count > 20)
                 var cases: [[String: Any]] = []
+                // The flag must hold across the published rate's rounding: lower limits at the bottom of its
+                // range, upper limits at the top.
+                var ends: [[String: Any]] = []
                 for row in rows {
                     let n = try #require(row["pupils_on_roll"] as? Int)
-                    let p0 = try #require((row["comparator"] as? [String: Any])?["rate"] as? Double)
+                    let comparator = try #require(row["comparator"] as? [String: Any])
+                    let p0 = try #require(comparator["rate"] as? Double)
                     for q in [0.001, 0.025, 0.975, 0.999] { cases.append(["n": n, "p0": p0, "q": q]) }
+                    let range = try #require(comparator["rate_range"] as? [String: Double])
+                    for (q, end) in [(0.001, "lower"), (0.025, "lower"), (0.975, "upper"), (0.999, "upper")] {
+                        ends.append(["n": n, "p0": range[end]!, "q": q])
+                    }
                 }
                 let reference = try await StatisticsReference.values("binomial_limit", cases)
+                let robust = try await StatisticsReference.values("binomial_limit", ends)
                 for (index, row) in rows.enumerated() {
                     #expect(row["limits_method"] as? String == "exact_binomial")
                     let l95 = try #require(row["limits_95"] as? [String: Double])
@@ -160,10 +215,68 @@ let latestDemoTerm = "2025-26-summer"
                     }
                     // The flag from the rate against scipy's limits (rates and limits as the API rounds them).
                     let rate = try #require(row["rate"] as? Double)
-                    let limits = reference[(index * 4)..<(index * 4 + 4)].map { (($0 * 100_000).rounded()) / 100_000 }
-                    let expected =
+                    func flag(_ limits: [Double]) -> String {
                         rate > limits[3] ? "high_99_8" : rate > limits[2] ? "high_95" : rate < limits[0] ? "low_99_8" : rate < limits[1] ? "low_95" : "within"
-                    #expect(row["flag"] as? String == expected, "\(row["name"] ?? "") at \(rate): \(limits)")
+                    }
+                    let limits = robust[(index * 4)..<(index * 4 + 4)].map { (($0 * 100_000).rounded()) / 100_000 }
+                    #expect(row["flag"] as? String == flag(limits), "\(row["name"] ?? "") at \(rate): \(limits)")
+                    // Where the rounding weakened the flag, the flag at the published rate is given beside it.
+                    let atRate = flag(reference[(index * 4)..<(index * 4 + 4)].map { (($0 * 100_000).rounded()) / 100_000 })
+                    #expect((row["flag_at_rate"] as? String ?? row["flag"] as? String) == atRate)
+                }
+            }
+        }
+    }
+
+    /// Every school's observed ÷ expected and its Poisson funnel limits, and each trust's standardised ratio with
+    /// its exact interval, against scipy (to the API's five decimals), for both demo trusts and both measures.
+    @Test func theDemoRatiosAreScipys() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                for (trust, who) in [(f.trustA.id, "trust_executive"), (f.trustB.id, "other_trust_executive")] {
+                    for measure in ["sen_support", "ehc_plan"] {
+                        let uri = "/v1/trusts/\(trust)/comparison?term=2025-26-spring&measure=\(measure)"
+                        let body = try await client.execute(uri: uri, method: .get, headers: f.headers(who)) { try json($0) }
+                        let rows = try #require(body["schools"] as? [[String: Any]]) + (body["specialist_schools"] as? [[String: Any]] ?? [])
+                        #expect(!rows.isEmpty)
+                        var cases: [[String: Any]] = []
+                        var observedTotal = 0
+                        var expectedTotal = 0.0
+                        for row in rows {
+                            let n = Double(try #require(row["pupils_on_roll"] as? Int))
+                            let p0 = try #require((row["comparator"] as? [String: Any])?["rate"] as? Double)
+                            observedTotal += row["count"] as? Int ?? 0
+                            expectedTotal += n * p0
+                            for q in [0.001, 0.025, 0.975, 0.999] { cases.append(["mean": n * p0, "q": q]) }
+                        }
+                        let reference = try await StatisticsReference.values("poisson_limit", cases)
+                        for (index, row) in rows.enumerated() {
+                            let ratio = try #require(row["ratio"] as? [String: Any])
+                            let e = (cases[index * 4]["mean"] as? Double) ?? 0
+                            let count = Double(row["count"] as? Int ?? 0)
+                            #expect(abs((ratio["ratio"] as? Double ?? -1) - count / e) <= 0.000005 + 1e-12)
+                            let l95 = try #require(ratio["limits_95"] as? [String: Double])
+                            let l998 = try #require(ratio["limits_99_8"] as? [String: Double])
+                            let mine = [l998["lower"]!, l95["lower"]!, l95["upper"]!, l998["upper"]!]
+                            for k in 0..<4 {
+                                #expect(abs(mine[k] - reference[index * 4 + k] / e) <= 0.000005 + 1e-12, "\(row["name"] ?? "") \(k)")
+                            }
+                        }
+                        let standardised = try #require(body["standardised"] as? [String: Any])
+                        #expect(standardised["observed"] as? Int == observedTotal)
+                        #expect(abs((standardised["expected"] as? Double ?? -1) - expectedTotal) <= 0.0005 + 1e-9)
+                        let exact = try await StatisticsReference.values(
+                            "poisson_exact", [["observed": observedTotal, "z": Statistics.z95], ["observed": observedTotal, "z": Statistics.z998]])
+                        let i95 = try #require(standardised["interval_95"] as? [String: Double])
+                        let i998 = try #require(standardised["interval_99_8"] as? [String: Double])
+                        #expect(abs(i95["lower"]! - exact[0] / expectedTotal) <= 0.000005 + 1e-12)
+                        #expect(abs(i95["upper"]! - exact[1] / expectedTotal) <= 0.000005 + 1e-12)
+                        #expect(abs(i998["lower"]! - exact[2] / expectedTotal) <= 0.000005 + 1e-12)
+                        #expect(abs(i998["upper"]! - exact[3] / expectedTotal) <= 0.000005 + 1e-12)
+                        let verdict = exact[0] / expectedTotal > 1 ? "above" : exact[1] / expectedTotal < 1 ? "below" : "as_expected"
+                        #expect(standardised["verdict"] as? String == verdict)
+                    }
                 }
             }
         }
@@ -262,6 +375,69 @@ let latestDemoTerm = "2025-26-summer"
         }
     }
 
+    /// The need mix against the nation: DfE's shares as shipped (January 2022, counts over the provision's total),
+    /// the school's Wilson interval as statsmodels gives it, and the verdict from the two; a later DfE file of
+    /// needs, imported by the national importer, replaces them.
+    @Test func theNeedMixIsComparedWithTheNation() async throws {
+        try await withTestDatabase { db in
+            let f = try await loadDemoWithReturns(db)
+            try await withApp(db) { client in
+                let uri = "/v1/schools/990103/benchmark?term=2025-26-spring"
+                let body = try await client.execute(uri: uri, method: .get, headers: f.headers("trust_executive")) { try json($0) }
+                let profile = try #require(body["need_profile"] as? [String: Any])
+                #expect(profile["national_census_year"] as? Int == 2022)
+                #expect((profile["national_note"] as? String)?.contains("January 2022") == true)
+                #expect((profile["national"] as? String)?.contains("Open Government Licence") == true)
+                let ehc = try #require(profile["ehc_plan"] as? [[String: Any]])
+                let asd = try #require(ehc.first { $0["need"] as? String == "ASD" })
+                #expect(asd["national_share"] as? Double == ((103_430.0 / 330_450 * 100_000).rounded() / 100_000))
+                var cases: [[String: Any]] = []
+                var rows: [[String: Any]] = []
+                for provision in ["sen_support", "ehc_plan"] {
+                    let shares = try #require(profile[provision] as? [[String: Any]])
+                    let total = shares.map { $0["count"] as? Int ?? 0 }.reduce(0, +)
+                    for share in shares {
+                        cases.append(["count": share["count"] as? Int ?? 0, "n": total, "z": 1.959963984540054])
+                        rows.append(share)
+                    }
+                }
+                let reference = try await StatisticsReference.values("wilson", cases)
+                var verdicts: Set<String> = []
+                for (index, row) in rows.enumerated() {
+                    let interval = try #require(row["wilson_95"] as? [String: Double])
+                    #expect(abs(interval["lower"]! - reference[index * 2]) <= 0.000005 + 1e-12)
+                    #expect(abs(interval["upper"]! - reference[index * 2 + 1]) <= 0.000005 + 1e-12)
+                    let national = try #require(row["national_share"] as? Double)
+                    let verdict = national < reference[index * 2] ? "higher" : national > reference[index * 2 + 1] ? "lower" : "similar"
+                    #expect(row["vs_national"] as? String == verdict, "\(row["need"] ?? "")")
+                    #expect(["higher", "lower", "similar"].contains(row["vs_trust"] as? String ?? ""))
+                    verdicts.insert(verdict)
+                }
+                #expect(verdicts.contains("similar"))
+
+                // A DfE file of needs for January 2025 (labels, time_period): imported, then used.
+                let file = """
+                    time_period,time_identifier,geographic_level,country_name,phase_type_grouping,sen_provision,sen_primary_need,pupil_count,pupil_percent
+                    202425,Academic year,National,England,Total,EHC plan,Autistic Spectrum Disorder,150000,30.0
+                    202425,Academic year,National,England,Total,EHC plan,Total,500000,100
+                    202425,Academic year,National,England,Total,SEN support,Speech language and communication needs,300000,25.0
+                    """
+                try await client.execute(uri: "/v1/admin/national-imports", method: .post, headers: f.headers("admin"), body: ByteBuffer(string: file)) { response in
+                    #expect(response.status == .ok)
+                    let result = try json(response)
+                    #expect(result["kind"] as? String == "primary_need" && result["rates"] as? Int == 2 && result["new"] as? Int == 2)
+                }
+                let after = try await client.execute(uri: uri, method: .get, headers: f.headers("trust_executive")) { try json($0) }
+                let newProfile = try #require(after["need_profile"] as? [String: Any])
+                #expect(newProfile["national_census_year"] as? Int == 2025)
+                let newASD = try #require((newProfile["ehc_plan"] as? [[String: Any]])?.first { $0["need"] as? String == "ASD" })
+                #expect(newASD["national_share"] as? Double == 0.3, "150,000 of the 500,000 in the file's total row")
+                let mld = try #require((newProfile["ehc_plan"] as? [[String: Any]])?.first { $0["need"] as? String == "MLD" })
+                #expect(mld["national_share"] is NSNull && mld["vs_national"] is NSNull, "a need the file does not give has no national share")
+            }
+        }
+    }
+
     @Test func oneSchoolsBenchmarkAtEachLevel() async throws {
         try await withTestDatabase { db in
             let f = try await loadDemoWithReturns(db)
@@ -340,8 +516,40 @@ let latestDemoTerm = "2025-26-summer"
                     let schools = try #require(body["schools"] as? [[String: Any]])
                     let primary = try #require(schools.first { $0["urn"] as? Int == 990_101 }?["comparator"] as? [String: Any])
                     #expect(primary["census_year"] as? Int == 2026)
-                    #expect(primary["rate"] as? Double == 0.149)
+                    // From the file's counts (670,000 of 4,500,000), not its rounded 14.9%.
+                    #expect(primary["rate"] as? Double == ((670_000.0 / 4_500_000 * 100_000).rounded() / 100_000))
+                    #expect(primary["rate_basis"] as? String == "dfe_counts" && primary["published_percent"] as? Double == 14.9)
+                    #expect(primary["rate_range"] == nil)
                     #expect(primary["note"] == nil)
+                    // SEN support in special schools is suppressed (c) in the file: still not compared.
+                    let notCompared = try #require(body["not_compared"] as? [[String: Any]])
+                    #expect(notCompared.map { $0["urn"] as? Int } == [990_107])
+                }
+                // EHC plans in special schools are published: the special school is compared with them, apart.
+                try await client.execute(
+                    uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)&measure=ehc_plan", method: .get, headers: f.headers("trust_executive")
+                ) { response in
+                    let body = try json(response)
+                    let specialist = try #require(body["specialist_schools"] as? [[String: Any]])
+                    let special = try #require(specialist.first { $0["urn"] as? Int == 990_107 })
+                    let comparator = try #require(special["comparator"] as? [String: Any])
+                    #expect(comparator["phase"] as? String == "special" && comparator["setting"] as? String == "special")
+                    #expect(comparator["rate"] as? Double == 0.9375, "150,000 of 160,000")
+                    #expect(special["setting"] as? String == "special")
+                    #expect((body["not_compared"] as? [Any])?.isEmpty == true)
+                    let schools = try #require(body["schools"] as? [[String: Any]])
+                    #expect(!schools.contains { $0["urn"] as? Int == 990_107 })
+                    #expect((body["overdispersion"] as? [String: Any])?["schools"] as? Int == schools.count, "mainstream dispersion leaves it out")
+                    #expect((body["specialist_overdispersion"] as? [String: Any])?["schools"] as? Int == 1)
+                    let standardised = try #require(body["standardised"] as? [String: Any])
+                    #expect(standardised["schools"] as? Int == schools.count + 1)
+                }
+                // The same special school's own benchmark uses its own kind's rate.
+                try await client.execute(
+                    uri: "/v1/schools/990107/benchmark?term=\(latestDemoTerm)", method: .get, headers: f.headers("trust_executive")
+                ) { response in
+                    #expect(response.status == .notFound, "SEN support has no special-school rate in the file")
+                    #expect(response.text.contains("state-funded special schools"))
                 }
             }
             let symbol = try await db.adminSQL("SELECT percent, symbol FROM national_rates WHERE census_year = 2026 AND area_code = 350 AND provision = 'sen_support'")

@@ -12,15 +12,21 @@ import Testing
         B.Interval(try! JSONDecoder().decode(Statistics.Interval.self, from: Data(#"{"lower":\#(a),"upper":\#(b)}"#.utf8)))
     }
 
-    func row(_ urn: Int, name: String, note: String?) -> B.ComparisonRow {
-        B.ComparisonRow(
-            urn: urn, name: name, phase: "primary", pupilsOnRoll: 420, count: 61, rate: 0.14524, wilson95: interval(0.1146, 0.18265),
-            comparator: B.Comparator(
-                level: "la", area: "Bradford", phase: "state_funded_primary", phaseReason: "primary phase", censusYear: 2025,
-                requestedCensusYear: 2026, rate: 0.139, note: note, source: "DfE, OGL v3.0"),
+    func row(_ urn: Int, name: String, note: String?, counts: Bool = false) -> B.ComparisonRow {
+        let range: ClosedRange<Double>? = counts ? nil : 0.1385...0.1395
+        let comparator = B.Comparator(
+            level: "la", area: "Bradford", phase: "state_funded_primary", phaseReason: "primary phase", setting: "mainstream",
+            censusYear: 2025, requestedCensusYear: 2026, rate: 0.139, rateBasis: counts ? "dfe_counts" : "published_percent",
+            publishedPercent: 13.9, rateRange: range.map { B.Interval(lower: $0.lowerBound, upper: $0.upperBound) }, note: note,
+            source: "DfE, OGL v3.0", exactRate: 0.13904, range: range)
+        return B.ComparisonRow(
+            urn: urn, name: name, phase: "primary", setting: "mainstream", pupilsOnRoll: 420, count: 61, rate: 0.14524,
+            wilson95: interval(0.1146, 0.18265), comparator: comparator,
             differencePP: 0.62, z: 0.366, limits95: interval(0.1066, 0.1714), limits998: interval(0.0904, 0.1876),
-            limits998Phi: interval(0.08, 2e-05), limits998Tau2: interval(0, 1), limitsMethod: "exact_binomial", flag: "within", flagLimits: "unadjusted",
+            limits998Phi: interval(0.08, 2e-05), limits998Tau2: interval(0, 1), limitsMethod: "exact_binomial", flag: "within",
+            flagAtRate: counts ? nil : "high_95", flagLimits: "unadjusted",
             flags: ["unadjusted": "within", "phi": "within", "tau2": "high_95"],
+            ratio: B.RatioBody(count: 61, n: 420, comparator: comparator),
             change: urn % 2 == 0 ? nil : B.ChangeBody(count: 61, n: 420, earlier: (term: "2024-25-autumn", count: 40, n: 410)))
     }
 
@@ -41,11 +47,15 @@ import Testing
             pooled: ["count": 122, "pupils_on_roll": 840, "rate": 0.14524],
             pooledChange: variant == 0 ? nil : B.ChangeBody(count: 122, n: 840, earlier: (term: "2024-25-autumn", count: 100, n: 830)),
             pooledTrendTest: variant == 2 ? nil : B.TrendTestBody(ChangeOverTime.trend([(10, 100), (12, 100), nil, (20, 110)])),
+            standardised: variant == 1 ? nil : B.StandardisedBody([.init(observed: 61, expected: 58.4), .init(observed: 70, expected: 61.2)]),
             overdispersion: overdispersion[variant],
             schools: [
                 row(990101, name: "St Th\u{E9}r\u{E8}se's \"Quoted\" \\ back\\slash/ tab\tand newline\nend", note: nil),
-                row(990102, name: "Ysgol \u{1}control", note: "no local authority figure for LA 999; national used"),
+                row(990102, name: "Ysgol \u{1}control", note: "no local authority figure for LA 999; national used", counts: true),
             ],
+            specialistSchools: variant == 0 ? [] : [row(990104, name: "Moorside Special", note: nil, counts: variant == 2)],
+            specialistOverdispersion: variant == 0 ? nil : overdispersion[2],
+            notCompared: variant == 2 ? [] : [B.NotCompared(urn: 990105, name: "Valley PRU", phase: "not_applicable", setting: "alternative_provision", pupilsOnRoll: 40, count: 9, rate: 0.225, reason: "no national rate…")],
             missing: [B.Missing(urn: 990103, name: "Pennine High")], source: "senstat")
         let expected = try JSONEncoder.api.encode(comparison)
         let written = comparison.json.bytes

@@ -17,6 +17,11 @@ Reads a JSON request (a file named as the argument, or stdin), {"task": ..., "ca
   trend           {"points": [[x, n] or null, ...]}  two values: the chi-square for trend (Cochran-Armitage, scores
                   1..T, missing terms keeping their place) and its p-value, by statsmodels' Table.test_ordinal_association
                   on the 2 x T table with those scores
+  poisson_limit   {"mean", "q"}  Spiegelhalter's (2005, appendix A.1.2) interpolated limit on a Poisson count:
+                  r = poisson.ppf(q, mean); alpha = (F(r) - q) / (F(r) - F(r - 1)); r - alpha, at least 0
+  poisson_exact   {"observed", "z"}  two values: the exact (Garwood) interval for a Poisson mean,
+                  chi2.ppf(a/2, 2 O) / 2 and chi2.ppf(1 - a/2, 2 O + 2) / 2 with a = 2 norm.sf(z) (0 below for O = 0)
+  wilson          {"count", "n", "z"}  two values: statsmodels' proportion_confint(method="wilson") at alpha = 2 norm.sf(z)
   arcsine_limit   {"p0", "n", "z", "phi", "tau2"}  two values: sin^2(asin(sqrt(p0)) -/+ z sqrt(phi / 4n + tau2))
                   clipped to [0, pi/2]
 """
@@ -24,7 +29,7 @@ import json
 import sys
 
 import numpy as np
-from scipy.stats import binom, chi2, norm
+from scipy.stats import binom, chi2, norm, poisson
 
 
 def binomial_limit(case):
@@ -75,7 +80,30 @@ def trend(case):
     return [chi_square, float(chi2.sf(chi_square, 1))]
 
 
+def poisson_limit(case):
+    mean, q = case["mean"], case["q"]
+    r = poisson.ppf(q, mean)
+    at, below = poisson.cdf(r, mean), poisson.cdf(r - 1, mean)
+    alpha = (at - q) / (at - below) if at > below else 0.0
+    return max(0.0, float(r - alpha))
+
+
+def poisson_exact(case):
+    o, a = case["observed"], 2 * norm.sf(case["z"])
+    lower = 0.0 if o == 0 else float(chi2.ppf(a / 2, 2 * o) / 2)
+    return [lower, float(chi2.ppf(1 - a / 2, 2 * o + 2) / 2)]
+
+
+def wilson(case):
+    from statsmodels.stats.proportion import proportion_confint
+    low, high = proportion_confint(case["count"], case["n"], alpha=2 * norm.sf(case["z"]), method="wilson")
+    return [float(low), float(high)]
+
+
 TASKS = {
+    "poisson_limit": poisson_limit,
+    "poisson_exact": poisson_exact,
+    "wilson": wilson,
     "binomial_limit": binomial_limit,
     "binomial_cdf": lambda c: float(binom.cdf(c["k"], c["n"], c["p"])),
     "binomial_ppf": lambda c: float(binom.ppf(c["q"], c["n"], c["p"])),
