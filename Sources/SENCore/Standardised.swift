@@ -155,8 +155,10 @@ public enum IndirectStandardisation {
     /// the highest expectation, low only below the lower limit of the lowest.
     public static func ratio(_ unit: Unit, expectedRange: ClosedRange<Double>? = nil) -> Ratio {
         let (l95, l998) = ratioLimits95And998(expected: unit.expected)
+        let atExpected = Statistics.flag(rate: unit.ratio, limits95: l95, limits998: l998)
         let flag: Statistics.Flag
-        if let range = expectedRange, range.lowerBound < range.upperBound, range.lowerBound > 0 {
+        // Within at the expectation is within across its range; only a flag is checked at the range's ends.
+        if atExpected.isOutlier, let range = expectedRange, range.lowerBound < range.upperBound, range.lowerBound > 0 {
             // In counts: lower limits at the lowest expectation, upper limits at the highest.
             let low = Poisson.spiegelhalterLimits([tail998, tail95], mean: range.lowerBound)
             let high = Poisson.spiegelhalterLimits([1 - tail95, 1 - tail998], mean: range.upperBound)
@@ -165,7 +167,7 @@ public enum IndirectStandardisation {
                 limits95: Statistics.Interval(lower: low[1], upper: high[0]),
                 limits998: Statistics.Interval(lower: low[0], upper: high[1]))
         } else {
-            flag = Statistics.flag(rate: unit.ratio, limits95: l95, limits998: l998)
+            flag = atExpected
         }
         return Ratio(observed: unit.observed, expected: unit.expected, ratio: unit.ratio, limits95: l95, limits998: l998, flag: flag)
     }

@@ -9,6 +9,11 @@ public enum Statistics {
     public struct Interval: Sendable, Equatable, Codable {
         public let lower: Double
         public let upper: Double
+
+        public init(lower: Double, upper: Double) {
+            self.lower = lower
+            self.upper = upper
+        }
     }
 
     /// Wilson score interval (Wilson 1927; Newcombe 1998):
@@ -274,14 +279,16 @@ public struct RateComparison: Sendable, Equatable {
         }
         (self.limits95, self.limits998) = limits(target)
         self.limitsMethod = phi == 1 && tau2 == 0 ? .exactBinomial : tau2 > 0 ? .arcsineTau2 : .arcsinePhi
-        if let range = targetRange, range.lowerBound < range.upperBound {
+        let atTarget = Statistics.flag(rate: rate, limits95: limits95, limits998: limits998)
+        // Within at the target is within across the range (the range's limits are wider); only a flag is checked.
+        if atTarget.isOutlier, let range = targetRange, range.lowerBound < range.upperBound {
             let (low95, low998) = limits(range.lowerBound)
             let (high95, high998) = limits(range.upperBound)
             self.flag = Statistics.flag(
                 rate: rate, limits95: Statistics.Interval(lower: low95.lower, upper: high95.upper),
                 limits998: Statistics.Interval(lower: low998.lower, upper: high998.upper))
         } else {
-            self.flag = Statistics.flag(rate: rate, limits95: limits95, limits998: limits998)
+            self.flag = atTarget
         }
     }
 }

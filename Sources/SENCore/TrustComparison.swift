@@ -44,11 +44,12 @@ public enum TrustComparison {
         let phi = widen ? max(1, od?.phi ?? 1) : 1
         let tau2 = widen ? (od?.tau2 ?? 0) : 0
         let rows = inputs.map { input in
-            Row(
-                input: input,
-                unadjusted: RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange),
-                phiAdjusted: RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: phi),
-                tau2Adjusted: RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, tau2: tau2))
+            let unadjusted = RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange)
+            // Not widened (the usual case): the adjusted comparisons are the unadjusted one, not computed twice more.
+            return Row(
+                input: input, unadjusted: unadjusted,
+                phiAdjusted: phi == 1 ? unadjusted : RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: phi),
+                tau2Adjusted: tau2 == 0 ? unadjusted : RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, tau2: tau2))
         }
         return Result(
             rows: rows, pooledCount: inputs.map(\.count).reduce(0, +), pooledN: inputs.map(\.n).reduce(0, +),

@@ -116,6 +116,35 @@ import Testing
         #expect(RateComparison(count: 2, n: n, target: 0.01, targetRange: range).flag == .low998)
     }
 
+    /// The shortcut (a school within at the published rate is within across its range) gives what checking both
+    /// ends of the range every time gives, for every count of schools of several sizes, rates and roundings; the
+    /// same for the ratio's flag.
+    @Test func theRangeFlagEqualsCheckingBothEndsAlways() {
+        for percent in [0.3, 1.0, 1.75, 3.1, 14.8, 48.0] {
+            let range = PublishedPercent.range(percent: percent)
+            for n in [20, 75, 210, 980, 2_400] {
+                for count in stride(from: 0, through: n, by: max(1, n / 200)) {
+                    let rate = Double(count) / Double(n)
+                    let low = Statistics.exactLimits95And998(target: range.lowerBound, n: n)
+                    let high = Statistics.exactLimits95And998(target: range.upperBound, n: n)
+                    let slow = Statistics.flag(
+                        rate: rate, limits95: .init(lower: low.limits95.lower, upper: high.limits95.upper),
+                        limits998: .init(lower: low.limits998.lower, upper: high.limits998.upper))
+                    #expect(RateComparison(count: count, n: n, target: percent / 100, targetRange: range).flag == slow, "\(count)/\(n) at \(percent)%")
+                    let e = Double(n) * percent / 100
+                    let lowE = IndirectStandardisation.ratioLimits95And998(expected: Double(n) * range.lowerBound)
+                    let highE = IndirectStandardisation.ratioLimits95And998(expected: Double(n) * range.upperBound)
+                    let (eLow, eHigh) = (Double(n) * range.lowerBound, Double(n) * range.upperBound)
+                    let slowRatio = Statistics.flag(
+                        rate: Double(count), limits95: .init(lower: lowE.limits95.lower * eLow, upper: highE.limits95.upper * eHigh),
+                        limits998: .init(lower: lowE.limits998.lower * eLow, upper: highE.limits998.upper * eHigh))
+                    let ratio = IndirectStandardisation.ratio(.init(observed: count, expected: e), expectedRange: eLow...eHigh)
+                    #expect(ratio.flag == slowRatio, "ratio \(count)/\(e) at \(percent)%")
+                }
+            }
+        }
+    }
+
     /// Need mix: the school's share with statsmodels' Wilson interval, and the reference outside it or not.
     @Test func needMixAgainstAReference() async throws {
         let cases: [(Int, Int, Double)] = [(30, 100, 0.15), (30, 100, 0.25), (2, 100, 0.15), (0, 40, 0.01), (12, 12, 0.5)]
