@@ -99,14 +99,14 @@ struct BenchmarkController {
     func schoolBenchmark(_ request: Request, _ context: AppRequestContext) async throws -> SchoolBenchmark {
         let (trust, urn, _) = try await register.authorizedSchool(context, roles: [.trustExecutive, .schoolLeader])
         let (term, level, _) = try parameters(request)
-        guard let figures = try await benchmarks.figures(trust: trust, term: term.description, only: [urn], logger: context.logger).first,
+        guard let figures = try await benchmarks.figures(trust: trust, term: term, only: [urn], logger: context.logger).first,
             let roll = figures.pupilsOnRoll, let k = figures.senSupport, let e = figures.ehcPlan
         else { throw APIError.notFound("a return for \(term)") }
 
         // The last nine terms, oldest first, with gaps where no return was sent.
         let terms = lastNineTerms(term)
-        let history = try await benchmarks.trend(trust: trust, urn: urn, terms: terms.map(\.description), logger: context.logger)
-        let lastYear = AcademicTerm(startYear: term.startYear - 1, season: term.season)?.description
+        let history = try await benchmarks.trend(trust: trust, urn: urn, terms: terms, logger: context.logger)
+        let lastYear = term.sameTermLastYear
 
         var measures: [Provision: Measure] = [:]
         for provision in Provision.allCases {
@@ -116,14 +116,14 @@ struct BenchmarkController {
             }
             func measured(_ h: (roll: Int, senSupport: Int, ehcPlan: Int)) -> Int { provision == .senSupport ? h.senSupport : h.ehcPlan }
             let count = provision == .senSupport ? k : e
-            let earlier = lastYear.flatMap { t in history[t].flatMap { $0.roll > 0 ? (term: t, count: measured($0), n: $0.roll) : nil } }
-            let trendTest = ChangeOverTime.trend(terms.map { t in history[t.description].flatMap { $0.roll > 0 ? (count: measured($0), n: $0.roll) : nil } })
+            let earlier = lastYear.flatMap { t in history[t].flatMap { $0.roll > 0 ? (term: t.description, count: measured($0), n: $0.roll) : nil } }
+            let trendTest = ChangeOverTime.trend(terms.map { t in history[t].flatMap { $0.roll > 0 ? (count: measured($0), n: $0.roll) : nil } })
             measures[provision] = Measure(
                 RateComparison(count: count, n: roll, target: comparator.exactRate, targetRange: comparator.range), comparator: comparator,
                 change: ChangeBody(count: count, n: roll, earlier: earlier), trendTest: TrendTestBody(trendTest))
         }
         let trend = terms.map { t -> TrendPoint in
-            guard let h = history[t.description], h.roll > 0 else {
+            guard let h = history[t], h.roll > 0 else {
                 return TrendPoint(term: t.description, pupilsOnRoll: nil, senSupportRate: nil, ehcPlanRate: nil)
             }
             return TrendPoint(
@@ -139,7 +139,7 @@ struct BenchmarkController {
     /// The school's mix of primary needs against the trust's and the nation's, from its latest return with needs.
     func needProfile(trust: TrustID, urn: URN, term: AcademicTerm, context: AppRequestContext) async throws -> NeedProfile? {
         guard let needs = try await benchmarks.needProfile(trust: trust, urn: urn, upTo: term, logger: context.logger) else { return nil }
-        let profileYear = AcademicTerm(needs.term)?.januaryCensusYear ?? term.januaryCensusYear
+        let profileYear = needs.term.januaryCensusYear
         let national = try await benchmarks.nationalNeedShares(upTo: profileYear, logger: context.logger)
         // A trust executive sees every school of the trust; a school leader sees the other schools' part of the
         // pool only under disclosure control (Docs/privacy.md).
@@ -178,7 +178,7 @@ struct BenchmarkController {
             note = "senstat has no national shares by primary need for January \(profileYear) or before; the trust's pooled shares are given"
         }
         return NeedProfile(
-            term: needs.term, senSupport: shares(.senSupport), ehcPlan: shares(.ehcPlan),
+            term: needs.term.description, senSupport: shares(.senSupport), ehcPlan: shares(.ehcPlan),
             national: national.map { "Department for Education, January \($0.censusYear) school census: pupils by primary type of need (state-funded schools, non-maintained special schools and PRUs). Open Government Licence v3.0." },
             nationalCensusYear: national?.censusYear, nationalNote: note)
     }
@@ -188,7 +188,7 @@ struct BenchmarkController {
         let trust = try context.parameters.trustID()
         guard principal.canSee(trust: trust) else { throw APIError.notFound("the trust") }
         let (term, level, measure) = try parameters(request)
-        let schools = try await benchmarks.figures(trust: trust, term: term.description, logger: context.logger)
+        let schools = try await benchmarks.figures(trust: trust, term: term, logger: context.logger)
         let rates = try await benchmarks.comparatorRates(provision: measure, censusYear: term.januaryCensusYear, logger: context.logger)
         var mainstream: [TrustComparison.Input] = []
         var specialist: [TrustComparison.Input] = []
@@ -222,18 +222,18 @@ struct BenchmarkController {
         let specialistResult = TrustComparison.compute(specialist)
         // The last nine terms, for the change on a year and the pooled trend: one query.
         let terms = lastNineTerms(term)
-        let lastYear = AcademicTerm(startYear: term.startYear - 1, season: term.season)?.description
-        let history = try await benchmarks.history(trust: trust, terms: terms.map(\.description), logger: context.logger)
+        let lastYear = term.sameTermLastYear
+        let history = try await benchmarks.history(trust: trust, terms: terms, logger: context.logger)
         func count(_ h: (roll: Int, senSupport: Int, ehcPlan: Int)) -> Int { measure == .senSupport ? h.senSupport : h.ehcPlan }
         func earlier(_ urn: URN) -> (term: String, count: Int, n: Int)? {
-            lastYear.flatMap { t in history[urn.value]?[t].flatMap { $0.roll > 0 ? (term: t, count: count($0), n: $0.roll) : nil } }
+            lastYear.flatMap { t in history[urn]?[t].flatMap { $0.roll > 0 ? (term: t.description, count: count($0), n: $0.roll) : nil } }
         }
         let pooledByTerm = terms.map { t -> (count: Int, n: Int)? in
-            let figures = history.values.compactMap { $0[t.description] }.filter { $0.roll > 0 }
+            let figures = history.values.compactMap { $0[t] }.filter { $0.roll > 0 }
             return figures.isEmpty ? nil : (figures.map(count).reduce(0, +), figures.map(\.roll).reduce(0, +))
         }
         let pooledEarlier = lastYear.flatMap { t in
-            terms.firstIndex { $0.description == t }.flatMap { pooledByTerm[$0] }.map { (term: t, count: $0.count, n: $0.n) }
+            terms.firstIndex { $0 == t }.flatMap { pooledByTerm[$0] }.map { (term: t.description, count: $0.count, n: $0.n) }
         }
         func row(_ row: TrustComparison.Row) -> ComparisonRow {
             let school = bySchool[row.input.urn]!

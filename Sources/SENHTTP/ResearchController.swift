@@ -97,20 +97,20 @@ struct ResearchController {
                 throw APIError(.unprocessableContent, "\(term) can be released after its deadline, \(term.deadline)")
             }
             do {
-                _ = try await research.release(term: term.description, actor: context.principal?.tokenID, logger: context.logger)
+                _ = try await research.release(term: term, actor: context.principal?.tokenID, logger: context.logger)
             } catch ResearchStore.ReleaseError.alreadyReleased {
                 throw APIError(.conflict, "\(term) is already released; a release is frozen and made once")
             }
-            guard let release = try await research.releases(logger: context.logger).first(where: { $0.term == term.description }) else {
+            guard let release = try await research.releases(logger: context.logger).first(where: { $0.term == term }) else {
                 throw APIError.notFound("the release")
             }
-            return EditedResponse(status: .created, response: ReleaseBody(term: release.term, releasedAt: release.releasedAt, schools: release.schools))
+            return EditedResponse(status: .created, response: ReleaseBody(term: release.term.description, releasedAt: release.releasedAt, schools: release.schools))
         }
         for path in ["admin/releases", "research/releases"] {
             group.get(RouterPath(path)) { _, context in
                 _ = try context.require(path.hasPrefix("admin") ? [.admin] : [.admin, .researcher])
                 return ReleaseList(releases: try await research.releases(logger: context.logger).map {
-                    ReleaseBody(term: $0.term, releasedAt: $0.releasedAt, schools: $0.schools)
+                    ReleaseBody(term: $0.term.description, releasedAt: $0.releasedAt, schools: $0.schools)
                 })
             }
         }
@@ -147,7 +147,7 @@ struct ResearchController {
         }
     }
 
-    func parameters(_ request: Request, allowNeed: Bool) throws -> (String, ResearchStore.Dimension, Epsilon?) {
+    func parameters(_ request: Request, allowNeed: Bool) throws -> (AcademicTerm, ResearchStore.Dimension, Epsilon?) {
         let query = request.uri.queryParameters
         let term = try parseTerm(query.get("term").map { String($0) })
         let groupText = query.get("group_by").map { String($0) } ?? "region"
@@ -169,7 +169,7 @@ struct ResearchController {
             epsilon = value
         default: throw APIError(.badRequest, "privacy is sdc (the default) or dp")
         }
-        return (term.description, dimension, epsilon)
+        return (term, dimension, epsilon)
     }
 
     /// The tables whose suppression is decided together: the one-way tables of a release and the LAs nested in
@@ -181,13 +181,13 @@ struct ResearchController {
     typealias Table = (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)
 
     func answer(
-        _ request: Request, _ context: AppRequestContext, principal: Principal, term: String, query: String,
+        _ request: Request, _ context: AppRequestContext, principal: Principal, term: AcademicTerm, query: String,
         dimension: ResearchStore.Dimension, dp epsilon: Epsilon?, units: String, sensitivity: Int,
         cells: @escaping @Sendable (ResearchStore.Dimension) async throws -> Table?
     ) async throws -> Response {
         func render(_ by: ResearchStore.Dimension, _ body: (cells: [CellBody], total: CellBody), epsilon: Epsilon?, perCount: Double?) throws -> String {
             let answer = Answer(
-                term: term, query: query, groupBy: by.rawValue, units: units, privacy: epsilon == nil ? "sdc" : "dp",
+                term: term.description, query: query, groupBy: by.rawValue, units: units, privacy: epsilon == nil ? "sdc" : "dp",
                 epsilon: epsilon?.value, sensitivity: epsilon == nil ? nil : sensitivity, epsilonPerCount: perCount,
                 rules: epsilon.map {
                     "discrete Laplace noise on every count at epsilon \($0) / sensitivity \(sensitivity) each, so the answer costs epsilon \($0); cells need 3 schools and 2 trusts; c = suppressed"

@@ -42,10 +42,10 @@ struct ReturnsController {
 
         init(_ stored: StoredReturn) {
             urn = stored.urn.value
-            term = stored.term
+            term = stored.term.description
             trustID = stored.trustID.uuidString
             version = stored.version
-            status = stored.status
+            status = stored.status.rawValue
             late = stored.late
             firstSubmittedAt = stored.firstSubmittedAt
             updatedAt = stored.updatedAt
@@ -151,14 +151,14 @@ struct ReturnsController {
         group.put("schools/:urn/sen-returns/:term") { request, context in try await put(request, context) }
         group.get("schools/:urn/sen-returns/:term") { _, context in
             let (trust, urn, term) = try await school(context, roles: [.trustExecutive, .schoolLeader])
-            guard let stored = try await returns.current(trust: trust, urn: urn, term: term.description, logger: context.logger) else {
+            guard let stored = try await returns.current(trust: trust, urn: urn, term: term, logger: context.logger) else {
                 throw APIError.notFound("the return")
             }
             return try respond(stored, status: .ok, context: context)
         }
         group.get("schools/:urn/sen-returns/:term/versions") { _, context in
             let (trust, urn, term) = try await school(context, roles: [.trustExecutive, .schoolLeader])
-            let versions = try await returns.versions(trust: trust, urn: urn, term: term.description, logger: context.logger)
+            let versions = try await returns.versions(trust: trust, urn: urn, term: term, logger: context.logger)
             guard !versions.isEmpty else { throw APIError.notFound("the return") }
             var previous: SENReturn?
             var list: [VersionList.Version] = []
@@ -178,7 +178,7 @@ struct ReturnsController {
             let (trust, urn, term) = try await school(context, roles: [.trustExecutive])
             guard
                 let stored = try await returns.approve(
-                    trust: trust, urn: urn, term: term.description, actor: context.principal?.tokenID, logger: context.logger)
+                    trust: trust, urn: urn, term: term, actor: context.principal?.tokenID, logger: context.logger)
             else { throw APIError.notFound("the return") }
             return try respond(stored, status: .ok, context: context)
         }
@@ -195,7 +195,7 @@ struct ReturnsController {
                 throw APIError.validation([.init(pointer: "/reason", code: "required", message: "say why the approval is withdrawn (at most 500 characters)")])
             }
             switch try await returns.unapprove(
-                trust: trust, urn: urn, term: term.description, reason: reason, actor: context.principal?.tokenID,
+                trust: trust, urn: urn, term: term, reason: reason, actor: context.principal?.tokenID,
                 logger: context.logger)
             {
             case .unapproved(let stored): return try respond(stored, status: .ok, context: context)
@@ -206,7 +206,7 @@ struct ReturnsController {
         group.post("trusts/:trust/sen-returns/:term/imports") { request, context in try await importCSV(request, context) }
         group.get("trusts/:trust/sen-returns/:term") { request, context in
             let (trust, term) = try await trustAndTerm(context, termFromPath: true)
-            let stored = try await returns.list(trust: trust, term: term.description, logger: context.logger)
+            let stored = try await returns.list(trust: trust, term: term, logger: context.logger)
             if wantsCSV(request) {
                 return csvResponse(ReturnsCSV.write(stored.map { ($0.urn, $0.value) }), name: "sen-returns-\(term).csv")
             }
@@ -215,25 +215,25 @@ struct ReturnsController {
         }
         group.get("trusts/:trust/completeness") { request, context in
             let (trust, term) = try await trustAndTerm(context, termFromPath: false, request: request)
-            let rows = try await returns.completeness(trust: trust, term: term.description, logger: context.logger)
+            let rows = try await returns.completeness(trust: trust, term: term, logger: context.logger)
             if wantsCSV(request) {
                 var csv = CSVWriter.line(["urn", "name", "phase", "status", "late", "version", "first_submitted_at", "updated_at", "approved_at"])
                 for row in rows {
                     csv += CSVWriter.line([
-                        row.urn.description, row.name, row.phase, row.status, row.late ? "true" : "false",
+                        row.urn.description, row.name, row.phase, row.status.rawValue, row.late ? "true" : "false",
                         row.version.map(String.init) ?? "", iso(row.firstSubmittedAt), iso(row.updatedAt), iso(row.approvedAt),
                     ])
                 }
                 return csvResponse(csv, name: "completeness-\(term).csv")
             }
             var totals = ["missing": 0, "submitted": 0, "late": 0, "approved": 0]
-            for row in rows { totals[row.status, default: 0] += 1 }
+            for row in rows { totals[row.status.rawValue, default: 0] += 1 }
             return try Completeness(
                 trustID: trust.uuidString, term: term.description, censusDay: term.censusDay.description,
                 deadline: term.deadline.description, totals: totals,
                 schools: rows.map {
                     .init(
-                        urn: $0.urn.value, name: $0.name, phase: $0.phase, status: $0.status, late: $0.late,
+                        urn: $0.urn.value, name: $0.name, phase: $0.phase, status: $0.status.rawValue, late: $0.late,
                         version: $0.version, firstSubmittedAt: $0.firstSubmittedAt, updatedAt: $0.updatedAt,
                         approvedAt: $0.approvedAt)
                 }
@@ -262,14 +262,14 @@ struct ReturnsController {
         }
         var warnings: [ReturnWarning] = []
         if let lastYear = term.sameTermLastYear {
-            let previous = try await returns.headlines(trust: trust, term: lastYear.description, urns: [urn], logger: context.logger)
+            let previous = try await returns.headlines(trust: trust, term: lastYear, urns: [urn], logger: context.logger)
             warnings = SENReturnValidator.warnings(for: value, sameTermLastYear: previous[urn], censusDay: term.censusDay)
         } else {
             warnings = SENReturnValidator.warnings(for: value, sameTermLastYear: nil, censusDay: term.censusDay)
         }
         do {
             let (stored, created) = try await returns.submit(
-                trust: trust, urn: urn, term: term.description, value: value, warnings: warnings, ifMatch: ifMatch,
+                trust: trust, urn: urn, term: term, value: value, warnings: warnings, ifMatch: ifMatch,
                 actor: context.principal?.tokenID, late: term.isLate(on: today), logger: context.logger)
             return try respond(stored, status: created ? .created : .ok, context: context)
         } catch let error as ReturnWriteError {
@@ -313,7 +313,7 @@ struct ReturnsController {
             }
             throw csvProblem(issues.sorted { ($0.row, $0.column) < ($1.row, $1.column) })
         }
-        let lastYear = term.sameTermLastYear?.description
+        let lastYear = term.sameTermLastYear
         var previous: [URN: (pupilsOnRoll: Int, senSupport: Int)] = [:]
         if let lastYear {
             previous = try await returns.headlines(trust: trust, term: lastYear, urns: rows.map(\.urn), logger: context.logger)
@@ -337,7 +337,7 @@ struct ReturnsController {
         }
         do {
             let summary = try await returns.importReturns(
-                trust: trust, term: termText, rows: importRows, actor: context.principal?.tokenID, late: late,
+                trust: trust, term: term, rows: importRows, actor: context.principal?.tokenID, late: late,
                 idempotency: (key, digest, render), logger: context.logger)
             let (status, text) = render(summary)
             return jsonResponse(text, status: HTTPResponse.Status(code: status))

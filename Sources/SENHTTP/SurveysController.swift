@@ -123,7 +123,7 @@ struct SurveysController {
         group.put("schools/:urn/surveys/:instrument/:term") { request, context in try await put(request, context) }
         group.get("schools/:urn/surveys/:instrument/:term") { _, context in
             let (trust, urn, term, instrument) = try await target(context)
-            guard let stored = try await surveys.current(trust: trust, urn: urn, instrument: instrument.code, term: term.description, logger: context.logger) else {
+            guard let stored = try await surveys.current(trust: trust, urn: urn, instrument: instrument.code, term: term, logger: context.logger) else {
                 throw APIError.notFound("the survey return")
             }
             guard context.principal?.role == .trustExecutive else { return respond(stored, status: .ok) }
@@ -132,7 +132,7 @@ struct SurveysController {
             let table = try await trustTable(trust: trust, instrument: instrument, term: term, context: context)
             guard let row = table.schools.first(where: { $0.urn == urn.value }) else { throw APIError.notFound("the survey return") }
             let view = SchoolView(
-                instrument: stored.instrument, instrumentVersion: stored.instrumentVersion, term: stored.term, urn: urn.value,
+                instrument: stored.instrument, instrumentVersion: stored.instrumentVersion, term: stored.term.description, urn: urn.value,
                 version: stored.version, minimumRespondents: table.minimumRespondents, suppressed: row.suppressed,
                 survey: .init(respondents: row.respondents, items: row.items))
             var response = jsonResponse(String(decoding: try JSONEncoder.api.encode(view), as: UTF8.self), status: .ok)
@@ -176,7 +176,7 @@ struct SurveysController {
         }
         do {
             let (stored, created) = try await surveys.submit(
-                trust: trust, urn: urn, instrument: instrument, term: term.description, counts: counts, ifMatch: ifMatch,
+                trust: trust, urn: urn, instrument: instrument, term: term, counts: counts, ifMatch: ifMatch,
                 actor: context.principal?.tokenID, logger: context.logger)
             return respond(stored, status: created ? .created : .ok)
         } catch let error as ReturnWriteError {
@@ -210,7 +210,7 @@ struct SurveysController {
     /// view of survey data other than a school leader's own school is read from this table.
     func trustTable(trust: TrustID, instrument: Instrument, term: AcademicTerm, context: AppRequestContext) async throws -> TrustView {
         let code = instrument.code
-        let stored = try await surveys.list(trust: trust, instrument: code, term: term.description, logger: context.logger)
+        let stored = try await surveys.list(trust: trust, instrument: code, term: term, logger: context.logger)
         let names = Dictionary(
             uniqueKeysWithValues: try await register.schools(of: trust, only: nil, scope: .trust(trust), logger: context.logger).map { ($0.urn, $0.name) })
         var rules = DisclosureControl.Rules()

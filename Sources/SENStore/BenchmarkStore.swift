@@ -108,31 +108,31 @@ public struct BenchmarkStore: Sendable {
     }
 
     /// The comparison's main query (QueryPlanTests checks its plan uses the indexes that lead with trust_id).
-    public static func figuresQuery(trust: TrustID, term: String, only: Set<URN>? = nil) -> PostgresQuery {
-        let filter = only.map { $0.map { Int32($0.value) } }
+    public static func figuresQuery(trust: TrustID, term: AcademicTerm, only: Set<URN>? = nil) -> PostgresQuery {
+        let filter = only.map { Array($0) }
         return """
             SELECT s.urn, s.name, s.phase, s.establishment_type, s.la_code, s.region,
                    r.pupils_on_roll, r.sen_support, r.ehc_plan
             FROM trust_memberships m
             JOIN schools s ON s.urn = m.urn
             LEFT JOIN sen_returns r ON r.trust_id = m.trust_id AND r.urn = m.urn AND r.term = \(term)
-            WHERE m.trust_id = \(trust.uuidString)::uuid AND m.valid_to IS NULL
-              AND (\(filter)::integer[] IS NULL OR s.urn = ANY(\(filter)::integer[]))
+            WHERE m.trust_id = \(trust) AND m.valid_to IS NULL
+              AND (\(filter)::integer[] IS NULL OR s.urn = ANY(\(filter)))
             ORDER BY s.name, s.urn
             """
     }
 
     /// Every school in the trust now, with its return for `term` if there is one.
-    public func figures(trust: TrustID, term: String, only: Set<URN>? = nil, logger: Logger) async throws -> [SchoolFigures] {
+    public func figures(trust: TrustID, term: AcademicTerm, only: Set<URN>? = nil, logger: Logger) async throws -> [SchoolFigures] {
         try await database.transaction(.trust(trust), logger: logger) { connection in
             let rows = try await connection.query(Self.figuresQuery(trust: trust, term: term, only: only), logger: logger)
             var result: [SchoolFigures] = []
             for try await (urn, name, phase, type, la, region, roll, k, e) in rows.decode(
-                (Int, String, String, String, Int?, String, Int?, Int?, Int?).self)
+                (URN, String, String, String, Int?, String, Int?, Int?, Int?).self)
             {
                 result.append(
                     SchoolFigures(
-                        urn: URN(urn)!, name: name, phase: phase, establishmentType: type, laCode: la, region: region,
+                        urn: urn, name: name, phase: phase, establishmentType: type, laCode: la, region: region,
                         pupilsOnRoll: roll, senSupport: k, ehcPlan: e))
             }
             return result
@@ -170,29 +170,29 @@ public struct BenchmarkStore: Sendable {
     }
 
     /// A school's headline counts in each of `terms` that has a return.
-    public func trend(trust: TrustID, urn: URN, terms: [String], logger: Logger) async throws -> [String: (roll: Int, senSupport: Int, ehcPlan: Int)] {
+    public func trend(trust: TrustID, urn: URN, terms: [AcademicTerm], logger: Logger) async throws -> [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)] {
         try await database.transaction(.trust(trust), logger: logger) { connection in
-            var result: [String: (roll: Int, senSupport: Int, ehcPlan: Int)] = [:]
+            var result: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)] = [:]
             let rows = try await connection.query(
                 """
                 SELECT term, pupils_on_roll, sen_support, ehc_plan FROM sen_returns
-                WHERE trust_id = \(trust.uuidString)::uuid AND urn = \(urn.value) AND term = ANY(\(terms)::text[])
+                WHERE trust_id = \(trust) AND urn = \(urn) AND term = ANY(\(terms))
                 """, logger: logger)
-            for try await (term, roll, k, e) in rows.decode((String, Int, Int, Int).self) { result[term] = (roll, k, e) }
+            for try await (term, roll, k, e) in rows.decode((AcademicTerm, Int, Int, Int).self) { result[term] = (roll, k, e) }
             return result
         }
     }
 
     /// Every school's roll and counts in `terms`, in one query: [urn: [term: figures]].
-    public func history(trust: TrustID, terms: [String], logger: Logger) async throws -> [Int: [String: (roll: Int, senSupport: Int, ehcPlan: Int)]] {
+    public func history(trust: TrustID, terms: [AcademicTerm], logger: Logger) async throws -> [URN: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)]] {
         try await database.transaction(.trust(trust), logger: logger) { connection in
-            var result: [Int: [String: (roll: Int, senSupport: Int, ehcPlan: Int)]] = [:]
+            var result: [URN: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)]] = [:]
             let rows = try await connection.query(
                 """
                 SELECT urn, term, pupils_on_roll, sen_support, ehc_plan FROM sen_returns
-                WHERE trust_id = \(trust.uuidString)::uuid AND term = ANY(\(terms)::text[])
+                WHERE trust_id = \(trust) AND term = ANY(\(terms))
                 """, logger: logger)
-            for try await (urn, term, roll, k, e) in rows.decode((Int, String, Int, Int, Int).self) { result[urn, default: [:]][term] = (roll, k, e) }
+            for try await (urn, term, roll, k, e) in rows.decode((URN, AcademicTerm, Int, Int, Int).self) { result[urn, default: [:]][term] = (roll, k, e) }
             return result
         }
     }
@@ -200,21 +200,21 @@ public struct BenchmarkStore: Sendable {
     /// Primary-need counts by code for a school and for the whole trust, from the latest return up to `term`
     /// that records needs (type of need is collected in the spring census).
     public func needProfile(trust: TrustID, urn: URN, upTo term: AcademicTerm, logger: Logger) async throws
-        -> (term: String, school: [String: [String: Int]], trust: [String: [String: Int]])?
+        -> (term: AcademicTerm, school: [String: [String: Int]], trust: [String: [String: Int]])?
     {
         let candidates = stride(from: term.startYear, through: term.startYear - 3, by: -1).flatMap { year in
             AcademicTerm.Season.allCases.reversed().compactMap { AcademicTerm(startYear: year, season: $0) }
-        }.filter { $0 <= term }.map(\.description)
+        }.filter { $0 <= term }
         return try await database.transaction(.trust(trust), logger: logger) { connection in
-            var profileTerm: String?
+            var profileTerm: AcademicTerm?
             for try await found in try await connection.query(
                 """
                 SELECT term FROM sen_returns
-                WHERE trust_id = \(trust.uuidString)::uuid AND urn = \(urn.value) AND term = ANY(\(candidates)::text[])
+                WHERE trust_id = \(trust) AND urn = \(urn) AND term = ANY(\(candidates))
                   AND payload ? 'primary_need'
-                ORDER BY array_position(\(candidates)::text[], term) LIMIT 1
+                ORDER BY array_position(\(candidates), term) LIMIT 1
                 """, logger: logger
-            ).decode(String.self) { profileTerm = found }
+            ).decode(AcademicTerm.self) { profileTerm = found }
             guard let profileTerm else { return nil }
             var school: [String: [String: Int]] = [:]
             var pooled: [String: [String: Int]] = [:]
@@ -224,23 +224,13 @@ public struct BenchmarkStore: Sendable {
                 FROM sen_returns r
                 CROSS JOIN LATERAL jsonb_each(r.payload -> 'primary_need') AS need
                 CROSS JOIN LATERAL jsonb_each_text(need.value) AS provision
-                WHERE r.trust_id = \(trust.uuidString)::uuid AND r.term = \(profileTerm)
+                WHERE r.trust_id = \(trust) AND r.term = \(profileTerm)
                 """, logger: logger)
-            for try await (rowURN, need, provision, count) in rows.decode((Int, String, String, Int).self) {
+            for try await (rowURN, need, provision, count) in rows.decode((URN, String, String, Int).self) {
                 pooled[provision, default: [:]][need, default: 0] += count
-                if rowURN == urn.value { school[provision, default: [:]][need] = count }
+                if rowURN == urn { school[provision, default: [:]][need] = count }
             }
             return (profileTerm, school, pooled)
-        }
-    }
-
-    /// The latest census year with any published rate.
-    public func latestPublishedYear(logger: Logger) async throws -> Int? {
-        try await database.transaction(.none, logger: logger) { connection in
-            for try await year in try await connection.query(
-                "SELECT max(census_year)::int FROM national_rates WHERE percent IS NOT NULL", logger: logger
-            ).decode(Int?.self) { return year }
-            return nil
         }
     }
 
@@ -266,14 +256,6 @@ public struct BenchmarkStore: Sendable {
             }
             return year.map { ($0, shares) }
         }
-    }
-
-    /// A row the schema allows but the code cannot read: an error that reaches the log and the caller (500), never
-    /// a default value.
-    public struct CorruptRow: Error, CustomStringConvertible {
-        public let table: String
-        public let detail: String
-        public var description: String { "a row of \(table) cannot be read: \(detail)" }
     }
 
     /// Upserts national shares by primary need (admin). Importing the same file twice changes nothing.

@@ -63,7 +63,7 @@ public enum DemoData {
             for trust in trusts {
                 try await connection.query(
                     """
-                    INSERT INTO trusts (trust_id, name, gias_code) VALUES (\(trust.id.uuidString)::uuid, \(trust.name), \(trust.giasCode))
+                    INSERT INTO trusts (trust_id, name, gias_code) VALUES (\(trust.id), \(trust.name), \(trust.giasCode))
                     ON CONFLICT (trust_id) DO NOTHING
                     """, logger: logger)
                 for school in trust.schools {
@@ -77,7 +77,7 @@ public enum DemoData {
                     try await connection.query(
                         """
                         INSERT INTO trust_memberships (trust_id, urn, valid_from)
-                        VALUES (\(trust.id.uuidString)::uuid, \(school.urn), \(membershipStart)::date)
+                        VALUES (\(trust.id), \(school.urn), \(membershipStart)::date)
                         ON CONFLICT DO NOTHING
                         """, logger: logger)
                 }

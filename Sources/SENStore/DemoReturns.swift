@@ -85,11 +85,11 @@ extension DemoData {
                     ReturnsStore.ImportRow(urn: URN($0.urn)!, value: demoReturn($0, term: term, index: index), warnings: [])
                 }
                 _ = try await store.importReturns(
-                    trust: trust.id, term: term.description, rows: rows, actor: nil, late: false, source: "demo",
+                    trust: trust.id, term: term, rows: rows, actor: nil, late: false, source: "demo",
                     submittedAt: submitted, logger: logger)
                 if !latest {
                     for row in rows {
-                        _ = try await store.approve(trust: trust.id, urn: row.urn, term: term.description, actor: nil, logger: logger)
+                        _ = try await store.approve(trust: trust.id, urn: row.urn, term: term, actor: nil, logger: logger)
                     }
                 }
             }

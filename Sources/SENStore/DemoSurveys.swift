@@ -39,14 +39,14 @@ extension DemoData {
                 for school in trust.schools where !(latest && missingLatest.contains(school.urn)) {
                     for instrument in instruments {
                         let urn = URN(school.urn)!
-                        if try await store.current(trust: trust.id, urn: urn, instrument: instrument.code, term: term.description, logger: logger) != nil {
+                        if try await store.current(trust: trust.id, urn: urn, instrument: instrument.code, term: term, logger: logger) != nil {
                             continue
                         }
                         guard case .success(let counts) = SurveyValidator.validate(demoSurvey(instrument, school: school, term: term, index: index), instrument: instrument) else {
                             fatalError("demo survey for \(school.urn) does not validate")
                         }
                         _ = try await store.submit(
-                            trust: trust.id, urn: urn, instrument: instrument, term: term.description, counts: counts,
+                            trust: trust.id, urn: urn, instrument: instrument, term: term, counts: counts,
                             ifMatch: nil, actor: nil, logger: logger)
                     }
                 }
@@ -58,8 +58,8 @@ extension DemoData {
     /// Releases every demo term but the latest (idempotent).
     public static func releaseTerms(into research: ResearchStore, logger: Logger) async throws {
         let released = Set(try await research.releases(logger: logger).map(\.term))
-        for term in returnTerms.dropLast() where !released.contains(term.description) {
-            _ = try await research.release(term: term.description, actor: nil, logger: logger)
+        for term in returnTerms.dropLast() where !released.contains(term) {
+            _ = try await research.release(term: term, actor: nil, logger: logger)
         }
     }
 }

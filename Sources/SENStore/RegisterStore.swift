@@ -57,7 +57,7 @@ public struct RegisterStore: Sendable {
     public func trust(_ id: TrustID, scope: TenantScope, logger: Logger) async throws -> TrustRecord? {
         try await database.transaction(scope, logger: logger) { connection in
             try await Self.trusts(
-                connection.query("\(unescaped: Self.trustSelect) WHERE t.trust_id = \(id.uuidString)::uuid", logger: logger)
+                connection.query("\(unescaped: Self.trustSelect) WHERE t.trust_id = \(id)", logger: logger)
             ).first
         }
     }
@@ -71,7 +71,7 @@ public struct RegisterStore: Sendable {
                     """
                     SELECT \(unescaped: Self.schoolColumns), m.trust_id
                     FROM trust_memberships m JOIN schools s ON s.urn = m.urn
-                    WHERE m.trust_id = \(trust.uuidString)::uuid AND m.valid_to IS NULL
+                    WHERE m.trust_id = \(trust) AND m.valid_to IS NULL
                       AND (\(filter)::integer[] IS NULL OR s.urn = ANY(\(filter)::integer[]))
                     ORDER BY s.name, s.urn
                     """, logger: logger))
@@ -105,8 +105,8 @@ public struct RegisterStore: Sendable {
 
     static func trusts(_ rows: PostgresRowSequence) async throws -> [TrustRecord] {
         var result: [TrustRecord] = []
-        for try await (id, name, code, created, count) in rows.decode((UUID, String, String?, Date, Int).self) {
-            result.append(TrustRecord(id: TrustID(id.uuidString)!, name: name, giasCode: code, createdAt: created, schoolCount: count))
+        for try await (id, name, code, created, count) in rows.decode((TrustID, String, String?, Date, Int).self) {
+            result.append(TrustRecord(id: id, name: name, giasCode: code, createdAt: created, schoolCount: count))
         }
         return result
     }
@@ -115,12 +115,12 @@ public struct RegisterStore: Sendable {
         var result: [SchoolRecord] = []
         for try await row in rows {
             let (urn, name, phase, type, laCode, laName, region, status, opened, closed, pupils, trust) = try row.decode(
-                (Int, String, String, String, Int?, String, String, String, String?, String?, Int?, UUID?).self)
+                (URN, String, String, String, Int?, String, String, String, String?, String?, Int?, TrustID?).self)
             result.append(
                 SchoolRecord(
-                    urn: URN(urn)!, name: name, phase: phase, establishmentType: type, laCode: laCode, laName: laName,
+                    urn: urn, name: name, phase: phase, establishmentType: type, laCode: laCode, laName: laName,
                     region: region, status: status, openedOn: opened, closedOn: closed, numberOfPupils: pupils,
-                    trustID: trust.flatMap { TrustID($0.uuidString) }))
+                    trustID: trust))
         }
         return result
     }

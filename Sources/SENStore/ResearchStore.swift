@@ -6,7 +6,7 @@ import PostgresNIO
 import SENCore
 
 public struct ReleaseRecord: Sendable {
-    public let term: String
+    public let term: AcademicTerm
     public let releasedAt: Date
     public let schools: Int
 }
@@ -26,7 +26,7 @@ public struct ResearchStore: Sendable {
 
     /// Freezes `term` (admin). Trusts are keyed with a random secret used once and kept nowhere, so trust keys
     /// cannot be linked across releases.
-    public func release(term: String, actor: String?, logger: Logger) async throws -> Int {
+    public func release(term: AcademicTerm, actor: String?, logger: Logger) async throws -> Int {
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         do {
@@ -46,7 +46,7 @@ public struct ResearchStore: Sendable {
             var result: [ReleaseRecord] = []
             for try await (term, at, schools) in try await connection.query(
                 "SELECT term, released_at, schools FROM releases ORDER BY term", logger: logger
-            ).decode((String, Date, Int).self) {
+            ).decode((AcademicTerm, Date, Int).self) {
                 result.append(ReleaseRecord(term: term, releasedAt: at, schools: schools))
             }
             return result
@@ -115,7 +115,7 @@ public struct ResearchStore: Sendable {
     /// SEN counts from the release of `term`, by `dimension`. For `need`, each cell is a primary need and its units
     /// are the pupils with that need. Aggregated in SQL (one row per cell and one for the total), not row by row
     /// here: a term's release holds every school in England.
-    public func senCells(term: String, by dimension: Dimension, logger: Logger) async throws -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)? {
+    public func senCells(term: AcademicTerm, by dimension: Dimension, logger: Logger) async throws -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)? {
         try await database.transaction(.research, logger: logger) { connection in
             var released = false
             for try await _ in try await connection.query("SELECT 1 FROM releases WHERE term = \(term)", logger: logger) { released = true }
@@ -135,7 +135,7 @@ public struct ResearchStore: Sendable {
     }
 
     /// The cells of `dimension` and their total, before disclosure control.
-    static func senCellsQuery(term: String, by dimension: Dimension) -> PostgresQuery {
+    static func senCellsQuery(term: AcademicTerm, by dimension: Dimension) -> PostgresQuery {
         // Column names from this fixed list only, never from the request.
         let (key, parent): (String, String) =
             switch dimension {
@@ -164,7 +164,7 @@ public struct ResearchStore: Sendable {
     }
 
     /// Counts for one survey item from the release of `term`.
-    public func surveyCells(term: String, instrument: String, item: String, by dimension: Dimension, logger: Logger) async throws
+    public func surveyCells(term: AcademicTerm, instrument: String, item: String, by dimension: Dimension, logger: Logger) async throws
         -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)?
     {
         let rows = try await database.transaction(.research, logger: logger) { connection -> [SnapshotRow]? in
@@ -178,7 +178,15 @@ public struct ResearchStore: Sendable {
                 FROM release_surveys WHERE term = \(term) AND instrument = \(instrument)
                 """, logger: logger
             ).decode((Int, String, String, String, String, String, Int, String?).self) {
-                let values = (try? JSONDecoder().decode([String: Int].self, from: Data((counts ?? "{}").utf8))) ?? [:]
+                // An item a return does not answer has no counts (NULL); counts that are not numbers are a corrupt row.
+                var values: [String: Int] = [:]
+                if let counts {
+                    do {
+                        values = try JSONDecoder().decode([String: Int].self, from: Data(counts.utf8))
+                    } catch {
+                        throw CorruptRow(table: "release_surveys", detail: "\(urn) \(item): \(error)")
+                    }
+                }
                 rows.append(SnapshotRow(urn: urn, trustKey: key, band: band, region: region, laName: la, phase: phase, units: respondents, values: values))
             }
             return rows
@@ -188,7 +196,7 @@ public struct ResearchStore: Sendable {
     }
 
     /// The stored answer of `query` by `groupBy` in the release of `term`, if its family has been frozen.
-    public func frozenAnswer(term: String, query: String, groupBy: String, logger: Logger) async throws -> String? {
+    public func frozenAnswer(term: AcademicTerm, query: String, groupBy: String, logger: Logger) async throws -> String? {
         try await database.transaction(.research, logger: logger) { connection in
             for try await answer in try await connection.query(
                 "SELECT answer FROM release_answers WHERE term = \(term) AND query = \(query) AND group_by = \(groupBy)", logger: logger
@@ -199,7 +207,7 @@ public struct ResearchStore: Sendable {
 
     /// Freezes every table of one family of a release (`answers` by group_by). A family frozen already (by a
     /// concurrent first query) keeps what it has: both computed the same, and the first stored wins.
-    public func freeze(term: String, query: String, answers: [String: String], logger: Logger) async throws {
+    public func freeze(term: AcademicTerm, query: String, answers: [String: String], logger: Logger) async throws {
         try await Database.$readRouting.withValue(nil) {
             try await database.transaction(.research, logger: logger) { connection in
                 for (groupBy, answer) in answers.sorted(by: { $0.key < $1.key }) {
@@ -222,7 +230,7 @@ public struct ResearchStore: Sendable {
     public struct BudgetBusy: Error {}
 
     /// The stored answer of a query already charged, without taking any lock (a repeat is free).
-    public func storedAnswer(token: String, term: String, queryKey: String, logger: Logger) async throws
+    public func storedAnswer(token: String, term: AcademicTerm, queryKey: String, logger: Logger) async throws
         -> (answer: String, remaining: Epsilon)?
     {
         try await Database.$readRouting.withValue(nil) {
@@ -247,7 +255,7 @@ public struct ResearchStore: Sendable {
     /// connection is held while another is used, and the budget row is locked without waiting: a concurrent query
     /// of the same researcher gets `BudgetBusy`.
     public func answerWithBudget(
-        token: String, term: String, queryKey: String, epsilon: Epsilon, budget: Epsilon, answer: String, logger: Logger
+        token: String, term: AcademicTerm, queryKey: String, epsilon: Epsilon, budget: Epsilon, answer: String, logger: Logger
     ) async throws -> (answer: String, replayed: Bool, remaining: Epsilon) {
         // The ledger is written, so it lives on the primary even in a request routed to a replica.
         do {

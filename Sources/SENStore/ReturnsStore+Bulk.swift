@@ -23,7 +23,7 @@ extension ReturnsStore {
     /// rows with three set-based statements. Rows equal to the current version are left alone. With an
     /// idempotency key, the response is stored in the same transaction, so it exists exactly when the import does.
     public func importReturns(
-        trust: TrustID, term: String, rows: [ImportRow], actor: String?, late: Bool, source: String = "import",
+        trust: TrustID, term: AcademicTerm, rows: [ImportRow], actor: String?, late: Bool, source: String = "import",
         submittedAt: Date? = nil, idempotency: (key: String, digest: String, response: @Sendable (ImportSummary) -> (Int, String))? = nil,
         logger: Logger
     ) async throws -> ImportSummary {
@@ -38,7 +38,7 @@ extension ReturnsStore {
         }
         chunks.append(copy.take())
         let payload = chunks
-        let t = trust.uuidString
+        let t = trust
         let total = rows.count
         return try await database.transaction(.trust(trust), deadline: Database.bulkDeadline, logger: logger) { connection in
             try await connection.query(
@@ -59,22 +59,22 @@ extension ReturnsStore {
                 """
                 SELECT i.urn FROM sen_import i
                 WHERE NOT EXISTS (
-                    SELECT 1 FROM trust_memberships m WHERE m.trust_id = \(t)::uuid AND m.urn = i.urn AND m.valid_to IS NULL)
+                    SELECT 1 FROM trust_memberships m WHERE m.trust_id = \(t) AND m.urn = i.urn AND m.valid_to IS NULL)
                 ORDER BY i.urn
                 """, logger: logger
-            ).decode(Int.self) {
-                notInTrust.append(URN(urn)!)
+            ).decode(URN.self) {
+                notInTrust.append(urn)
             }
             var locked: [URN] = []
             for try await urn in try await connection.query(
                 """
                 SELECT i.urn FROM sen_import i
-                JOIN sen_returns r ON r.trust_id = \(t)::uuid AND r.term = \(term) AND r.urn = i.urn
+                JOIN sen_returns r ON r.trust_id = \(t) AND r.term = \(term) AND r.urn = i.urn
                 WHERE r.status = 'approved' AND r.payload <> i.payload
                 ORDER BY i.urn
                 """, logger: logger
-            ).decode(Int.self) {
-                locked.append(URN(urn)!)
+            ).decode(URN.self) {
+                locked.append(urn)
             }
             guard notInTrust.isEmpty && locked.isEmpty else { throw ImportRejected(notInTrust: notInTrust, locked: locked) }
 
@@ -84,12 +84,12 @@ extension ReturnsStore {
                 WITH changed AS (
                     SELECT i.*, r.payload AS old_payload
                     FROM sen_import i
-                    LEFT JOIN sen_returns r ON r.trust_id = \(t)::uuid AND r.term = \(term) AND r.urn = i.urn
+                    LEFT JOIN sen_returns r ON r.trust_id = \(t) AND r.term = \(term) AND r.urn = i.urn
                     WHERE r.urn IS NULL OR r.payload <> i.payload
                 ), up AS (
                     INSERT INTO sen_returns AS r (trust_id, urn, term, current_version, late, pupils_on_roll, sen_support,
                                                   ehc_plan, payload, first_submitted_at, updated_at)
-                    SELECT \(t)::uuid, urn, \(term), 1, \(late), pupils_on_roll, sen_support, ehc_plan, payload,
+                    SELECT \(t), urn, \(term), 1, \(late), pupils_on_roll, sen_support, ehc_plan, payload,
                            coalesce(\(submittedAt), now()), coalesce(\(submittedAt), now())
                     FROM changed
                     ON CONFLICT (trust_id, urn, term) DO UPDATE SET
@@ -100,13 +100,13 @@ extension ReturnsStore {
                 ), versions AS (
                     INSERT INTO sen_return_versions (trust_id, urn, term, version, payload, warnings, late, submitted_by,
                                                      source, submitted_at)
-                    SELECT \(t)::uuid, up.urn, \(term), up.current_version, c.payload, c.warnings, \(late), \(actor)::uuid,
+                    SELECT \(t), up.urn, \(term), up.current_version, c.payload, c.warnings, \(late), \(actor)::uuid,
                            \(source), coalesce(\(submittedAt), now())
                     FROM up JOIN changed c USING (urn)
                     RETURNING urn
                 ), audited AS (
                     INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest, detail)
-                    SELECT \(t)::uuid, \(actor)::uuid, CASE WHEN up.inserted THEN 'sen_return.create' ELSE 'sen_return.amend' END,
+                    SELECT \(t), \(actor)::uuid, CASE WHEN up.inserted THEN 'sen_return.create' ELSE 'sen_return.amend' END,
                            'sen_return', up.urn || '/' || \(term),
                            \(unescaped: Self.digest("c.old_payload")), \(unescaped: Self.digest("c.payload")),
                            jsonb_build_object('source', \(source)::text)
@@ -128,7 +128,7 @@ extension ReturnsStore {
                 for try await _ in try await connection.query(
                     """
                     INSERT INTO idempotency_keys (trust_id, key, request_digest, response_status, response_body)
-                    VALUES (\(t)::uuid, \(idempotency.key), \(idempotency.digest), \(status), \(body))
+                    VALUES (\(t), \(idempotency.key), \(idempotency.digest), \(status), \(body))
                     ON CONFLICT DO NOTHING RETURNING 1
                     """, logger: logger
                 ) { stored = true }
@@ -146,7 +146,7 @@ extension ReturnsStore {
             for try await (digest, status, body) in try await connection.query(
                 """
                 SELECT request_digest, response_status, response_body FROM idempotency_keys
-                WHERE trust_id = \(trust.uuidString)::uuid AND key = \(key)
+                WHERE trust_id = \(trust) AND key = \(key)
                 """, logger: logger
             ).decode((String, Int, String).self) {
                 return IdempotentResponse(requestDigest: digest, status: status, body: body)
@@ -155,23 +155,27 @@ extension ReturnsStore {
         }
     }
 
+    /// The return's status, its row locked for the rest of the transaction; nil when there is none.
+    static func lockedStatus(_ connection: PostgresConnection, _ trust: TrustID, _ urn: URN, _ term: AcademicTerm, _ logger: Logger) async throws -> ReturnStatus? {
+        for try await text in try await connection.query(
+            "SELECT status FROM sen_returns WHERE trust_id = \(trust) AND urn = \(urn) AND term = \(term) FOR UPDATE", logger: logger
+        ).decode(String.self) {
+            return try status(text)
+        }
+        return nil
+    }
+
     /// Approves (locks) a return. Returns nil when there is none; approving an approved return changes nothing.
-    public func approve(trust: TrustID, urn: URN, term: String, actor: String?, logger: Logger) async throws -> StoredReturn? {
-        let t = trust.uuidString
+    public func approve(trust: TrustID, urn: URN, term: AcademicTerm, actor: String?, logger: Logger) async throws -> StoredReturn? {
         let found = try await database.transaction(.trust(trust), logger: logger) { connection -> Bool in
-            var status: String?
-            for try await s in try await connection.query(
-                "SELECT status FROM sen_returns WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term) FOR UPDATE",
-                logger: logger
-            ).decode(String.self) { status = s }
-            guard let status else { return false }
-            if status == "approved" { return true }
+            guard let status = try await Self.lockedStatus(connection, trust, urn, term, logger) else { return false }
+            if status == .approved { return true }
             try await connection.query(
                 """
                 UPDATE sen_returns SET status = 'approved', approved_at = now(), approved_by = \(actor)::uuid
-                WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term)
+                WHERE trust_id = \(trust) AND urn = \(urn) AND term = \(term)
                 """, logger: logger)
-            try await Self.audit(connection, t, actor, "sen_return.approve", "\(urn)/\(term)", before: nil, after: nil, detail: nil, logger)
+            try await Self.audit(connection, trust, actor, "sen_return.approve", "\(urn)/\(term)", before: nil, after: nil, detail: nil, logger)
             return true
         }
         return found ? try await current(trust: trust, urn: urn, term: term, logger: logger) : nil
@@ -184,30 +188,25 @@ extension ReturnsStore {
     }
 
     /// Unlocks an approved return, recording the reason in the audit log.
-    public func unapprove(trust: TrustID, urn: URN, term: String, reason: String, actor: String?, logger: Logger) async throws -> UnapproveOutcome {
-        let t = trust.uuidString
+    public func unapprove(trust: TrustID, urn: URN, term: AcademicTerm, reason: String, actor: String?, logger: Logger) async throws -> UnapproveOutcome {
         let detail = String(decoding: try JSONEncoder().encode(["reason": reason]), as: UTF8.self)
-        let status = try await database.transaction(.trust(trust), logger: logger) { connection -> String? in
-            var status: String?
-            for try await s in try await connection.query(
-                "SELECT status FROM sen_returns WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term) FOR UPDATE",
-                logger: logger
-            ).decode(String.self) { status = s }
-            guard status == "approved" else { return status }
+        let before = try await database.transaction(.trust(trust), logger: logger) { connection -> ReturnStatus? in
+            let status = try await Self.lockedStatus(connection, trust, urn, term, logger)
+            guard status == .approved else { return status }
             try await connection.query(
                 """
                 UPDATE sen_returns SET status = 'submitted', approved_at = NULL, approved_by = NULL
-                WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term)
+                WHERE trust_id = \(trust) AND urn = \(urn) AND term = \(term)
                 """, logger: logger)
-            try await Self.audit(connection, t, actor, "sen_return.unapprove", "\(urn)/\(term)", before: nil, after: nil, detail: detail, logger)
-            return "unapproved"
+            try await Self.audit(connection, trust, actor, "sen_return.unapprove", "\(urn)/\(term)", before: nil, after: nil, detail: detail, logger)
+            return status
         }
-        switch status {
+        switch before {
         case nil: return .missing
-        case "unapproved":
+        case .submitted: return .notApproved
+        case .approved:
             guard let stored = try await current(trust: trust, urn: urn, term: term, logger: logger) else { return .missing }
             return .unapproved(stored)
-        default: return .notApproved
         }
     }
 }

@@ -4,13 +4,41 @@ import NIOCore
 import PostgresNIO
 import SENCore
 
+/// Where a stored return stands (`sen_returns.status`).
+public enum ReturnStatus: String, Sendable, Codable {
+    case submitted
+    case approved
+}
+
+/// Where a school's return for a term stands in the trust's completeness view.
+public enum CompletenessStatus: String, Sendable, Codable, CaseIterable {
+    case missing
+    case submitted
+    case late
+    case approved
+}
+
+/// A row the schema allows but the code cannot read: an error that reaches the log and the caller (500), never a
+/// default value.
+public struct CorruptRow: Error, CustomStringConvertible {
+    public let table: String
+    public let detail: String
+
+    public init(table: String, detail: String) {
+        self.table = table
+        self.detail = detail
+    }
+
+    public var description: String { "a row of \(table) cannot be read: \(detail)" }
+}
+
 /// The current state of one school's return for one term.
 public struct StoredReturn: Sendable {
     public let trustID: TrustID
     public let urn: URN
-    public let term: String
+    public let term: AcademicTerm
     public let version: Int
-    public let status: String
+    public let status: ReturnStatus
     public let late: Bool
     public let firstSubmittedAt: Date
     public let updatedAt: Date
@@ -35,8 +63,7 @@ public struct CompletenessRow: Sendable {
     public let urn: URN
     public let name: String
     public let phase: String
-    /// missing, submitted, late or approved.
-    public let status: String
+    public let status: CompletenessStatus
     public let late: Bool
     public let version: Int?
     public let firstSubmittedAt: Date?
@@ -92,13 +119,12 @@ public struct ReturnsStore: Sendable {
         return String(decoding: (try? encoder.encode(warnings)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
-    static func decodeReturn(_ text: String) -> SENReturn {
-        let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .object([:])
-        return SENReturnValidator.decodeStored(json)
-    }
-
-    static func decodeWarnings(_ text: String) -> [ReturnWarning] {
-        (try? JSONDecoder().decode([ReturnWarning].self, from: Data(text.utf8))) ?? []
+    static func decodeWarnings(_ text: String, table: String = "sen_return_versions") throws -> [ReturnWarning] {
+        do {
+            return try JSONDecoder().decode([ReturnWarning].self, from: Data(text.utf8))
+        } catch {
+            throw CorruptRow(table: table, detail: "warnings: \(error)")
+        }
     }
 
     /// The digest the audit log records for a payload column: SHA-256 of jsonb's own text form, computed in SQL.
@@ -106,72 +132,70 @@ public struct ReturnsStore: Sendable {
 
     // MARK: Reads
 
-    public func current(trust: TrustID, urn: URN, term: String, logger: Logger) async throws -> StoredReturn? {
+    public func current(trust: TrustID, urn: URN, term: AcademicTerm, logger: Logger) async throws -> StoredReturn? {
         try await database.transaction(.trust(trust), logger: logger) { connection in
             try await Self.returns(
                 connection.query(
                     """
                     SELECT \(unescaped: Self.returnColumns) FROM sen_returns r
                     JOIN sen_return_versions v ON v.trust_id = r.trust_id AND v.urn = r.urn AND v.term = r.term AND v.version = r.current_version
-                    WHERE r.trust_id = \(trust.uuidString)::uuid AND r.urn = \(urn.value) AND r.term = \(term)
+                    WHERE r.trust_id = \(trust) AND r.urn = \(urn) AND r.term = \(term)
                     """, logger: logger)
             ).first
         }
     }
 
-    public func list(trust: TrustID, term: String, logger: Logger) async throws -> [StoredReturn] {
+    public func list(trust: TrustID, term: AcademicTerm, logger: Logger) async throws -> [StoredReturn] {
         try await database.transaction(.trust(trust), logger: logger) { connection in
             try await Self.returns(
                 connection.query(
                     """
                     SELECT \(unescaped: Self.returnColumns) FROM sen_returns r
                     JOIN sen_return_versions v ON v.trust_id = r.trust_id AND v.urn = r.urn AND v.term = r.term AND v.version = r.current_version
-                    WHERE r.trust_id = \(trust.uuidString)::uuid AND r.term = \(term)
+                    WHERE r.trust_id = \(trust) AND r.term = \(term)
                     ORDER BY r.urn
                     """, logger: logger))
         }
     }
 
-    public func versions(trust: TrustID, urn: URN, term: String, logger: Logger) async throws -> [ReturnVersion] {
+    public func versions(trust: TrustID, urn: URN, term: AcademicTerm, logger: Logger) async throws -> [ReturnVersion] {
         try await database.transaction(.trust(trust), logger: logger) { connection in
             let rows = try await connection.query(
                 """
-                SELECT version, submitted_at, submitted_by, source, late, warnings::text, payload::text
+                SELECT version, submitted_at, submitted_by, source, late, warnings::text, payload
                 FROM sen_return_versions
-                WHERE trust_id = \(trust.uuidString)::uuid AND urn = \(urn.value) AND term = \(term)
+                WHERE trust_id = \(trust) AND urn = \(urn) AND term = \(term)
                 ORDER BY version
                 """, logger: logger)
             var versions: [ReturnVersion] = []
             for try await (version, at, by, source, late, warnings, payload) in rows.decode(
-                (Int, Date, UUID?, String, Bool, String, String).self)
+                (Int, Date, UUID?, String, Bool, String, JSONValue).self)
             {
                 versions.append(
                     ReturnVersion(
                         version: version, submittedAt: at, submittedBy: by?.uuidString.lowercased(), source: source,
-                        late: late, warnings: Self.decodeWarnings(warnings), value: Self.decodeReturn(payload)))
+                        late: late, warnings: try Self.decodeWarnings(warnings), value: SENReturnValidator.decodeStored(payload)))
             }
             return versions
         }
     }
 
     /// Roll and SEN support of each school's return for `term` (for year-on-year warnings).
-    public func headlines(trust: TrustID, term: String, urns: [URN], logger: Logger) async throws -> [URN: (pupilsOnRoll: Int, senSupport: Int)] {
+    public func headlines(trust: TrustID, term: AcademicTerm, urns: [URN], logger: Logger) async throws -> [URN: (pupilsOnRoll: Int, senSupport: Int)] {
         let values = urns.map { Int32($0.value) }
         return try await database.transaction(.trust(trust), logger: logger) { connection in
             var result: [URN: (pupilsOnRoll: Int, senSupport: Int)] = [:]
             let rows = try await connection.query(
                 """
                 SELECT urn, pupils_on_roll, sen_support FROM sen_returns
-                WHERE trust_id = \(trust.uuidString)::uuid AND term = \(term) AND urn = ANY(\(values)::integer[])
+                WHERE trust_id = \(trust) AND term = \(term) AND urn = ANY(\(values)::integer[])
                 """, logger: logger)
-            for try await (urn, roll, k) in rows.decode((Int, Int, Int).self) {
-                if let urn = URN(urn) { result[urn] = (roll, k) }
-            }
+            for try await (urn, roll, k) in rows.decode((URN, Int, Int).self) { result[urn] = (roll, k) }
             return result
         }
     }
 
-    public func completeness(trust: TrustID, term: String, logger: Logger) async throws -> [CompletenessRow] {
+    public func completeness(trust: TrustID, term: AcademicTerm, logger: Logger) async throws -> [CompletenessRow] {
         try await database.transaction(.trust(trust), logger: logger) { connection in
             let rows = try await connection.query(
                 """
@@ -180,17 +204,18 @@ public struct ReturnsStore: Sendable {
                 FROM trust_memberships m
                 JOIN schools s ON s.urn = m.urn
                 LEFT JOIN sen_returns r ON r.trust_id = m.trust_id AND r.urn = m.urn AND r.term = \(term)
-                WHERE m.trust_id = \(trust.uuidString)::uuid AND m.valid_to IS NULL
+                WHERE m.trust_id = \(trust) AND m.valid_to IS NULL
                 ORDER BY s.name, s.urn
                 """, logger: logger)
             var result: [CompletenessRow] = []
-            for try await (urn, name, phase, status, late, version, first, updated, approved) in rows.decode(
-                (Int, String, String, String?, Bool, Int?, Date?, Date?, Date?).self)
+            for try await (urn, name, phase, statusText, late, version, first, updated, approved) in rows.decode(
+                (URN, String, String, String?, Bool, Int?, Date?, Date?, Date?).self)
             {
-                let state = status == "approved" ? "approved" : status == nil ? "missing" : late ? "late" : "submitted"
+                let status = try statusText.map(Self.status)
+                let state: CompletenessStatus = status == .approved ? .approved : status == nil ? .missing : late ? .late : .submitted
                 result.append(
                     CompletenessRow(
-                        urn: URN(urn)!, name: name, phase: phase, status: state, late: late, version: version,
+                        urn: urn, name: name, phase: phase, status: state, late: late, version: version,
                         firstSubmittedAt: first, updatedAt: updated, approvedAt: approved))
             }
             return result
@@ -203,21 +228,21 @@ public struct ReturnsStore: Sendable {
     /// `.some(nil)`: `If-Match: *`). The current row is locked first, so of two amendments of the same version
     /// exactly one wins.
     public func submit(
-        trust: TrustID, urn: URN, term: String, value: SENReturn, warnings: [ReturnWarning], ifMatch: Int??,
+        trust: TrustID, urn: URN, term: AcademicTerm, value: SENReturn, warnings: [ReturnWarning], ifMatch: Int??,
         actor: String?, late: Bool, logger: Logger
     ) async throws -> (StoredReturn, created: Bool) {
         let payload = Self.payload(value)
         let warningsJSON = Self.warningsJSON(warnings)
-        let t = trust.uuidString
+        let t = trust
         let created = try await database.transaction(.trust(trust), logger: logger) { connection -> Bool in
-            var current: (version: Int, status: String)?
-            for try await row in try await connection.query(
+            var current: (version: Int, status: ReturnStatus)?
+            for try await (version, status) in try await connection.query(
                 """
                 SELECT current_version, status FROM sen_returns
-                WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term) FOR UPDATE
+                WHERE trust_id = \(t) AND urn = \(urn) AND term = \(term) FOR UPDATE
                 """, logger: logger
             ).decode((Int, String).self) {
-                current = row
+                current = (version, try Self.status(status))
             }
             let key = "\(urn)/\(term)"
             guard let current else {
@@ -226,7 +251,7 @@ public struct ReturnsStore: Sendable {
                 for try await _ in try await connection.query(
                     """
                     INSERT INTO sen_returns (trust_id, urn, term, current_version, late, pupils_on_roll, sen_support, ehc_plan, payload)
-                    VALUES (\(t)::uuid, \(urn.value), \(term), 1, \(late), \(value.pupilsOnRoll), \(value.senSupport), \(value.ehcPlan), \(payload)::jsonb)
+                    VALUES (\(t), \(urn), \(term), 1, \(late), \(value.pupilsOnRoll), \(value.senSupport), \(value.ehcPlan), \(payload)::jsonb)
                     ON CONFLICT DO NOTHING RETURNING 1
                     """, logger: logger
                 ) { inserted = true }
@@ -237,7 +262,7 @@ public struct ReturnsStore: Sendable {
                 try await Self.audit(connection, t, actor, "sen_return.create", key, before: nil, after: payload, detail: nil, logger)
                 return true
             }
-            if current.status == "approved" { throw ReturnWriteError.locked }
+            if current.status == .approved { throw ReturnWriteError.locked }
             guard let ifMatch else { throw ReturnWriteError.preconditionRequired(current: current.version) }
             if let expected = ifMatch, expected != current.version {
                 throw ReturnWriteError.preconditionFailed(current: current.version)
@@ -246,16 +271,16 @@ public struct ReturnsStore: Sendable {
             try await connection.query(
                 """
                 WITH old AS (
-                    SELECT payload FROM sen_returns WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term)
+                    SELECT payload FROM sen_returns WHERE trust_id = \(t) AND urn = \(urn) AND term = \(term)
                 ), updated AS (
                     UPDATE sen_returns SET current_version = \(next), pupils_on_roll = \(value.pupilsOnRoll),
                         sen_support = \(value.senSupport), ehc_plan = \(value.ehcPlan), payload = \(payload)::jsonb,
                         updated_at = now()
-                    WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND term = \(term)
+                    WHERE trust_id = \(t) AND urn = \(urn) AND term = \(term)
                     RETURNING payload
                 )
                 INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest)
-                SELECT \(t)::uuid, \(actor)::uuid, 'sen_return.amend', 'sen_return', \(key),
+                SELECT \(t), \(actor)::uuid, 'sen_return.amend', 'sen_return', \(key),
                        \(unescaped: Self.digest("old.payload")), \(unescaped: Self.digest("updated.payload"))
                 FROM old, updated
                 """, logger: logger)
@@ -269,46 +294,51 @@ public struct ReturnsStore: Sendable {
     }
 
     static func insertVersion(
-        _ connection: PostgresConnection, _ trust: String, _ urn: URN, _ term: String, _ version: Int, _ payload: String,
+        _ connection: PostgresConnection, _ trust: TrustID, _ urn: URN, _ term: AcademicTerm, _ version: Int, _ payload: String,
         _ warnings: String, _ late: Bool, _ actor: String?, _ source: String, _ logger: Logger
     ) async throws {
         try await connection.query(
             """
             INSERT INTO sen_return_versions (trust_id, urn, term, version, payload, warnings, late, submitted_by, source)
-            VALUES (\(trust)::uuid, \(urn.value), \(term), \(version), \(payload)::jsonb, \(warnings)::jsonb, \(late), \(actor)::uuid, \(source))
+            VALUES (\(trust), \(urn), \(term), \(version), \(payload)::jsonb, \(warnings)::jsonb, \(late), \(actor)::uuid, \(source))
             """, logger: logger)
     }
 
     /// One audit row. Digests are of jsonb's text form, computed in SQL, so every writer records the same.
     static func audit(
-        _ connection: PostgresConnection, _ trust: String, _ actor: String?, _ action: String, _ key: String,
+        _ connection: PostgresConnection, _ trust: TrustID, _ actor: String?, _ action: String, _ key: String,
         before: String?, after: String?, detail: String?, objectType: String = "sen_return", _ logger: Logger
     ) async throws {
         try await connection.query(
             """
             INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest, detail)
-            VALUES (\(trust)::uuid, \(actor)::uuid, \(action), \(objectType), \(key),
+            VALUES (\(trust), \(actor)::uuid, \(action), \(objectType), \(key),
                     encode(sha256(convert_to((\(before)::jsonb)::text, 'UTF8')), 'hex'),
                     encode(sha256(convert_to((\(after)::jsonb)::text, 'UTF8')), 'hex'),
                     \(detail)::jsonb)
             """, logger: logger)
     }
 
+    static func status(_ text: String) throws -> ReturnStatus {
+        guard let status = ReturnStatus(rawValue: text) else { throw CorruptRow(table: "sen_returns", detail: "status '\(text)'") }
+        return status
+    }
+
     static let returnColumns = """
         r.trust_id, r.urn, r.term, r.current_version, r.status, r.late, r.first_submitted_at, r.updated_at,
-        r.approved_at, r.payload::text, v.warnings::text
+        r.approved_at, r.payload, v.warnings::text
         """
 
     static func returns(_ rows: PostgresRowSequence) async throws -> [StoredReturn] {
         var result: [StoredReturn] = []
         for try await row in rows {
             let (trust, urn, term, version, status, late, first, updated, approved, payload, warnings) = try row.decode(
-                (UUID, Int, String, Int, String, Bool, Date, Date, Date?, String, String).self)
+                (TrustID, URN, AcademicTerm, Int, String, Bool, Date, Date, Date?, JSONValue, String).self)
             result.append(
                 StoredReturn(
-                    trustID: TrustID(trust.uuidString)!, urn: URN(urn)!, term: term, version: version, status: status,
+                    trustID: trust, urn: urn, term: term, version: version, status: try Self.status(status),
                     late: late, firstSubmittedAt: first, updatedAt: updated, approvedAt: approved,
-                    value: decodeReturn(payload), warnings: decodeWarnings(warnings)))
+                    value: SENReturnValidator.decodeStored(payload), warnings: try decodeWarnings(warnings)))
         }
         return result
     }

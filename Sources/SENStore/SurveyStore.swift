@@ -7,7 +7,7 @@ public struct StoredSurvey: Sendable {
     public let urn: URN
     public let instrument: String
     public let instrumentVersion: Int
-    public let term: String
+    public let term: AcademicTerm
     public let version: Int
     public let respondents: Int
     public let payload: String
@@ -47,7 +47,12 @@ public struct SurveyStore: Sendable {
         struct Definition: Decodable { let items: [Instrument.Item] }
         var result: [Instrument] = []
         for try await (code, version, title, audience, definition) in rows.decode((String, Int, String, String, String).self) {
-            let items = (try? JSONDecoder().decode(Definition.self, from: Data(definition.utf8)).items) ?? []
+            let items: [Instrument.Item]
+            do {
+                items = try JSONDecoder().decode(Definition.self, from: Data(definition.utf8)).items
+            } catch {
+                throw CorruptRow(table: "instruments", detail: "\(code) v\(version) definition: \(error)")
+            }
             result.append(Instrument(code: code, version: version, title: title, audience: audience, items: items))
         }
         return result
@@ -68,25 +73,25 @@ public struct SurveyStore: Sendable {
         }
     }
 
-    public func current(trust: TrustID, urn: URN, instrument: String, term: String, logger: Logger) async throws -> StoredSurvey? {
+    public func current(trust: TrustID, urn: URN, instrument: String, term: AcademicTerm, logger: Logger) async throws -> StoredSurvey? {
         try await list(trust: trust, instrument: instrument, term: term, only: urn, logger: logger).first
     }
 
-    public func list(trust: TrustID, instrument: String, term: String, only: URN? = nil, logger: Logger) async throws -> [StoredSurvey] {
-        let filter = only.map { Int32($0.value) }
+    public func list(trust: TrustID, instrument: String, term: AcademicTerm, only: URN? = nil, logger: Logger) async throws -> [StoredSurvey] {
+        let filter = only
         return try await database.transaction(.trust(trust), logger: logger) { connection in
             var result: [StoredSurvey] = []
             for try await (urn, version, instrumentVersion, respondents, payload, updated) in try await connection.query(
                 """
                 SELECT urn, current_version, instrument_version, respondents, payload::text, updated_at FROM survey_returns
-                WHERE trust_id = \(trust.uuidString)::uuid AND instrument = \(instrument) AND term = \(term)
+                WHERE trust_id = \(trust) AND instrument = \(instrument) AND term = \(term)
                   AND (\(filter)::integer IS NULL OR urn = \(filter)::integer)
                 ORDER BY urn
                 """, logger: logger
-            ).decode((Int, Int, Int, Int, String, Date).self) {
+            ).decode((URN, Int, Int, Int, String, Date).self) {
                 result.append(
                     StoredSurvey(
-                        urn: URN(urn)!, instrument: instrument, instrumentVersion: instrumentVersion, term: term, version: version,
+                        urn: urn, instrument: instrument, instrumentVersion: instrumentVersion, term: term, version: version,
                         respondents: respondents, payload: payload, updatedAt: updated))
             }
             return result
@@ -95,20 +100,20 @@ public struct SurveyStore: Sendable {
 
     /// Writes a new version (If-Match semantics as for SEN returns; the row is locked first).
     public func submit(
-        trust: TrustID, urn: URN, instrument: Instrument, term: String, counts: SurveyCounts, ifMatch: Int??, actor: String?,
+        trust: TrustID, urn: URN, instrument: Instrument, term: AcademicTerm, counts: SurveyCounts, ifMatch: Int??, actor: String?,
         logger: Logger
     ) async throws -> (StoredSurvey, created: Bool) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let payload = String(decoding: try encoder.encode(counts.json), as: UTF8.self)
-        let t = trust.uuidString
+        let t = trust
         let key = "\(urn)/\(instrument.code)/\(term)"
         let created = try await database.transaction(.trust(trust), logger: logger) { connection -> Bool in
             var current: Int?
             for try await version in try await connection.query(
                 """
                 SELECT current_version FROM survey_returns
-                WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND instrument = \(instrument.code) AND term = \(term) FOR UPDATE
+                WHERE trust_id = \(t) AND urn = \(urn) AND instrument = \(instrument.code) AND term = \(term) FOR UPDATE
                 """, logger: logger
             ).decode(Int.self) { current = version }
             let next: Int
@@ -120,7 +125,7 @@ public struct SurveyStore: Sendable {
                     """
                     UPDATE survey_returns SET current_version = \(next), instrument_version = \(instrument.version),
                         respondents = \(counts.respondents), payload = \(payload)::jsonb, updated_at = now()
-                    WHERE trust_id = \(t)::uuid AND urn = \(urn.value) AND instrument = \(instrument.code) AND term = \(term)
+                    WHERE trust_id = \(t) AND urn = \(urn) AND instrument = \(instrument.code) AND term = \(term)
                     """, logger: logger)
             } else {
                 if ifMatch != nil { throw ReturnWriteError.preconditionFailed(current: nil) }
@@ -129,7 +134,7 @@ public struct SurveyStore: Sendable {
                 for try await _ in try await connection.query(
                     """
                     INSERT INTO survey_returns (trust_id, urn, instrument, term, instrument_version, current_version, respondents, payload)
-                    VALUES (\(t)::uuid, \(urn.value), \(instrument.code), \(term), \(instrument.version), 1, \(counts.respondents), \(payload)::jsonb)
+                    VALUES (\(t), \(urn), \(instrument.code), \(term), \(instrument.version), 1, \(counts.respondents), \(payload)::jsonb)
                     ON CONFLICT DO NOTHING RETURNING 1
                     """, logger: logger
                 ) { inserted = true }
@@ -138,7 +143,7 @@ public struct SurveyStore: Sendable {
             try await connection.query(
                 """
                 INSERT INTO survey_return_versions (trust_id, urn, instrument, term, version, respondents, payload, submitted_by)
-                VALUES (\(t)::uuid, \(urn.value), \(instrument.code), \(term), \(next), \(counts.respondents), \(payload)::jsonb, \(actor)::uuid)
+                VALUES (\(t), \(urn), \(instrument.code), \(term), \(next), \(counts.respondents), \(payload)::jsonb, \(actor)::uuid)
                 """, logger: logger)
             try await ReturnsStore.audit(
                 connection, t, actor, next == 1 ? "survey_return.create" : "survey_return.amend", key, before: nil,

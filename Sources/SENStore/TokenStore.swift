@@ -53,21 +53,19 @@ public struct TokenStore: Sendable {
         // One statement, so no explicit transaction (and no tenant to set): this runs before every request.
         let client = database.client
         let rows = try await database.withDeadline {
-            var found: [(UUID, String, UUID?, [Int32], ByteBuffer, String?)] = []
+            var found: [(UUID, String, TrustID?, [URN], ByteBuffer, String?)] = []
             let result = try await client.query(
                 "SELECT token_id, role, trust_id, urns, digest, last_write_lsn::text FROM authenticate_token(\(ByteBuffer(bytes: digest)))",
                 logger: logger)
-            for try await row in result.decode((UUID, String, UUID?, [Int32], ByteBuffer, String?).self) { found.append(row) }
+            for try await row in result.decode((UUID, String, TrustID?, [URN], ByteBuffer, String?).self) { found.append(row) }
             return found
         }
         // The lookup is by digest, a one-way function of the secret; comparing again in constant time costs
         // nothing and keeps the check independent of how the index compares.
-        guard let (id, roleText, trust, urns, stored, position) = rows.first, let role = Role(rawValue: roleText),
+        guard let (id, roleText, trust, urns, stored, position) = rows.first,
             BearerToken.constantTimeEqual(Array(buffer: stored), digest)
         else { return nil }
-        let principal = Principal(
-            tokenID: id.uuidString.lowercased(), role: role, trustID: trust.flatMap { TrustID($0.uuidString) },
-            urns: Set(urns.compactMap { URN(Int($0)) }))
+        let principal = Principal(tokenID: id.uuidString.lowercased(), role: try Self.role(roleText), trustID: trust, urns: Set(urns))
         return Session(principal: principal, lastWritePosition: position)
     }
 
@@ -95,7 +93,7 @@ public struct TokenStore: Sendable {
             let rows = try await connection.query(
                 """
                 INSERT INTO api_tokens (digest, role, trust_id, urns, label, expires_at, created_by)
-                VALUES (\(digest), \(role.rawValue), \(trustID?.uuidString)::uuid, \(urnValues)::integer[], \(label),
+                VALUES (\(digest), \(role.rawValue), \(trustID), \(urnValues)::integer[], \(label),
                         \(expiresAt), \(createdBy)::uuid)
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
@@ -127,17 +125,22 @@ public struct TokenStore: Sendable {
         }
     }
 
+    /// A stored role the code does not know is a corrupt row (a 500), never a guess at a weaker role.
+    static func role(_ text: String) throws -> Role {
+        guard let role = Role(rawValue: text) else { throw CorruptRow(table: "api_tokens", detail: "role '\(text)'") }
+        return role
+    }
+
     static let columns = "token_id, role, trust_id, urns, label, created_at, expires_at, last_used_at, revoked_at"
 
     static func records(_ rows: PostgresRowSequence) async throws -> [TokenRecord] {
         var records: [TokenRecord] = []
         for try await (id, role, trust, urns, label, created, expires, used, revoked) in rows.decode(
-            (UUID, String, UUID?, [Int32], String, Date, Date?, Date?, Date?).self)
+            (UUID, String, TrustID?, [URN], String, Date, Date?, Date?, Date?).self)
         {
             records.append(
                 TokenRecord(
-                    id: id.uuidString.lowercased(), role: Role(rawValue: role) ?? .researcher,
-                    trustID: trust.flatMap { TrustID($0.uuidString) }, urns: urns.compactMap { URN(Int($0)) },
+                    id: id.uuidString.lowercased(), role: try Self.role(role), trustID: trust, urns: urns,
                     label: label, createdAt: created, expiresAt: expires, lastUsedAt: used, revokedAt: revoked))
         }
         return records

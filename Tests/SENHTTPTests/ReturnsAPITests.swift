@@ -83,6 +83,28 @@ let openTerm = "2025-26-autumn"
         }
     }
 
+    /// A stored row the code cannot read (here warnings that are not a list of warnings, which jsonb allows) is an
+    /// error the caller sees as a 500 problem and the log records — never a default value such as no warnings.
+    @Test func aRowThatCannotBeReadIsAnErrorNotADefault() async throws {
+        try await withTestDatabase { db in
+            let f = try await Fixture.load(db)
+            let path = "/v1/schools/\(f.ownSchool.urn)/sen-returns/\(openTerm)"
+            try await withApp(db) { client in
+                try await client.execute(uri: path, method: .put, headers: f.headers("school_leader"), body: ByteBuffer(string: body1)) { response in
+                    #expect(response.status == .created)
+                }
+                _ = try await db.adminSQL("UPDATE sen_return_versions SET warnings = '{\"not\": \"a list\"}'::jsonb WHERE urn = \(f.ownSchool.urn)")
+                for uri in [path, path + "/versions"] {
+                    try await client.execute(uri: uri, method: .get, headers: f.headers("school_leader")) { response in
+                        #expect(response.status == .internalServerError, "\(uri)")
+                        #expect(response.headers[.contentType] == "application/problem+json")
+                        #expect(!response.text.contains("warnings\":[]"))
+                    }
+                }
+            }
+        }
+    }
+
     @Test func invalidReturnsNameEveryFieldAndStoreNothing() async throws {
         try await withTestDatabase { db in
             let f = try await Fixture.load(db)

@@ -56,7 +56,7 @@ import Testing
             try await seed(db)
             let trust = TrustID("00000000-0000-4000-8000-000000000007")!
             let text = try await db.withDatabase { database in
-                try await plan(BenchmarkStore.figuresQuery(trust: trust, term: "2025-26-autumn"), scope: .trust(trust), database)
+                try await plan(BenchmarkStore.figuresQuery(trust: trust, term: AcademicTerm("2025-26-autumn")!), scope: .trust(trust), database)
             }
             let tree = try nodes(text)
             // No sequential scan of a tenant table: RLS's filter joins the index condition instead.

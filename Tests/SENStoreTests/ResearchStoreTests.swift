@@ -51,12 +51,12 @@ func loadFullDemo(_ database: Database) async throws {
             try await db.withDatabase { database in
                 try await loadFullDemo(database)
                 let research = ResearchStore(database: database)
-                let term = "2024-25-autumn"
+                let term = AcademicTerm("2024-25-autumn")!
                 let before = try #require(try await research.senCells(term: term, by: .region, logger: logger))
                 let trust = DemoData.trusts[0].id
                 try await database.transaction(.trust(trust), logger: logger) { connection in
                     _ = try await connection.query(
-                        "UPDATE sen_returns SET status = 'submitted', approved_at = NULL WHERE trust_id = \(trust.uuidString)::uuid AND term = \(term)",
+                        "UPDATE sen_returns SET status = 'submitted', approved_at = NULL WHERE trust_id = \(trust) AND term = \(term)",
                         logger: logger)
                 }
                 let value = try SENReturnValidator.validate(["pupils_on_roll": .text("500"), "sen_support": .text("400"), "ehc_plan": .text("1")]).get()
@@ -68,7 +68,7 @@ func loadFullDemo(_ database: Database) async throws {
                 await #expect(throws: ResearchStore.ReleaseError.alreadyReleased) {
                     _ = try await research.release(term: term, actor: nil, logger: logger)
                 }
-                #expect(try await research.senCells(term: "2025-26-summer", by: .region, logger: logger) == nil, "not released")
+                #expect(try await research.senCells(term: AcademicTerm("2025-26-summer")!, by: .region, logger: logger) == nil, "not released")
             }
         }
     }
@@ -90,7 +90,7 @@ func loadFullDemo(_ database: Database) async throws {
                             while true {
                                 do {
                                     _ = try await research.answerWithBudget(
-                                        token: token, term: "2024-25-autumn", queryKey: "q\(query)", epsilon: tenth, budget: budget,
+                                        token: token, term: AcademicTerm("2024-25-autumn")!, queryKey: "q\(query)", epsilon: tenth, budget: budget,
                                         answer: "answer \(query)", logger: Logger(label: "test"))
                                     return (true, busy)
                                 } catch is ResearchStore.BudgetBusy {
@@ -109,13 +109,13 @@ func loadFullDemo(_ database: Database) async throws {
                 let stored = try await db.adminSQL("SELECT query_key, answer FROM dp_answers ORDER BY query_key LIMIT 1")
                 let key = try #require(stored.first?[0] ?? nil)
                 let again = try await research.answerWithBudget(
-                    token: token, term: "2024-25-autumn", queryKey: key, epsilon: tenth, budget: budget, answer: "recomputed", logger: logger)
+                    token: token, term: AcademicTerm("2024-25-autumn")!, queryKey: key, epsilon: tenth, budget: budget, answer: "recomputed", logger: logger)
                 #expect(again.replayed && again.answer == stored.first?[1] && again.remaining.micro == 0)
-                let free = try await research.storedAnswer(token: token, term: "2024-25-autumn", queryKey: key, logger: logger)
+                let free = try await research.storedAnswer(token: token, term: AcademicTerm("2024-25-autumn")!, queryKey: key, logger: logger)
                 #expect(free?.answer == stored.first?[1])
                 await #expect(throws: ResearchStore.OverBudget.self) {
                     _ = try await research.answerWithBudget(
-                        token: token, term: "2024-25-autumn", queryKey: "fresh", epsilon: tenth, budget: budget, answer: "x", logger: logger)
+                        token: token, term: AcademicTerm("2024-25-autumn")!, queryKey: "fresh", epsilon: tenth, budget: budget, answer: "x", logger: logger)
                 }
             }
             let spent = try await db.adminSQL("SELECT spent_micro, budget_micro FROM dp_budgets")
@@ -135,13 +135,13 @@ func loadFullDemo(_ database: Database) async throws {
                 let budget = Epsilon(micro: 3)
                 for query in 0..<3 {
                     let result = try await research.answerWithBudget(
-                        token: token, term: "2024-25-autumn", queryKey: "q\(query)", epsilon: Epsilon(micro: 1), budget: budget,
+                        token: token, term: AcademicTerm("2024-25-autumn")!, queryKey: "q\(query)", epsilon: Epsilon(micro: 1), budget: budget,
                         answer: "a", logger: logger)
                     #expect(result.remaining.micro == Int64(2 - query))
                 }
                 await #expect(throws: ResearchStore.OverBudget.self) {
                     _ = try await research.answerWithBudget(
-                        token: token, term: "2024-25-autumn", queryKey: "q3", epsilon: Epsilon(micro: 1), budget: budget, answer: "a", logger: logger)
+                        token: token, term: AcademicTerm("2024-25-autumn")!, queryKey: "q3", epsilon: Epsilon(micro: 1), budget: budget, answer: "a", logger: logger)
                 }
             }
             #expect(try await db.adminSQL("SELECT spent_micro FROM dp_budgets") == [["3"]])

@@ -22,7 +22,7 @@ import Testing
                 let trust = DemoData.trusts[0].id
                 let urn = URN(990_101)!
                 _ = try await store.submit(
-                    trust: trust, urn: urn, term: "2025-26-autumn", value: try value(50), warnings: [], ifMatch: nil,
+                    trust: trust, urn: urn, term: AcademicTerm("2025-26-autumn")!, value: try value(50), warnings: [], ifMatch: nil,
                     actor: nil, late: false, logger: logger)
                 let candidates = [try value(51), try value(52), try value(53), try value(54)]
                 let outcomes = await withTaskGroup(of: String.self) { group in
@@ -30,7 +30,7 @@ import Testing
                         group.addTask {
                             do {
                                 _ = try await store.submit(
-                                    trust: trust, urn: urn, term: "2025-26-autumn", value: candidate, warnings: [],
+                                    trust: trust, urn: urn, term: AcademicTerm("2025-26-autumn")!, value: candidate, warnings: [],
                                     ifMatch: .some(1), actor: nil, late: false, logger: logger)
                                 return "won"
                             } catch let error as ReturnWriteError {
@@ -63,7 +63,7 @@ import Testing
                         group.addTask {
                             do {
                                 let (_, created) = try await store.submit(
-                                    trust: trust, urn: URN(990_102)!, term: "2025-26-spring", value: candidate, warnings: [],
+                                    trust: trust, urn: URN(990_102)!, term: AcademicTerm("2025-26-spring")!, value: candidate, warnings: [],
                                     ifMatch: nil, actor: nil, late: false, logger: logger)
                                 return created ? "created" : "amended"
                             } catch let error as ReturnWriteError {
@@ -89,7 +89,7 @@ import Testing
                 let store = ReturnsStore(database: database)
                 let trust = DemoData.trusts[0].id
                 _ = try await store.submit(
-                    trust: trust, urn: URN(990_101)!, term: "2025-26-autumn", value: try value(50), warnings: [],
+                    trust: trust, urn: URN(990_101)!, term: AcademicTerm("2025-26-autumn")!, value: try value(50), warnings: [],
                     ifMatch: nil, actor: nil, late: false, logger: logger)
                 for statement in ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
                     await #expect(throws: (any Error).self, "\(statement)") {
