@@ -7,7 +7,8 @@ import SENCore
 import SENStore
 import ServiceLifecycle
 
-/// What the HTTP layer needs to know that is not a dependency: where to listen.
+/// Everything the HTTP layer is configured with that is not a dependency, in one value: `senstat-server` reads
+/// its flags and environment once into it (`init(environment:)`); the libraries read no environment.
 public struct ServerSettings: Sendable {
     public var host: String
     public var port: Int
@@ -15,11 +16,39 @@ public struct ServerSettings: Sendable {
     /// of its last response (keep-alive). A client that sends its headers byte by byte, or none, is closed then,
     /// so a few slow clients cannot hold the server's connections for minutes.
     public var idleTimeout: Duration
+    /// Requests per token (SENSTAT_RATE_LIMIT, SENSTAT_RATE_BURST: 20 a second, bursts of 60).
+    public var rateLimit: RateLimit
+    /// Failed authentications per client address (SENSTAT_AUTH_FAILURE_RATE, SENSTAT_AUTH_FAILURE_BURST: one a
+    /// second, bursts of 30).
+    public var authFailureLimit: RateLimit
+    /// ε each researcher may spend on one release (SENSTAT_DP_BUDGET, default 1).
+    public var privacyBudget: Epsilon
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(20)) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(20),
+        rateLimit: RateLimit = RateLimit(perSecond: 20, burst: 60), authFailureLimit: RateLimit = RateLimit(perSecond: 1, burst: 30),
+        privacyBudget: Epsilon = Epsilon(micro: Epsilon.microPerUnit)
+    ) {
         self.host = host
         self.port = port
         self.idleTimeout = idleTimeout
+        self.rateLimit = rateLimit
+        self.authFailureLimit = authFailureLimit
+        self.privacyBudget = privacyBudget
+    }
+
+    /// The defaults above with what `environment` sets (HOST, PORT and the SENSTAT_ variables named above).
+    public init(environment: [String: String]) {
+        self.init()
+        if let host = environment["HOST"], !host.isEmpty { self.host = host }
+        if let port = environment["PORT"].flatMap(Int.init) { self.port = port }
+        rateLimit = RateLimit(
+            perSecond: environment["SENSTAT_RATE_LIMIT"].flatMap(Double.init) ?? rateLimit.perSecond,
+            burst: environment["SENSTAT_RATE_BURST"].flatMap(Double.init) ?? rateLimit.burst)
+        authFailureLimit = RateLimit(
+            perSecond: environment["SENSTAT_AUTH_FAILURE_RATE"].flatMap(Double.init) ?? authFailureLimit.perSecond,
+            burst: environment["SENSTAT_AUTH_FAILURE_BURST"].flatMap(Double.init) ?? authFailureLimit.burst)
+        if let budget = environment["SENSTAT_DP_BUDGET"].flatMap({ Epsilon(parsing: $0) }) { privacyBudget = budget }
     }
 }
 
@@ -31,11 +60,9 @@ public func buildApplication(
     migrator: Migrator,
     logger: Logger,
     servicesBeforeDatabase: [any Service] = [],
-    rateLimit: RateLimit = .fromEnvironment(),
-    authFailureLimit: RateLimit = AuthMiddleware.failureLimit(),
     beforeServerStarts: (@Sendable () async throws -> Void)? = nil
 ) -> some ApplicationProtocol {
-    let router = buildRouter(database: database, migrator: migrator, rateLimit: rateLimit, authFailureLimit: authFailureLimit)
+    let router = buildRouter(database: database, migrator: migrator, settings: settings)
     var app = Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
@@ -49,12 +76,7 @@ public func buildApplication(
 }
 
 /// Every route of the API, behind the middleware that every response passes through.
-/// ε each researcher may spend on one release (SENSTAT_DP_BUDGET).
-let privacyBudget = ProcessInfo.processInfo.environment["SENSTAT_DP_BUDGET"].flatMap { Epsilon(parsing: $0) } ?? Epsilon(micro: Epsilon.microPerUnit)
-
-public func buildRouter(
-    database: Database, migrator: Migrator, rateLimit: RateLimit = .fromEnvironment(), authFailureLimit: RateLimit = AuthMiddleware.failureLimit()
-) -> Router<AppRequestContext> {
+public func buildRouter(database: Database, migrator: Migrator, settings: ServerSettings) -> Router<AppRequestContext> {
     let document = OpenAPIDocument.bundled()
     let router = Router(context: AppRequestContext.self)
     // Outermost first: the access log and request id see the final response, metrics see the final status,
@@ -69,8 +91,8 @@ public func buildRouter(
 
     let tokens = TokenStore(database: database)
     let register = RegisterStore(database: database)
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(authFailureLimit)))
-        .add(middleware: RateLimitMiddleware(limiter: RateLimiter(rateLimit)))
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(settings.authFailureLimit)))
+        .add(middleware: RateLimitMiddleware(limiter: RateLimiter(settings.rateLimit)))
         .add(middleware: ReadRoutingMiddleware(tokens: tokens))
     AccountsController(tokens: tokens, register: register).register(on: v1)
     RegisterController(register: register, importer: GIASImporter(database: database)).register(on: v1)
@@ -78,7 +100,7 @@ public func buildRouter(
     BenchmarkController(benchmarks: BenchmarkStore(database: database), register: register).register(on: v1)
     let surveys = SurveyStore(database: database)
     SurveysController(surveys: surveys, register: register).register(on: v1)
-    ResearchController(research: ResearchStore(database: database), surveys: surveys, budget: privacyBudget).register(on: v1)
+    ResearchController(research: ResearchStore(database: database), surveys: surveys, budget: settings.privacyBudget).register(on: v1)
 
     router.get("/openapi.yaml") { _, _ in
         Response(

@@ -27,14 +27,6 @@ public struct AuthMiddleware: RouterMiddleware {
     let failures: RateLimiter
     let recent = RecentTokens()
 
-    /// 30 failed authentications in a burst, then one a second, per client address
-    /// (SENSTAT_AUTH_FAILURE_BURST and SENSTAT_AUTH_FAILURE_RATE change them).
-    public static func failureLimit(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> RateLimit {
-        RateLimit(
-            perSecond: environment["SENSTAT_AUTH_FAILURE_RATE"].flatMap(Double.init) ?? 1,
-            burst: environment["SENSTAT_AUTH_FAILURE_BURST"].flatMap(Double.init) ?? 30)
-    }
-
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {

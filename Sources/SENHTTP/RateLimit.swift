@@ -16,13 +16,6 @@ public struct RateLimit: Sendable {
         self.burst = burst.isFinite && burst >= 1 ? min(burst, 1e9) : 1
     }
 
-    /// SENSTAT_RATE_LIMIT (requests per second per token, default 20) and SENSTAT_RATE_BURST (default 60).
-    public static func fromEnvironment() -> RateLimit {
-        let environment = ProcessInfo.processInfo.environment
-        return RateLimit(
-            perSecond: environment["SENSTAT_RATE_LIMIT"].flatMap(Double.init) ?? 20,
-            burst: environment["SENSTAT_RATE_BURST"].flatMap(Double.init) ?? 60)
-    }
 }
 
 /// 429 problem+json with Retry-After once a token has spent its bucket.

@@ -93,6 +93,24 @@ public struct Migrator: Sendable {
         return migrations.filter { !appliedVersions.contains($0.version) }
     }
 
+    /// The migrations recorded in `schema_migrations`; a row that is not a version, a name and a checksum is a
+    /// corrupt row, not a crash.
+    static func appliedRecords(_ connection: LibPQConnection) throws -> [(version: Int, fileName: String, checksum: String)] {
+        try connection.execute("SELECT version, file_name, checksum FROM schema_migrations").map { row in
+            guard row.count == 3, let version = row[0].flatMap({ Int($0) }), let fileName = row[1], let checksum = row[2] else {
+                throw CorruptRow(table: "schema_migrations", detail: "\(row)")
+            }
+            return (version, fileName, checksum)
+        }
+    }
+
+    /// The migrations still to apply on `endpoint` (read as the server's own role, which may read
+    /// `schema_migrations`): what a server started with --no-migrate refuses to start with.
+    public func pending(on endpoint: DatabaseEndpoint) async throws -> [Migration] {
+        let applied = try await LibPQ.runScript(on: endpoint) { connection in try Self.appliedRecords(connection) }
+        return try pending(applied: applied)
+    }
+
     /// Applies every pending migration as the owner role, each file in its own transaction, under an advisory lock
     /// so that two servers starting together do not race. Returns the files applied.
     @discardableResult
@@ -113,8 +131,7 @@ public struct Migrator: Sendable {
                 );
                 GRANT SELECT ON schema_migrations TO \(appRole);
                 """)
-            let records = try connection.execute("SELECT version, file_name, checksum FROM schema_migrations")
-                .map { (version: Int($0[0]!)!, fileName: $0[1]!, checksum: $0[2]!) }
+            let records = try Self.appliedRecords(connection)
             var done: [String] = []
             for migration in try pending(applied: records) {
                 do {

@@ -74,7 +74,7 @@ struct TokenCommand: AsyncParsableCommand {
             do {
                 let issued = try await withServerDatabase(database, logger: logger) { db in
                     if let trust, try await RegisterStore(database: db).trust(trust, scope: .platform, logger: logger) == nil {
-                        throw StartupFailure(description: "no trust \(trust)")
+                        throw CommandFailure("no trust \(trust)")
                     }
                     return try await TokenStore(database: db).issue(
                         role: role, trustID: trust, urns: urns, label: label, expiresAt: expires, createdBy: nil,
@@ -83,7 +83,7 @@ struct TokenCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("issued \(role.rawValue) token \(issued.record.id); it is shown only now:\n".utf8))
                 print(issued.token)
             } catch {
-                fail("\(error)")
+                throw CommandFailure("\(error)")
             }
         }
     }
@@ -109,17 +109,17 @@ struct ImportGIAS: AsyncParsableCommand {
         let logger = database.makeLogger()
         let encoding: TextEncoding?
         if let name = self.encoding {
-            guard let known = TextEncoding(rawValue: name.lowercased()) else { fail("--encoding must be utf-8 or windows-1252") }
+            guard let known = TextEncoding(rawValue: name.lowercased()) else { throw CommandFailure("--encoding must be utf-8 or windows-1252") }
             encoding = known
         } else {
             encoding = nil
         }
-        guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+        guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
         let register: GIASRegisterReader.Result
         do {
             register = try GIASRegisterReader.read(Array(data), encoding: encoding)
         } catch {
-            fail("\(file): \(error)")
+            throw CommandFailure("\(file): \(error)")
         }
         let createTrusts = self.createTrusts
         let today = CalendarDate.todayUTC()
@@ -138,7 +138,7 @@ struct ImportGIAS: AsyncParsableCommand {
                 print("  row \(rejection.row)\(rejection.column.map { ", \($0)" } ?? ""): \(rejection.reason)")
             }
         } catch {
-            fail("\(error)")
+            throw CommandFailure("\(error)")
         }
     }
 }
@@ -155,7 +155,7 @@ struct ImportNational: AsyncParsableCommand {
 
     func run() async throws {
         let logger = database.makeLogger()
-        guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+        guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
         do {
             let outcome = try await withServerDatabase(database, logger: logger) { db in
                 try await NationalImport.run(Array(data), store: BenchmarkStore(database: db), logger: logger)
@@ -166,7 +166,7 @@ struct ImportNational: AsyncParsableCommand {
                 print("  row \(rejection.row)\(rejection.column.map { ", \($0)" } ?? ""): \(rejection.reason)")
             }
         } catch {
-            fail("\(error)")
+            throw CommandFailure("\(error)")
         }
     }
 }

@@ -20,6 +20,24 @@ struct SenstatServer: AsyncParsableCommand {
         subcommands: [Serve.self, Migrate.self, TokenCommand.self, ImportGIAS.self, ImportNational.self, Generate.self, BenchFunnel.self],
         defaultSubcommand: Serve.self
     )
+
+    /// Parses and runs the command; a `CommandFailure` is printed as one line and exits 1, anything else as
+    /// ArgumentParser reports it.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("senstat-server: \(failure.description)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every command that touches the database shares. Flags win over the environment.
@@ -75,12 +93,12 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
-/// Prints a one-line error and exits non-zero, rather than a stack of Swift error descriptions.
-struct StartupFailure: Error, CustomStringConvertible {
+/// A command's failure, thrown (so `defer` blocks run: the embedded cluster is stopped on every path) and reported
+/// once by `main` as one line, `senstat-server: message`, with exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
     let description: String
-}
 
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("senstat-server: \(message)\n".utf8))
-    exit(1)
+    init(_ description: String) {
+        self.description = description
+    }
 }

@@ -45,9 +45,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = database.makeLogger()
-        let settings = ServerSettings(
-            host: host ?? DatabaseOptions.environment["HOST"] ?? "127.0.0.1",
-            port: port ?? DatabaseOptions.environment["PORT"].flatMap(Int.init) ?? 8080)
+        // Flags and environment, read once here into the one configuration the libraries get.
+        var settings = ServerSettings(environment: DatabaseOptions.environment)
+        if let host { settings.host = host }
+        if let port { settings.port = port }
         logger.info(
             "starting senstat-server",
             metadata: [
@@ -59,31 +60,27 @@ struct Serve: AsyncParsableCommand {
         do {
             setup = try await database.prepare(logger: logger)
         } catch {
-            fail("\(error)")
+            throw CommandFailure("\(error)")
         }
-        // From here on the embedded cluster (if any) is running: every exit path must stop it.
-        let stopEmbedded = { setup.embedded?.stop() }
+        // From here on the embedded cluster (if any) is running: every way out of this function stops it (after a
+        // graceful shutdown its service has stopped it already; stopping again does nothing).
+        defer { setup.embedded?.stop() }
         let migrator: Migrator
         do {
             migrator = try Migrator.bundled(logger: logger)
             if let owner = setup.owner, !noMigrate {
                 try await migrator.migrate(owner: owner)
             } else {
-                let applied = try await LibPQ.runScript(on: setup.app) { connection in
-                    try connection.execute("SELECT version, file_name, checksum FROM schema_migrations")
-                        .map { (version: Int($0[0]!)!, fileName: $0[1]!, checksum: $0[2]!) }
-                }
-                let pending = try migrator.pending(applied: applied)
+                let pending = try await migrator.pending(on: setup.app)
                 if !pending.isEmpty {
-                    throw StartupFailure(
-                        description: "migrations are pending (\(pending.map(\.fileName).joined(separator: ", "))); run `senstat-server migrate` with DATABASE_OWNER_URL")
+                    throw CommandFailure(
+                        "migrations are pending (\(pending.map(\.fileName).joined(separator: ", "))); run `senstat-server migrate` with DATABASE_OWNER_URL")
                 }
             }
             // The database must enforce tenancy by itself before anyone is let in.
             try await StartupGuards.check(app: setup.app, allowFsyncOff: allowUnsafeFsync)
         } catch {
-            stopEmbedded()
-            fail("\(error)")
+            throw CommandFailure("\(error)")
         }
 
         let client = Database.makeClient(endpoint: setup.app, maximumConnections: 20, logger: logger)
@@ -94,8 +91,7 @@ struct Serve: AsyncParsableCommand {
                 logger.info("reading from a replica at DATABASE_READ_URL", metadata: ["endpoint": "\(endpoint.redacted)"])
                 replica = Database.makeClient(endpoint: endpoint, maximumConnections: 20, logger: logger)
             } catch {
-                stopEmbedded()
-                fail("DATABASE_READ_URL: \(error)")
+                    throw CommandFailure("DATABASE_READ_URL: \(error)")
             }
         }
         let db = Database(client: client, replica: replica, tenantSetting: database.tenantSetting)
@@ -126,8 +122,7 @@ struct Serve: AsyncParsableCommand {
             configuration.maximumCancellationDuration = .seconds(10)
             try await ServiceGroup(configuration: configuration).run()
         } catch {
-            stopEmbedded()
-            fail("\(error)")
+            throw CommandFailure("\(error)")
         }
     }
 }
@@ -144,18 +139,17 @@ struct Migrate: AsyncParsableCommand {
         do {
             setup = try await database.prepare(logger: logger)
         } catch {
-            fail("\(error)")
+            throw CommandFailure("\(error)")
         }
         defer { setup.embedded?.stop() }
         guard let owner = setup.owner else {
-            fail("set DATABASE_OWNER_URL (or --owner-database-url): migrations run as the role that owns the tables")
+            throw CommandFailure("set DATABASE_OWNER_URL (or --owner-database-url): migrations run as the role that owns the tables")
         }
         do {
             let applied = try await Migrator.bundled(logger: logger).migrate(owner: owner)
             print(applied.isEmpty ? "migrations are current" : "applied: \(applied.joined(separator: ", "))")
         } catch {
-            setup.embedded?.stop()
-            fail("\(error)")
+            throw CommandFailure("\(error)")
         }
     }
 }

@@ -19,9 +19,8 @@ func withApp(
     var logger = Logger(label: "senstat.test.http")
     logger.logLevel = .warning
     let app = buildApplication(
-        settings: ServerSettings(host: "127.0.0.1", port: 0), database: database ?? db.makeDatabase(),
-        migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger, rateLimit: rateLimit,
-        authFailureLimit: authFailureLimit)
+        settings: ServerSettings(host: "127.0.0.1", port: 0, rateLimit: rateLimit, authFailureLimit: authFailureLimit),
+        database: database ?? db.makeDatabase(), migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger)
     try await app.test(.router, body)
 }
 
