@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -28,6 +29,11 @@ public struct AppRequestContext: RequestContext {
         let address = forwarded.trimmingASCIIWhitespace()
         return address.isEmpty ? peer : address
     }
+
+    /// One JSON dialect for every answer: the values handlers return are encoded as the bodies they write
+    /// themselves (ISO 8601 dates, sorted keys, unescaped slashes).
+    public var responseEncoder: JSONEncoder { JSONEncoder.api }
+    public var requestDecoder: JSONDecoder { JSONDecoder.api }
 
     /// JSON bodies are small; CSV uploads are collected with their own, larger limits.
     public var maxUploadSize: Int { 1 << 20 }

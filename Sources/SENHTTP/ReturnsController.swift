@@ -417,10 +417,14 @@ func jsonResponse(_ text: String, status: HTTPResponse.Status) -> Response {
     Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
 }
 
+/// A date as the JSON bodies write it (ISO 8601, UTC, seconds), for CSV cells: one shared format style, not a new
+/// formatter per cell.
 func iso(_ date: Date?) -> String {
     guard let date else { return "" }
-    return ISO8601DateFormatter().string(from: date)
+    return date.formatted(isoStyle)
 }
+
+let isoStyle = Date.ISO8601FormatStyle()
 
 extension HTTPField.Name {
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
