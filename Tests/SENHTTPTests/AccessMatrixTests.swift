@@ -22,8 +22,8 @@ struct Fixture: Sendable {
 
     static func load(_ db: TestDatabase) async throws -> Fixture {
         let tokens = try await db.withDatabase { database in
-            try await DemoData.load(into: database, logger: Logger(label: "test"))
-            return try await DemoData.issueTokens(store: TokenStore(database: database), logger: Logger(label: "test"))
+            try await DemoData.load(into: database, logger: Logger.test)
+            return try await DemoData.issueTokens(store: TokenStore(database: database), logger: Logger.test)
         }
         return Fixture(tokens: tokens)
     }

@@ -18,7 +18,7 @@ import FoundationXML
 func loadDemoWithReturns(_ db: TestDatabase) async throws -> Fixture {
     let fixture = try await Fixture.load(db)
     try await db.withDatabase { database in
-        try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger(label: "test"))
+        try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger.test)
     }
     return fixture
 }

@@ -17,7 +17,7 @@ func withApp(
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     var logger = Logger(label: "senstat.test.http")
-    logger.logLevel = .warning
+    logger.logLevel = Logger.test.logLevel
     let app = buildApplication(
         settings: ServerSettings(host: "127.0.0.1", port: 0, rateLimit: rateLimit, authFailureLimit: authFailureLimit),
         database: database ?? db.makeDatabase(), migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger)
@@ -54,7 +54,7 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
 
     @Test func notReadyWhileAMigrationIsPending() async throws {
         try await withTestDatabase { db in
-            let logger = Logger(label: "test")
+            let logger = Logger.test
             let bundled = try Migrator.bundled(logger: logger)
             let ahead = Migrator(
                 migrations: bundled.migrations + [Migration(version: 9_999, fileName: "9999_future.sql", sql: "SELECT 1;")],
@@ -77,7 +77,7 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
                 address: .socketDirectory("/tmp/senstat-no-such-socket-dir"), port: 5432, user: "x", password: nil,
                 database: "x", sslMode: .disable)
             let database = Database(
-                client: Database.makeClient(endpoint: nowhere, maximumConnections: 2, logger: Logger(label: "test")),
+                client: Database.makeClient(endpoint: nowhere, maximumConnections: 2, logger: Logger.test),
                 deadline: .seconds(2))
             try await withApp(db, database: database) { client in
                 let start = ContinuousClock.now
@@ -217,7 +217,7 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
         try await withTestDatabase { db in
             let app = buildApplication(
                 settings: ServerSettings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(1)), database: db.makeDatabase(),
-                migrator: try Migrator.bundled(logger: Logger(label: "test")), logger: Logger(label: "test"))
+                migrator: try Migrator.bundled(logger: Logger.test), logger: Logger.test)
             try await app.test(.live) { client in
                 let port = try #require(client.port)
                 // Five clients each send half a request head, a byte at a time, then wait.

@@ -18,7 +18,7 @@ import Testing
     static let readFrom = HTTPField.Name("Senstat-Read-From")!
 
     func database(_ db: TestDatabase, replica: DatabaseEndpoint?) -> Database {
-        let logger = Logger(label: "test")
+        let logger = Logger.test
         return Database(
             client: Database.makeClient(endpoint: db.app, maximumConnections: 8, logger: logger),
             replica: replica.map { Database.makeClient(endpoint: $0, maximumConnections: 8, logger: logger) },
@@ -106,7 +106,7 @@ import Testing
         try await withTestDatabase { db in
             let f = try await Fixture.load(db)
             try await db.withDatabase { database in
-                let logger = Logger(label: "test")
+                let logger = Logger.test
                 try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: logger)
                 try await DemoData.releaseTerms(into: ResearchStore(database: database), logger: logger)
             }

@@ -329,9 +329,9 @@ let openTerm = "2025-26-autumn"
     @Test func theDemoHasReturnsOutliersAndGaps() async throws {
         try await withTestDatabase { db in
             try await db.withDatabase { database in
-                try await DemoData.load(into: database, logger: Logger(label: "test"))
-                try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger(label: "test"))
-                try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger(label: "test"))
+                try await DemoData.load(into: database, logger: Logger.test)
+                try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger.test)
+                try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger.test)
             }
             #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["\(16 * 9 - 2)"]])
             #expect(try await db.adminSQL("SELECT max(current_version) FROM sen_returns") == [["1"]], "reloading changes nothing")

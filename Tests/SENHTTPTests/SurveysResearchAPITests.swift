@@ -122,7 +122,7 @@ import Testing
     func load(_ db: TestDatabase) async throws -> Fixture {
         let f = try await Fixture.load(db)
         try await db.withDatabase { database in
-            let logger = Logger(label: "test")
+            let logger = Logger.test
             try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: logger)
             try await DemoData.loadSurveys(into: SurveyStore(database: database), logger: logger)
             try await DemoData.releaseTerms(into: ResearchStore(database: database), logger: logger)

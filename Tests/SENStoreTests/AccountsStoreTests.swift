@@ -13,7 +13,7 @@ func fixture(_ name: String) throws -> [UInt8] {
 }
 
 @Suite struct TokenStoreTests {
-    let logger = Logger(label: "test")
+    let logger = Logger.test
 
     @Test func issuedTokensAuthenticateUntilRevokedOrExpired() async throws {
         try await withTestDatabase { db in
@@ -138,7 +138,7 @@ func fixture(_ name: String) throws -> [UInt8] {
 }
 
 @Suite struct GIASImportTests {
-    let logger = Logger(label: "test")
+    let logger = Logger.test
     let day1 = CalendarDate(iso: "2026-09-01")!
     let day2 = CalendarDate(iso: "2026-10-01")!
 
@@ -231,10 +231,10 @@ func trustCounts(_ summary: GIASImportSummary) -> [Int] {
                 group.addTask { await database.client.run() }
                 defer { group.cancelAll() }
                 await #expect(throws: DatabaseUnavailable.self) {
-                    _ = try await RegisterStore(database: database).trusts(scope: .platform, logger: Logger(label: "test"))
+                    _ = try await RegisterStore(database: database).trusts(scope: .platform, logger: Logger.test)
                 }
                 let summary = try await GIASImporter(database: database).importRegister(
-                    register, createTrusts: true, effectiveDate: CalendarDate(iso: "2026-09-01")!, logger: Logger(label: "test"))
+                    register, createTrusts: true, effectiveDate: CalendarDate(iso: "2026-09-01")!, logger: Logger.test)
                 #expect(summary.new == 5)
             }
         }

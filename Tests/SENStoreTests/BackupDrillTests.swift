@@ -20,7 +20,7 @@ import Testing
     @Test func backUpAndRestoreEverything() async throws {
         try await withTestDatabase { db in
             try await db.withDatabase { database in
-                let logger = Logger(label: "test")
+                let logger = Logger.test
                 try await DemoData.load(into: database, logger: logger)
                 try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: logger)
                 try await DemoData.loadSurveys(into: SurveyStore(database: database), logger: logger)

@@ -5,7 +5,7 @@ import SENTestSupport
 import Testing
 
 @Suite struct MigrationTests {
-    let logger = Logger(label: "test")
+    let logger = Logger.test
 
     @Test func migratesFromZeroAndRecordsEveryFileWithItsChecksum() async throws {
         let bundled = try Migrator.bundled(logger: logger)

@@ -29,10 +29,10 @@ import Testing
 
     /// The plan as JSON text, explained as the server's role with the tenant set, as a request would run it.
     func plan(_ query: PostgresQuery, scope: TenantScope, _ database: Database) async throws -> String {
-        try await database.transaction(scope, logger: Logger(label: "test")) { connection in
+        try await database.transaction(scope, logger: Logger.test) { connection in
             var text = ""
             let explain = PostgresQuery(unsafeSQL: "EXPLAIN (FORMAT JSON) " + query.sql, binds: query.binds)
-            for try await line in try await connection.query(explain, logger: Logger(label: "test")).decode(String.self) { text += line }
+            for try await line in try await connection.query(explain, logger: Logger.test).decode(String.self) { text += line }
             return text
         }
     }

@@ -8,7 +8,7 @@ import Testing
 
 /// The demo with returns, surveys and releases, loaded through the stores.
 func loadFullDemo(_ database: Database) async throws {
-    let logger = Logger(label: "test")
+    let logger = Logger.test
     try await DemoData.load(into: database, logger: logger)
     try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: logger)
     try await DemoData.loadSurveys(into: SurveyStore(database: database), logger: logger)
@@ -16,7 +16,7 @@ func loadFullDemo(_ database: Database) async throws {
 }
 
 @Suite struct ResearchStoreTests {
-    let logger = Logger(label: "test")
+    let logger = Logger.test
 
     /// A researcher's transactions see the frozen snapshots and nothing of any trust's own tables.
     @Test func researchScopeNeverSeesTenantTables() async throws {
@@ -91,7 +91,7 @@ func loadFullDemo(_ database: Database) async throws {
                                 do {
                                     _ = try await research.answerWithBudget(
                                         token: token, term: AcademicTerm("2024-25-autumn")!, queryKey: "q\(query)", epsilon: tenth, budget: budget,
-                                        answer: "answer \(query)", logger: Logger(label: "test"))
+                                        answer: "answer \(query)", logger: Logger.test)
                                     return (true, busy)
                                 } catch is ResearchStore.BudgetBusy {
                                     busy += 1

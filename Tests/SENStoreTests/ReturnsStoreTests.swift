@@ -6,7 +6,7 @@ import SENTestSupport
 import Testing
 
 @Suite struct ReturnsStoreTests {
-    let logger = Logger(label: "test")
+    let logger = Logger.test
 
     func value(_ k: Int) throws -> SENReturn {
         try SENReturnValidator.validate(["pupils_on_roll": .text("400"), "sen_support": .text(String(k)), "ehc_plan": .text("9")]).get()

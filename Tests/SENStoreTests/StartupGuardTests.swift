@@ -53,8 +53,8 @@ import Testing
     @Test func theServerPoolHasAStatementTimeout() async throws {
         try await withTestDatabase { db in
             let value = try await db.withDatabase { database in
-                try await database.transaction(.none, logger: Logger(label: "test")) { connection in
-                    for try await value in try await connection.query("SHOW statement_timeout", logger: Logger(label: "test")).decode(String.self) {
+                try await database.transaction(.none, logger: Logger.test) { connection in
+                    for try await value in try await connection.query("SHOW statement_timeout", logger: Logger.test).decode(String.self) {
                         return value
                     }
                     return ""

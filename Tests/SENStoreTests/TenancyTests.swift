@@ -8,7 +8,7 @@ import Testing
 
 /// Row-level security as the server's role sees it: the database itself keeps tenants apart.
 @Suite struct TenancyTests {
-    let logger = Logger(label: "test")
+    let logger = Logger.test
     static let trustA = TrustID("aaaaaaaa-0000-4000-8000-000000000001")!
     static let trustB = TrustID("bbbbbbbb-0000-4000-8000-000000000002")!
 

@@ -149,3 +149,13 @@ public func withTestDatabase<T: Sendable>(_ body: (TestDatabase) async throws ->
         throw error
     }
 }
+
+extension Logger {
+    /// The logger tests pass to stores and loaders: warnings and errors only, so a run reads like a report; set
+    /// SENSTAT_TEST_LOG_LEVEL (trace, debug, info, notice, warning, error, critical) to see more.
+    public static var test: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = ProcessInfo.processInfo.environment["SENSTAT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }
+}
