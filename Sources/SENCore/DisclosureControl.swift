@@ -108,19 +108,6 @@ public enum DisclosureControl {
             (cell.key, cell.suppression == nil ? round(pooled[cell.key, default: 0], to: rules.rounding) : nil)
         })
     }
-
-    /// Whether any hidden cell equals its shown margin minus the shown cells of its group (the property the
-    /// rules guarantee; used by tests over random data).
-    public static func recoverable(_ controlled: [Controlled], totalShown: Bool) -> [String] {
-        let groups = Dictionary(grouping: controlled, by: { $0.parent ?? "" })
-        var exposed: [String] = []
-        for (parent, members) in groups {
-            let marginShown = parent.isEmpty ? totalShown : true
-            let hidden = members.filter { $0.suppression != nil }
-            if marginShown && hidden.count == 1 && members.count > 1 { exposed.append(hidden[0].key) }
-        }
-        return exposed
-    }
 }
 
 /// The discrete Laplace (two-sided geometric) mechanism: integer noise with P(k) ∝ exp(−ε|k|), ε-differentially

@@ -72,17 +72,6 @@ public enum Checked<Value: Sendable, Problem: Sendable>: Sendable {
     case success(Value)
     case failure([Problem])
 
-    public struct Failed: Error, CustomStringConvertible {
-        public let description: String
-    }
-
-    /// The value, or an error listing the problems.
-    public func get() throws -> Value {
-        switch self {
-        case .success(let value): return value
-        case .failure(let problems): throw Failed(description: "\(problems)")
-        }
-    }
 }
 
 /// Raw input for one field: a JSON value, or the text of a CSV cell.

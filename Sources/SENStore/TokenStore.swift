@@ -34,11 +34,6 @@ public struct TokenStore: Sendable {
 
     public static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
 
-    /// The principal for a well-formed, known, unexpired, unrevoked token; nil otherwise.
-    public func authenticate(_ token: String, logger: Logger) async throws -> Principal? {
-        try await session(for: token, logger: logger)?.principal
-    }
-
     /// What a request carries once its token is known: the principal, and the primary's WAL position after the
     /// token's last write (nil if it has not written since the server began noting writes).
     public struct Session: Sendable {

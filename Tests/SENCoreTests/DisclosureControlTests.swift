@@ -1,4 +1,5 @@
 import SENCore
+import SENTestSupport
 import Testing
 
 @Suite struct DisclosureControlTests {

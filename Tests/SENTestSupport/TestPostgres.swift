@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SENCore
 import SENStore
 
 /// Real PostgreSQL for tests: the server named by `SENSTAT_TEST_DATABASE_URL` (a role that may create roles and
@@ -157,5 +158,41 @@ extension Logger {
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["SENSTAT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         return logger
+    }
+}
+
+extension Checked {
+    public struct Failed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The value, or an error listing the problems (tests build valid values with it).
+    public func get() throws -> Value {
+        switch self {
+        case .success(let value): return value
+        case .failure(let problems): throw Failed(description: "\(problems)")
+        }
+    }
+}
+
+extension DisclosureControl {
+    /// Whether any hidden cell equals its shown margin minus the shown cells of its group (the property the
+    /// rules guarantee; tests check it over random data).
+    public static func recoverable(_ controlled: [Controlled], totalShown: Bool) -> [String] {
+        let groups = Dictionary(grouping: controlled, by: { $0.parent ?? "" })
+        var exposed: [String] = []
+        for (parent, members) in groups {
+            let marginShown = parent.isEmpty ? totalShown : true
+            let hidden = members.filter { $0.suppression != nil }
+            if marginShown && hidden.count == 1 && members.count > 1 { exposed.append(hidden[0].key) }
+        }
+        return exposed
+    }
+}
+
+extension TokenStore {
+    /// The principal for a token, or nil (tests; the server reads the whole session).
+    public func authenticate(_ token: String, logger: Logger) async throws -> Principal? {
+        try await session(for: token, logger: logger)?.principal
     }
 }
