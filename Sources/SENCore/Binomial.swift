@@ -66,36 +66,10 @@ public enum Binomial {
         let mode = min(n, Int((Double(n + 1) * p0).rounded(.down)))
         let peak = pmf(mode, n: n, p: p0)
         guard peak > 0, peak.isFinite else { return probabilities.map { spiegelhalterLimit($0, n: n, target: p0) } }
-        // P(R ≤ mode): the densities below the mode, until they are negligible.
-        var belowMode = 0.0
-        var density = peak
-        var r = mode
-        while r > 0 {
-            density *= Double(r) / Double(n - r + 1) / odds
-            r -= 1
-            if density < peak * 1e-18 { break }
-            belowMode += density
-        }
-        // Then walk from the mode to each probability's quantile r: P(R ≤ r) ≥ q > P(R ≤ r − 1).
-        var cumulative = belowMode + peak
-        density = peak
-        r = mode
-        var limits: [Double] = []
-        for q in probabilities {
-            while r > 0, cumulative - density >= q {
-                cumulative -= density
-                density *= Double(r) / Double(n - r + 1) / odds
-                r -= 1
-            }
-            while r < n, cumulative < q {
-                density *= Double(n - r) / Double(r + 1) * odds
-                r += 1
-                cumulative += density
-            }
-            let alpha = density > 0 ? (min(cumulative, 1) - q) / density : 0
-            limits.append(min(1, max(0, (Double(r) - alpha) / Double(n))))
-        }
-        return limits
+        return DensityWalk.quantiles(
+            probabilities, mode: mode, peak: peak, highest: n,
+            down: { r in Double(r) / Double(n - r + 1) / odds }, up: { r in Double(n - r) / Double(r + 1) * odds },
+            limit: { min(1, max(0, $0 / Double(n))) })
     }
 
     /// Acklam's rational approximation to the standard normal quantile, refined by one Halley step on erfc:
@@ -164,5 +138,52 @@ public enum Binomial {
             if abs(delta - 1) < 1e-16 { break }
         }
         return h
+    }
+}
+
+/// Spiegelhalter's interpolated quantiles of a discrete distribution for several probabilities at once (ascending),
+/// from its mode and its density there: the densities are built outward by their ratio to the neighbour until they
+/// fall below 1e-18 of the mode's, summed from the lower end, and read for every probability as r − α with
+/// α = (P(X ≤ r) − q) / P(X = r). The binomial and Poisson funnel limits are this walk with their own ratios.
+enum DensityWalk {
+    /// `down(r)` = P(X = r − 1) / P(X = r); `up(r)` = P(X = r + 1) / P(X = r); `highest` the largest value X takes;
+    /// `limit` turns the interpolated quantile into the limit returned (a proportion, a clipped count).
+    @inline(__always)
+    static func quantiles(
+        _ probabilities: [Double], mode: Int, peak: Double, highest: Int, down: (Int) -> Double, up: (Int) -> Double,
+        limit: (Double) -> Double
+    ) -> [Double] {
+        // P(X ≤ mode): the densities below the mode, until they are negligible.
+        var belowMode = 0.0
+        var density = peak
+        var r = mode
+        while r > 0 {
+            density *= down(r)
+            r -= 1
+            if density < peak * 1e-18 { break }
+            belowMode += density
+        }
+        // Then walk from the mode to each probability's quantile r: P(X ≤ r) ≥ q > P(X ≤ r − 1).
+        var cumulative = belowMode + peak
+        density = peak
+        r = mode
+        var limits: [Double] = []
+        limits.reserveCapacity(probabilities.count)
+        for q in probabilities {
+            while r > 0, cumulative - density >= q {
+                cumulative -= density
+                density *= down(r)
+                r -= 1
+            }
+            while r < highest, cumulative < q {
+                density *= up(r)
+                r += 1
+                cumulative += density
+                if density == 0 { break }
+            }
+            let alpha = density > 0 ? (min(cumulative, 1) - q) / density : 0
+            limits.append(limit(Double(r) - alpha))
+        }
+        return limits
     }
 }

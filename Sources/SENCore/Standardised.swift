@@ -43,35 +43,9 @@ public enum Poisson {
         let mode = Int(mu.rounded(.down))
         let peak = exp(-mu + Double(mode) * log(mu) - lgamma(Double(mode) + 1))
         guard peak > 0, peak.isFinite else { return probabilities.map { spiegelhalterLimit($0, mean: mu) } }
-        var belowMode = 0.0
-        var density = peak
-        var r = mode
-        while r > 0 {
-            density *= Double(r) / mu
-            r -= 1
-            if density < peak * 1e-18 { break }
-            belowMode += density
-        }
-        var cumulative = belowMode + peak
-        density = peak
-        r = mode
-        var limits: [Double] = []
-        for q in probabilities {
-            while r > 0, cumulative - density >= q {
-                cumulative -= density
-                density *= Double(r) / mu
-                r -= 1
-            }
-            while cumulative < q {
-                density *= mu / Double(r + 1)
-                r += 1
-                cumulative += density
-                if density == 0 { break }
-            }
-            let alpha = density > 0 ? (min(cumulative, 1) - q) / density : 0
-            limits.append(max(0, Double(r) - alpha))
-        }
-        return limits
+        return DensityWalk.quantiles(
+            probabilities, mode: mode, peak: peak, highest: Int.max, down: { r in Double(r) / mu }, up: { r in mu / Double(r + 1) },
+            limit: { max(0, $0) })
     }
 
     /// The exact (Garwood 1936) interval for a Poisson mean from an observed count: the lower end solves
