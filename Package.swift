@@ -35,6 +35,13 @@ let package = Package(
             name: "SENCore",
             swiftSettings: swiftSettings
         ),
+        // The REST API's request and response types and its JSON dialect, shared by the server and the CLI: no
+        // Hummingbird, no PostgresNIO.
+        .target(
+            name: "SENAPI",
+            dependencies: ["SENCore"],
+            swiftSettings: swiftSettings
+        ),
         // libpq, only for what it does exactly as psql does: parsing connection strings and PG* defaults.
         .systemLibrary(
             name: "CLibPQ",
@@ -71,6 +78,7 @@ let package = Package(
             name: "SENHTTP",
             dependencies: [
                 "SENCore",
+                "SENAPI",
                 "SENStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,6 +111,7 @@ let package = Package(
             name: "senstat",
             dependencies: [
                 "SENCore",
+                "SENAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,7 +134,7 @@ let package = Package(
             name: "SENCoreTests",
             // SENTestSupport for its script runner only: the disclosure audit and the statistics references are python
             // scripts (scipy).
-            dependencies: ["SENCore", "SENTestSupport"],
+            dependencies: ["SENCore", "SENAPI", "SENTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -140,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "SENHTTPTests",
             dependencies: [
-                "SENCore", "SENStore", "SENHTTP", "SENTestSupport",
+                "SENCore", "SENAPI", "SENStore", "SENHTTP", "SENTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -152,7 +161,7 @@ let package = Package(
         // Runs the built executables as a user would: they are dependencies only so that they are built first.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["senstat-server", "senstat", "SENTestSupport"],
+            dependencies: ["senstat-server", "senstat", "SENAPI", "SENTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

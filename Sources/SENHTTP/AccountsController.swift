@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import SENAPI
 import SENCore
 import SENStore
 
@@ -10,97 +11,36 @@ struct AccountsController {
     let tokens: TokenStore
     let register: RegisterStore
 
-    struct TokenBody: ResponseEncodable, Decodable {
-        let id: String
-        let role: String
-        let trustID: String?
-        let urns: [Int]
-        let label: String
-        let createdAt: Date
-        let expiresAt: Date?
-        let lastUsedAt: Date?
-        let revokedAt: Date?
-        /// Only in the answer to the POST that created it.
-        let token: String?
-
-        enum CodingKeys: String, CodingKey {
-            case id, role, urns, label, token
-            case trustID = "trust_id"
-            case createdAt = "created_at"
-            case expiresAt = "expires_at"
-            case lastUsedAt = "last_used_at"
-            case revokedAt = "revoked_at"
-        }
-
-        init(_ record: TokenRecord, token: String? = nil) {
-            id = record.id
-            role = record.role.rawValue
-            trustID = record.trustID?.uuidString
-            urns = record.urns.map(\.value)
-            label = record.label
-            createdAt = record.createdAt
-            expiresAt = record.expiresAt
-            lastUsedAt = record.lastUsedAt
-            revokedAt = record.revokedAt
-            self.token = token
-        }
+    var routes: RouteCollection<AuthenticatedContext> {
+        let routes = RouteCollection(context: AuthenticatedContext.self)
+        routes.get("me", use: me)
+        routes.post("tokens", use: create)
+        routes.get("tokens", use: list)
+        routes.delete("tokens/:id", use: revoke)
+        return routes
     }
 
-    struct TokenList: ResponseEncodable {
-        let tokens: [TokenBody]
+    @Sendable func me(_ request: Request, context: AuthenticatedContext) async throws -> Me {
+        let principal = context.principal
+        return Me(
+            tokenID: principal.tokenID, role: principal.role.rawValue, trustID: principal.trustID?.uuidString,
+            urns: principal.urns.map(\.value).sorted())
     }
 
-    struct NewToken: Decodable {
-        let role: Role
-        let trustID: TrustID?
-        let urns: [URN]?
-        let label: String?
-        /// ISO 8601, read by hand so that a bad value is reported at /expires_at.
-        let expiresAt: String?
-
-        enum CodingKeys: String, CodingKey {
-            case role, urns, label
-            case trustID = "trust_id"
-            case expiresAt = "expires_at"
-        }
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> TokenList {
+        let principal = try context.require(.admin, .trustExecutive)
+        return TokenList(tokens: try await tokens.list(scope: principal.scope, logger: context.logger).map { TokenBody($0) })
     }
 
-    struct Me: ResponseEncodable {
-        let tokenID: String
-        let role: String
-        let trustID: String?
-        let urns: [Int]
-
-        enum CodingKeys: String, CodingKey {
-            case role, urns
-            case tokenID = "token_id"
-            case trustID = "trust_id"
+    @Sendable func revoke(_ request: Request, context: AuthenticatedContext) async throws -> HTTPResponse.Status {
+        let principal = try context.require(.admin, .trustExecutive)
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+            throw APIError.notFound("the token")
         }
-    }
-
-    func register(on group: RouterGroup<AppRequestContext>) {
-        group.get("me") { _, context in
-            let principal = try context.requirePrincipal()
-            return Me(
-                tokenID: principal.tokenID, role: principal.role.rawValue, trustID: principal.trustID?.uuidString,
-                urns: principal.urns.map(\.value).sorted())
-        }
-        group.post("tokens") { request, context in try await create(request, context) }
-        group.get("tokens") { _, context in
-            let principal = try context.require(.admin, .trustExecutive)
-            return TokenList(tokens: try await tokens.list(scope: principal.scope, logger: context.logger).map { TokenBody($0) })
-        }
-        group.delete("tokens/:id") { _, context in
-            let principal = try context.require(.admin, .trustExecutive)
-            guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
-                throw APIError.notFound("the token")
-            }
-            let revoked = try await tokens.revoke(
-                id: id, onlyRoles: principal.role == .admin ? nil : [.schoolLeader], scope: principal.scope,
-                logger: context.logger)
-            guard revoked != nil else { throw APIError.notFound("the token") }
-            return HTTPResponse.Status.noContent
-        }
+        let revoked = try await tokens.revoke(
+            id: id, onlyRoles: principal.role == .admin ? nil : [.schoolLeader], scope: principal.scope, logger: context.logger)
+        guard revoked != nil else { throw APIError.notFound("the token") }
+        return .noContent
     }
 
     static let longestLife: TimeInterval = 10 * 366 * 86_400
@@ -115,7 +55,7 @@ struct AccountsController {
         return hours <= 14 && minutes < 60 && tail.dropFirst().prefix(2).allSatisfy(\.isNumber) && tail.suffix(2).allSatisfy(\.isNumber)
     }
 
-    func create(_ request: Request, _ context: AppRequestContext) async throws -> EditedResponse<TokenBody> {
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> EditedResponse<TokenBody> {
         let principal = try context.require(.admin, .trustExecutive)
         var request = request
         let body = try await request.decodeJSON(NewToken.self)
@@ -176,5 +116,14 @@ struct AccountsController {
             logger: context.logger)
         context.logger.info("token issued", metadata: ["new_token_id": "\(issued.record.id)", "new_role": "\(body.role.rawValue)"])
         return EditedResponse(status: .created, response: TokenBody(issued.record, token: issued.token))
+    }
+}
+
+extension TokenBody {
+    init(_ record: TokenRecord, token: String? = nil) {
+        self.init(
+            id: record.id, role: record.role.rawValue, trustID: record.trustID?.uuidString, urns: record.urns.map(\.value),
+            label: record.label, createdAt: record.createdAt, expiresAt: record.expiresAt, lastUsedAt: record.lastUsedAt,
+            revokedAt: record.revokedAt, token: token)
     }
 }

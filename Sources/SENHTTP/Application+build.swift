@@ -75,37 +75,50 @@ public func buildApplication(
     return app
 }
 
-/// Every route of the API, behind the middleware that every response passes through.
+/// Every route of the API, behind the middleware that every response passes through. Each controller lists its
+/// routes as a `RouteCollection`; the `/v1` ones see an `AuthenticatedContext`, whose principal is not optional.
 public func buildRouter(database: Database, migrator: Migrator, settings: ServerSettings) -> Router<AppRequestContext> {
     let document = OpenAPIDocument.bundled()
+    let allowed = AllowedMethods()
     let router = Router(context: AppRequestContext.self)
     // Outermost first: the access log and request id see the final response, metrics see the final status,
     // and the problem middleware turns every error below it into problem+json.
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ResponseHeadersMiddleware())
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: ProblemMiddleware(document: document))
+    router.add(middleware: ProblemMiddleware(allowed: allowed))
 
-    HealthController(database: database, migrator: migrator).register(on: router)
-    SenstatMetrics.register(on: router)
-
-    let tokens = TokenStore(database: database)
-    let register = RegisterStore(database: database)
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(settings.authFailureLimit)))
-        .add(middleware: RateLimitMiddleware(limiter: RateLimiter(settings.rateLimit)))
-        .add(middleware: ReadRoutingMiddleware(tokens: tokens))
-    AccountsController(tokens: tokens, register: register).register(on: v1)
-    RegisterController(register: register, importer: GIASImporter(database: database)).register(on: v1)
-    ReturnsController(returns: ReturnsStore(database: database), register: register).register(on: v1)
-    BenchmarkController(benchmarks: BenchmarkStore(database: database), register: register).register(on: v1)
-    let surveys = SurveyStore(database: database)
-    SurveysController(surveys: surveys, register: register).register(on: v1)
-    ResearchController(research: ResearchStore(database: database), surveys: surveys, budget: settings.privacyBudget).register(on: v1)
-
+    router.addRoutes(HealthController(database: database, migrator: migrator).routes)
+    router.addRoutes(SenstatMetrics.routes)
     router.get("/openapi.yaml") { _, _ in
         Response(
             status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: document.yaml)))
     }
+
+    let tokens = TokenStore(database: database)
+    let register = RegisterStore(database: database)
+    let returns = ReturnsStore(database: database)
+    let benchmarks = BenchmarkStore(database: database)
+    let surveys = SurveyStore(database: database)
+    let v1 = router.group("v1")
+        .add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(settings.authFailureLimit)))
+        .group(context: AuthenticatedContext.self)
+        .add(middleware: RateLimitMiddleware(limiter: RateLimiter(settings.rateLimit)))
+        .add(middleware: WritePositionMiddleware(tokens: tokens))
+    v1.addRoutes(AccountsController(tokens: tokens, register: register).routes)
+    v1.addRoutes(RegisterController(register: register).routes)
+    v1.addRoutes(AdminImportsController(giasImporter: GIASImporter(database: database), benchmarks: benchmarks).routes)
+    v1.addRoutes(ReturnsController(returns: returns, register: register).routes)
+    v1.addRoutes(ReturnImportController(returns: returns, register: register).routes)
+    v1.addRoutes(TrustReturnsController(returns: returns, replica: ReplicaReadMiddleware(database: database)).routes)
+    v1.addRoutes(BenchmarkController(benchmarks: benchmarks, register: register, database: database).routes)
+    v1.addRoutes(SurveysController(surveys: surveys, register: register, replica: ReplicaReadMiddleware(database: database)).routes)
+    v1.addRoutes(
+        ResearchController(research: ResearchStore(database: database), surveys: surveys, budget: settings.privacyBudget, database: database)
+            .routes)
+
+    // 405 with Allow for a path that exists under other methods: the methods as they were registered.
+    allowed.record(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

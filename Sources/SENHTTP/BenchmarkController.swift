@@ -2,52 +2,31 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import SENAPI
 import NIOCore
 import SENCore
 import SENStore
 
-/// Schools against DfE's national SEN rates: one school's benchmark, the trust comparison (JSON and CSV), the
-/// funnel plot (SVG), and the admin import of a new DfE release.
+/// Schools against DfE's national SEN rates: one school's benchmark (here), and the trust comparison (JSON and
+/// CSV) and its funnel plot (SVG) in `BenchmarkController+Comparison.swift`. All of them are reports, so they may
+/// read the replica.
 struct BenchmarkController {
     let benchmarks: BenchmarkStore
     let register: RegisterStore
+    let database: Database
 
     static let source = "Department for Education, Special educational needs in England. Contains public sector information licensed under the Open Government Licence v3.0."
 
-    // MARK: Routes
-
-    func register(on group: RouterGroup<AppRequestContext>) {
-        group.get("schools/:urn/benchmark") { request, context in try await schoolBenchmark(request, context) }
-        group.get("trusts/:trust/comparison") { request, context in
-            let comparison = try await compare(request, context)
-            if wantsCSV(request) {
-                return csvResponse(comparisonCSV(comparison), name: "comparison-\(comparison.term)-\(comparison.measure).csv")
-            }
-            return comparison.json.response
-        }
-        group.get("trusts/:trust/funnel.svg") { request, context in
-            let view = request.uri.queryParameters.get("view") ?? "ratio"
-            guard let kind = FunnelView(rawValue: view) else {
-                throw APIError(.badRequest, "view must be ratio (one funnel of observed / expected) or phase (one panel per comparator)")
-            }
-            let comparison = try await compare(request, context)
-            return Response(
-                status: .ok, headers: [.contentType: "image/svg+xml; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: funnel(comparison, view: kind))))
-        }
-        group.post("admin/national-imports") { request, context in
-            _ = try context.require(.admin)
-            var request = request
-            let body = try await request.collectBody(limit: 64 << 20, what: "a DfE release file")
-            do {
-                let imported = try await NationalImport.run(Array(body.readableBytesView), store: benchmarks, logger: context.logger)
-                return NationalImportBody(
-                    kind: imported.kind, rates: imported.rows, new: imported.counts.new, changed: imported.counts.changed,
-                    unchanged: imported.counts.unchanged, skippedRows: imported.skippedRows, rejections: imported.rejections)
-            } catch let failure as NationalReleaseReader.Failure {
-                throw APIError(.unprocessableContent, failure.description)
-            }
-        }
+    var routes: RouteCollection<AuthenticatedContext> {
+        let routes = RouteCollection(context: AuthenticatedContext.self)
+        routes.school("schools/:urn", .trustExecutive, .schoolLeader, register: register)
+            .add(middleware: ReplicaReadMiddleware(database: database))
+            .get("benchmark", use: schoolBenchmark)
+        routes.trust("trusts/:trust", .trustExecutive)
+            .add(middleware: ReplicaReadMiddleware(database: database))
+            .get("comparison", use: comparison)
+            .get("funnel.svg", use: funnelPlot)
+        return routes
     }
 
     // MARK: Handlers
@@ -71,7 +50,7 @@ struct BenchmarkController {
 
     /// The school's comparator, or nil for a special school or AP when no rate of its kind is loaded (it is then
     /// shown apart, not compared with all schools). No rate at all for a mainstream school: 503.
-    func comparator(for school: SchoolFigures, level: ComparatorLevel, term: AcademicTerm, rates: ComparatorRates) throws -> Comparator? {
+    func comparator(for school: SchoolFigures, level: ComparatorLevel, term: AcademicTerm, rates: ComparatorRates) throws -> RateTarget? {
         let (phase, reason) = ComparatorPhase.forSchool(phase: school.phase, establishmentType: school.establishmentType)
         guard let (rate, note) = rates.rate(for: school, phase: phase, level: level) else {
             if phase.setting != .mainstream { return nil }
@@ -83,12 +62,13 @@ struct BenchmarkController {
             notes.append("census \(term.januaryCensusYear) is not published yet; \(rate.censusYear) used")
         }
         let range = rate.rateRange
-        return Comparator(
+        let comparator = Comparator(
             level: rate.level, area: rate.areaName, phase: phase.rawValue, phaseReason: reason, setting: phase.setting.rawValue,
             censusYear: rate.censusYear, requestedCensusYear: term.januaryCensusYear, rate: round5(rate.rate),
             rateBasis: range == nil ? "dfe_counts" : "published_percent", publishedPercent: rate.percent,
             rateRange: range.map { Interval(lower: round5($0.lowerBound), upper: round5($0.upperBound)) },
-            note: notes.isEmpty ? nil : notes.joined(separator: "; "), source: Self.source, exactRate: rate.rate, range: range)
+            note: notes.isEmpty ? nil : notes.joined(separator: "; "), source: Self.source)
+        return RateTarget(comparator: comparator, exactRate: rate.rate, range: range)
     }
 
     static func notComparedReason(_ school: SchoolFigures) -> String {
@@ -96,8 +76,8 @@ struct BenchmarkController {
         return "no national rate for \(phase.label) is loaded (the reference data senstat ships has none); an admin imports DfE's sen_phase_type file, which has them"
     }
 
-    func schoolBenchmark(_ request: Request, _ context: AppRequestContext) async throws -> SchoolBenchmark {
-        let (trust, urn, _) = try await register.authorizedSchool(context, roles: [.trustExecutive, .schoolLeader])
+    @Sendable func schoolBenchmark(_ request: Request, context: SchoolContext) async throws -> SchoolBenchmark {
+        let (trust, urn) = (context.school.trust, context.school.urn)
         let (term, level, _) = try parameters(request)
         guard let figures = try await benchmarks.figures(trust: trust, term: term, only: [urn], logger: context.logger).first,
             let roll = figures.pupilsOnRoll, let k = figures.senSupport, let e = figures.ehcPlan
@@ -111,7 +91,7 @@ struct BenchmarkController {
         var measures: [Provision: Measure] = [:]
         for provision in Provision.allCases {
             let rates = try await benchmarks.comparatorRates(provision: provision, censusYear: term.januaryCensusYear, logger: context.logger)
-            guard let comparator = try comparator(for: figures, level: level, term: term, rates: rates) else {
+            guard let target = try comparator(for: figures, level: level, term: term, rates: rates) else {
                 throw APIError.notFound("a comparator for this school: \(Self.notComparedReason(figures))")
             }
             func measured(_ h: (roll: Int, senSupport: Int, ehcPlan: Int)) -> Int { provision == .senSupport ? h.senSupport : h.ehcPlan }
@@ -119,7 +99,7 @@ struct BenchmarkController {
             let earlier = lastYear.flatMap { t in history[t].flatMap { $0.roll > 0 ? (term: t.description, count: measured($0), n: $0.roll) : nil } }
             let trendTest = ChangeOverTime.trend(terms.map { t in history[t].flatMap { $0.roll > 0 ? (count: measured($0), n: $0.roll) : nil } })
             measures[provision] = Measure(
-                RateComparison(count: count, n: roll, target: comparator.exactRate, targetRange: comparator.range), comparator: comparator,
+                RateComparison(count: count, n: roll, target: target.exactRate, targetRange: target.range), target: target,
                 change: ChangeBody(count: count, n: roll, earlier: earlier), trendTest: TrendTestBody(trendTest))
         }
         let trend = terms.map { t -> TrendPoint in
@@ -137,13 +117,13 @@ struct BenchmarkController {
     }
 
     /// The school's mix of primary needs against the trust's and the nation's, from its latest return with needs.
-    func needProfile(trust: TrustID, urn: URN, term: AcademicTerm, context: AppRequestContext) async throws -> NeedProfile? {
+    func needProfile(trust: TrustID, urn: URN, term: AcademicTerm, context: SchoolContext) async throws -> NeedProfile? {
         guard let needs = try await benchmarks.needProfile(trust: trust, urn: urn, upTo: term, logger: context.logger) else { return nil }
         let profileYear = needs.term.januaryCensusYear
         let national = try await benchmarks.nationalNeedShares(upTo: profileYear, logger: context.logger)
         // A trust executive sees every school of the trust; a school leader sees the other schools' part of the
         // pool only under disclosure control (Docs/privacy.md).
-        let leader = context.principal?.role == .schoolLeader
+        let leader = context.principal.role == .schoolLeader
         func shares(_ provision: Provision) -> [NeedShare] {
             let codes = NeedCode.allCases.filter { $0.allowed(for: provision) }.map(\.rawValue)
             let mine = needs.school[provision.rawValue] ?? [:]
@@ -181,94 +161,6 @@ struct BenchmarkController {
             term: needs.term.description, senSupport: shares(.senSupport), ehcPlan: shares(.ehcPlan),
             national: national.map { "Department for Education, January \($0.censusYear) school census: pupils by primary type of need (state-funded schools, non-maintained special schools and PRUs). Open Government Licence v3.0." },
             nationalCensusYear: national?.censusYear, nationalNote: note)
-    }
-
-    func compare(_ request: Request, _ context: AppRequestContext) async throws -> Comparison {
-        let principal = try context.require(.trustExecutive)
-        let trust = try context.parameters.trustID()
-        guard principal.canSee(trust: trust) else { throw APIError.notFound("the trust") }
-        let (term, level, measure) = try parameters(request)
-        let schools = try await benchmarks.figures(trust: trust, term: term, logger: context.logger)
-        let rates = try await benchmarks.comparatorRates(provision: measure, censusYear: term.januaryCensusYear, logger: context.logger)
-        var mainstream: [TrustComparison.Input] = []
-        var specialist: [TrustComparison.Input] = []
-        var comparators: [URN: Comparator] = [:]
-        var missing: [Missing] = []
-        var notCompared: [NotCompared] = []
-        var bySchool: [URN: SchoolFigures] = [:]
-        var pooledCount = 0
-        var pooledN = 0
-        for school in schools {
-            guard let roll = school.pupilsOnRoll, roll > 0, let count = school.count(measure) else {
-                missing.append(Missing(urn: school.urn.value, name: school.name))
-                continue
-            }
-            pooledCount += count
-            pooledN += roll
-            guard let comparator = try comparator(for: school, level: level, term: term, rates: rates) else {
-                let (phase, _) = ComparatorPhase.forSchool(phase: school.phase, establishmentType: school.establishmentType)
-                notCompared.append(
-                    NotCompared(
-                        urn: school.urn.value, name: school.name, phase: school.phase, setting: phase.setting.rawValue, pupilsOnRoll: roll,
-                        count: count, rate: round5(Double(count) / Double(roll)), reason: Self.notComparedReason(school)))
-                continue
-            }
-            comparators[school.urn] = comparator
-            bySchool[school.urn] = school
-            let input = TrustComparison.Input(urn: school.urn, count: count, n: roll, target: comparator.exactRate, targetRange: comparator.range)
-            if comparator.setting == ComparatorPhase.Setting.mainstream.rawValue { mainstream.append(input) } else { specialist.append(input) }
-        }
-        let mainstreamResult = TrustComparison.compute(mainstream)
-        let specialistResult = TrustComparison.compute(specialist)
-        // The last nine terms, for the change on a year and the pooled trend: one query.
-        let terms = lastNineTerms(term)
-        let lastYear = term.sameTermLastYear
-        let history = try await benchmarks.history(trust: trust, terms: terms, logger: context.logger)
-        func count(_ h: (roll: Int, senSupport: Int, ehcPlan: Int)) -> Int { measure == .senSupport ? h.senSupport : h.ehcPlan }
-        func earlier(_ urn: URN) -> (term: String, count: Int, n: Int)? {
-            lastYear.flatMap { t in history[urn]?[t].flatMap { $0.roll > 0 ? (term: t.description, count: count($0), n: $0.roll) : nil } }
-        }
-        let pooledByTerm = terms.map { t -> (count: Int, n: Int)? in
-            let figures = history.values.compactMap { $0[t] }.filter { $0.roll > 0 }
-            return figures.isEmpty ? nil : (figures.map(count).reduce(0, +), figures.map(\.roll).reduce(0, +))
-        }
-        let pooledEarlier = lastYear.flatMap { t in
-            terms.firstIndex { $0 == t }.flatMap { pooledByTerm[$0] }.map { (term: t.description, count: $0.count, n: $0.n) }
-        }
-        func row(_ row: TrustComparison.Row) -> ComparisonRow {
-            let school = bySchool[row.input.urn]!
-            let comparator = comparators[school.urn]!
-            let c = row.unadjusted
-            return ComparisonRow(
-                urn: school.urn.value, name: school.name, phase: school.phase, setting: comparator.setting, pupilsOnRoll: c.n, count: c.count,
-                rate: round5(c.rate), wilson95: Interval(c.wilson95), comparator: comparator,
-                differencePP: (c.differencePP * 100).rounded() / 100, z: (c.z * 1000).rounded() / 1000,
-                limits95: Interval(c.limits95), limits998: Interval(c.limits998),
-                limits998Phi: Interval(row.phiAdjusted.limits998), limits998Tau2: Interval(row.tau2Adjusted.limits998),
-                limitsMethod: c.limitsMethod.rawValue, flag: c.flag.rawValue, flagAtRate: flagAtPointRate(c), flagLimits: "unadjusted",
-                flags: ["unadjusted": c.flag.rawValue, "phi": row.phiAdjusted.flag.rawValue, "tau2": row.tau2Adjusted.flag.rawValue],
-                ratio: RatioBody(count: c.count, n: c.n, comparator: comparator),
-                change: ChangeBody(count: c.count, n: c.n, earlier: earlier(school.urn)))
-        }
-        func overdispersion(_ result: TrustComparison.Result) -> Overdispersion? {
-            result.overdispersion.map {
-                Overdispersion(
-                    schools: $0.units, phi: $0.phi.map { ($0 * 1000).rounded() / 1000 }, tau2: $0.tau2,
-                    chiSquare: $0.chiSquare.map { ($0 * 1000).rounded() / 1000 }, degreesOfFreedom: $0.degreesOfFreedom,
-                    pValue: $0.pValue.map { ($0 * 100_000).rounded() / 100_000 }, overdispersed: $0.isOverdispersed,
-                    method: Self.overdispersionMethod, note: $0.note)
-            }
-        }
-        let units = (mainstream + specialist).map { IndirectStandardisation.Unit(observed: $0.count, expected: Double($0.n) * $0.target) }
-        return Comparison(
-            trustID: trust.uuidString, term: term.description, measure: measure.rawValue, level: level.rawValue,
-            pooled: ["count": Double(pooledCount), "pupils_on_roll": Double(pooledN), "rate": round5(pooledN > 0 ? Double(pooledCount) / Double(pooledN) : 0)],
-            pooledChange: pooledN > 0 ? ChangeBody(count: pooledCount, n: pooledN, earlier: pooledEarlier) : nil,
-            pooledTrendTest: TrendTestBody(ChangeOverTime.trend(pooledByTerm)),
-            standardised: StandardisedBody(units),
-            overdispersion: overdispersion(mainstreamResult), schools: mainstreamResult.rows.map(row),
-            specialistSchools: specialistResult.rows.map(row), specialistOverdispersion: overdispersion(specialistResult),
-            notCompared: notCompared, missing: missing, source: Self.source)
     }
 
     func lastNineTerms(_ term: AcademicTerm) -> [AcademicTerm] {

@@ -1,3 +1,4 @@
+import SENAPI
 import SENCore
 
 /// The comparison as CSV and as funnel plots (SVG).

@@ -14,12 +14,18 @@ struct HealthController {
         let migrations: Int?
     }
 
-    func register(on router: Router<AppRequestContext>) {
-        router.get("/health/live") { _, _ in Status(status: "ok", database: nil, migrations: nil) }
-        router.get("/health/ready") { _, context in try await ready(context: context) }
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        routes.get("/health/live", use: live)
+        routes.get("/health/ready", use: ready)
+        return routes
     }
 
-    func ready(context: AppRequestContext) async throws -> Status {
+    @Sendable func live(_ request: Request, context: AppRequestContext) async throws -> Status {
+        Status(status: "ok", database: nil, migrations: nil)
+    }
+
+    @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Status {
         guard await database.ping(logger: context.logger) else {
             throw APIError(.serviceUnavailable, "the database does not answer", headers: [.retryAfter: "2"])
         }

@@ -12,9 +12,10 @@ public enum SenstatMetrics {
         return registry
     }()
 
-    static func register(on router: Router<AppRequestContext>) {
+    static var routes: RouteCollection<AppRequestContext> {
         let registry = Self.registry
-        router.get("/metrics") { _, _ in
+        let routes = RouteCollection(context: AppRequestContext.self)
+        return routes.get("/metrics") { _, _ in
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16 * 1024)
             registry.emit(into: &buffer)

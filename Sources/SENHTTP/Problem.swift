@@ -1,43 +1,11 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SENAPI
 import PostgresNIO
 import Logging
 import NIOCore
 import SENStore
-
-/// RFC 9457 problem details. Every error the API answers has this shape, as `application/problem+json`.
-public struct ProblemDetails: Codable, Sendable, Equatable {
-    /// One validation failure: where (a JSON pointer, or a CSV row and column), a stable code, and a sentence.
-    public struct FieldError: Codable, Sendable, Equatable {
-        public var pointer: String?
-        public var row: Int?
-        public var column: String?
-        public var code: String
-        public var message: String
-
-        public init(pointer: String? = nil, row: Int? = nil, column: String? = nil, code: String, message: String) {
-            self.pointer = pointer
-            self.row = row
-            self.column = column
-            self.code = code
-            self.message = message
-        }
-    }
-
-    public var type: String
-    public var title: String
-    public var status: Int
-    public var detail: String?
-    public var instance: String?
-    public var requestID: String?
-    public var errors: [FieldError]?
-
-    enum CodingKeys: String, CodingKey {
-        case type, title, status, detail, instance, errors
-        case requestID = "request_id"
-    }
-}
 
 /// An error the API answers deliberately, with its status and a sentence for the person who sent the request.
 public struct APIError: Error, HTTPResponseError, Sendable {
@@ -97,10 +65,10 @@ enum ProblemResponse {
 /// with `Allow` when the path exists under other methods; an unreachable database is 503; anything else is a 500
 /// whose details go to the log, never to the client.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    let document: OpenAPIDocument
+    let allowed: AllowedMethods
 
-    public init(document: OpenAPIDocument) {
-        self.document = document
+    init(allowed: AllowedMethods) {
+        self.allowed = allowed
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -112,10 +80,10 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError {
             if error.status == .notFound {
-                let allowed = document.methods(forPath: request.uri.path)
-                if !allowed.isEmpty {
+                let methods = self.allowed.methods(forPath: request.uri.path)
+                if !methods.isEmpty {
                     var headers = HTTPFields()
-                    headers[.allow] = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+                    headers[.allow] = methods.map(\.rawValue).sorted().joined(separator: ", ")
                     return ProblemResponse.make(
                         status: .methodNotAllowed,
                         detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)",

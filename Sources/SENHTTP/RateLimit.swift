@@ -64,11 +64,11 @@ final class RateLimiter: Sendable {
 }
 
 struct RateLimitMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+    typealias Context = AuthenticatedContext
     let limiter: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let principal = context.principal, let wait = limiter.take(principal.tokenID) {
+        if let wait = limiter.take(context.principal.tokenID) {
             throw APIError(
                 .tooManyRequests,
                 "this token has made more than \(Int(limiter.limit.burst)) requests in a burst (\(limiter.limit.perSecond) a second on average); retry after \(wait) s",

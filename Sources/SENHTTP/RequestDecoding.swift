@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SENAPI
 import NIOCore
 import SENCore
 import SENStore
@@ -52,29 +53,11 @@ func checkedJSON(_ data: Data) throws -> JSONValue {
     }
 }
 
-extension JSONEncoder {
-    /// Bodies the API writes itself: ISO 8601 dates, sorted keys, unescaped slashes.
-    static let api: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-}
-
-extension JSONDecoder {
-    static let api: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
-}
-
 extension APIError {
     static func decoding(_ error: DecodingError) -> APIError {
         func pointer(_ path: [any CodingKey]) -> String {
             "/" + path.map { key in
-                key.intValue.map(String.init) ?? key.stringValue.replacingOccurrences(of: "~", with: "~0")
+                key.intValue.map(String.init) ?? APIKeys.snake(key.stringValue).replacingOccurrences(of: "~", with: "~0")
                     .replacingOccurrences(of: "/", with: "~1")
             }.joined(separator: "/")
         }
@@ -83,7 +66,7 @@ extension APIError {
             return APIError(.badRequest, "the body is not valid JSON")
         case .keyNotFound(let key, let context):
             let path = pointer(context.codingPath + [key])
-            return validation([.init(pointer: path, code: "required", message: "\(key.stringValue) is required")])
+            return validation([.init(pointer: path, code: "required", message: "\(APIKeys.snake(key.stringValue)) is required")])
         case .typeMismatch(let type, let context):
             return validation([
                 .init(pointer: pointer(context.codingPath), code: "type", message: "expected \(describe(type))")

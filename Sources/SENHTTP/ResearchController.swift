@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import SENAPI
 import NIOCore
 import SENCore
 import SENStore
@@ -13,137 +14,85 @@ struct ResearchController {
     let surveys: SurveyStore
     /// ε a researcher may spend on one release.
     let budget: Epsilon
+    let database: Database
 
-    struct ReleaseBody: ResponseEncodable {
-        let term: String
-        let releasedAt: Date
-        let schools: Int
+    var routes: RouteCollection<AuthenticatedContext> {
+        let routes = RouteCollection(context: AuthenticatedContext.self)
+        routes.post("admin/releases", use: release)
+        routes.get("admin/releases", use: adminReleases)
+        let reports = routes.group("research").add(middleware: ReplicaReadMiddleware<AuthenticatedContext>(database: database))
+        reports.get("releases", use: releases)
+        reports.get("sen", use: sen)
+        reports.get("surveys/:instrument", use: survey)
+        return routes
+    }
 
-        enum CodingKeys: String, CodingKey {
-            case term, schools
-            case releasedAt = "released_at"
+    @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> EditedResponse<ReleaseBody> {
+        _ = try context.require(.admin)
+        struct Body: Decodable { let term: String }
+        var request = request
+        let body = try await request.decodeJSON(Body.self)
+        let term = try parseTerm(body.term)
+        guard todayUTC() > term.deadline else {
+            throw APIError(.unprocessableContent, "\(term) can be released after its deadline, \(term.deadline)")
+        }
+        do {
+            _ = try await research.release(term: term, actor: context.principal.tokenID, logger: context.logger)
+        } catch ResearchStore.ReleaseError.alreadyReleased {
+            throw APIError(.conflict, "\(term) is already released; a release is frozen and made once")
+        }
+        guard let release = try await research.releases(logger: context.logger).first(where: { $0.term == term }) else {
+            throw APIError.notFound("the release")
+        }
+        return EditedResponse(status: .created, response: ReleaseBody(term: release.term.description, releasedAt: release.releasedAt, schools: release.schools))
+    }
+
+    @Sendable func adminReleases(_ request: Request, context: AuthenticatedContext) async throws -> ReleaseList {
+        _ = try context.require(.admin)
+        return try await releaseList(context)
+    }
+
+    @Sendable func releases(_ request: Request, context: AuthenticatedContext) async throws -> ReleaseList {
+        _ = try context.require(.admin, .researcher)
+        return try await releaseList(context)
+    }
+
+    func releaseList(_ context: AuthenticatedContext) async throws -> ReleaseList {
+        ReleaseList(releases: try await research.releases(logger: context.logger).map {
+            ReleaseBody(term: $0.term.description, releasedAt: $0.releasedAt, schools: $0.schools)
+        })
+    }
+
+    @Sendable func sen(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = try context.require(.researcher)
+        let (term, dimension, dp) = try parameters(request, allowNeed: true)
+        return try await answer(
+            request, context, principal: principal, term: term, query: "sen", dimension: dimension, dp: dp,
+            units: dimension == .need ? "pupils_with_need" : "pupils", sensitivity: PrivacyLoss.sensitivity(valuesPerUnit: 1)
+        ) { by in
+            try await research.senCells(term: term, by: by, logger: context.logger)
         }
     }
 
-    struct ReleaseList: ResponseEncodable {
-        let releases: [ReleaseBody]
-    }
-
-    struct CellBody: Codable {
-        let key: String
-        let parent: String?
-        let units: SurveysController.ShownValue
-        let values: [String: SurveysController.ShownValue]
-        let percent: [String: SurveysController.ShownValue]
-        /// primary, complementary, or null when shown.
-        let suppressed: String?
-
-        enum CodingKeys: String, CodingKey {
-            case key, parent, units, values, percent, suppressed
+    @Sendable func survey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = try context.require(.researcher)
+        let (term, dimension, dp) = try parameters(request, allowNeed: false)
+        guard let code = context.parameters.get("instrument"), let instrument = try await surveys.instrument(code, logger: context.logger) else {
+            throw APIError.notFound("the instrument")
         }
-
-        init(key: String, parent: String?, units: SurveysController.ShownValue, values: [String: SurveysController.ShownValue],
-             percent: [String: SurveysController.ShownValue], suppressed: String?) {
-            self.key = key
-            self.parent = parent
-            self.units = units
-            self.values = values
-            self.percent = percent
-            self.suppressed = suppressed
+        guard let item = request.uri.queryParameters.get("item").map({ String($0) }) else {
+            throw APIError.validation([.init(pointer: "/item", code: "required", message: "give ?item=, one of \(instrument.items.map(\.code).joined(separator: ", "))")])
         }
-
-        /// Every key is present: `parent` and `suppressed` are null rather than missing.
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(key, forKey: .key)
-            try container.encode(parent, forKey: .parent)
-            try container.encode(units, forKey: .units)
-            try container.encode(values, forKey: .values)
-            try container.encode(percent, forKey: .percent)
-            try container.encode(suppressed, forKey: .suppressed)
+        guard let definition = instrument.items.first(where: { $0.code == item }) else {
+            throw APIError.validation([.init(pointer: "/item", code: "unknown", message: "\(item) is not an item of \(code)")])
         }
-    }
-
-    struct Answer: Codable {
-        let term: String
-        let query: String
-        let groupBy: String
-        let units: String
-        let privacy: String
-        let epsilon: Double?
-        /// With DP: the answer's L1 sensitivity (counts one pupil or respondent moves) and the ε each count's
-        /// noise uses, ε / sensitivity.
-        let sensitivity: Int?
-        let epsilonPerCount: Double?
-        let rules: String
-        let cells: [CellBody]
-        let total: CellBody
-
-        enum CodingKeys: String, CodingKey {
-            case term, query, units, privacy, epsilon, sensitivity, rules, cells, total
-            case groupBy = "group_by"
-            case epsilonPerCount = "epsilon_per_count"
-        }
-    }
-
-    func register(on group: RouterGroup<AppRequestContext>) {
-        group.post("admin/releases") { request, context in
-            _ = try context.require(.admin)
-            struct Body: Decodable { let term: String }
-            var request = request
-            let body = try await request.decodeJSON(Body.self)
-            let term = try parseTerm(body.term)
-            guard todayUTC() > term.deadline else {
-                throw APIError(.unprocessableContent, "\(term) can be released after its deadline, \(term.deadline)")
-            }
-            do {
-                _ = try await research.release(term: term, actor: context.principal?.tokenID, logger: context.logger)
-            } catch ResearchStore.ReleaseError.alreadyReleased {
-                throw APIError(.conflict, "\(term) is already released; a release is frozen and made once")
-            }
-            guard let release = try await research.releases(logger: context.logger).first(where: { $0.term == term }) else {
-                throw APIError.notFound("the release")
-            }
-            return EditedResponse(status: .created, response: ReleaseBody(term: release.term.description, releasedAt: release.releasedAt, schools: release.schools))
-        }
-        for path in ["admin/releases", "research/releases"] {
-            group.get(RouterPath(path)) { _, context in
-                _ = try context.require(path.hasPrefix("admin") ? [.admin] : [.admin, .researcher])
-                return ReleaseList(releases: try await research.releases(logger: context.logger).map {
-                    ReleaseBody(term: $0.term.description, releasedAt: $0.releasedAt, schools: $0.schools)
-                })
-            }
-        }
-        group.get("research/sen") { request, context in
-            let principal = try context.require(.researcher)
-            let (term, dimension, dp) = try parameters(request, allowNeed: true)
-            return try await answer(
-                request, context, principal: principal, term: term, query: "sen", dimension: dimension, dp: dp,
-                units: dimension == .need ? "pupils_with_need" : "pupils", sensitivity: PrivacyLoss.sensitivity(valuesPerUnit: 1)
-            ) { by in
-                try await research.senCells(term: term, by: by, logger: context.logger)
-            }
-        }
-        group.get("research/surveys/:instrument") { request, context in
-            let principal = try context.require(.researcher)
-            let (term, dimension, dp) = try parameters(request, allowNeed: false)
-            guard let code = context.parameters.get("instrument"), let instrument = try await surveys.instrument(code, logger: context.logger) else {
-                throw APIError.notFound("the instrument")
-            }
-            guard let item = request.uri.queryParameters.get("item").map({ String($0) }) else {
-                throw APIError.validation([.init(pointer: "/item", code: "required", message: "give ?item=, one of \(instrument.items.map(\.code).joined(separator: ", "))")])
-            }
-            guard let definition = instrument.items.first(where: { $0.code == item }) else {
-                throw APIError.validation([.init(pointer: "/item", code: "unknown", message: "\(item) is not an item of \(code)")])
-            }
-            // A respondent ticks one option of a single-choice item, up to every option of a multiple-choice one.
-            let sensitivity = PrivacyLoss.sensitivity(valuesPerUnit: definition.isMultiple ? definition.options.count : 1)
-            return try await answer(
-                request, context, principal: principal, term: term, query: "surveys/\(code)/\(item)", dimension: dimension, dp: dp,
-                units: "respondents", sensitivity: sensitivity
-            ) { by in
-                try await research.surveyCells(term: term, instrument: code, item: item, by: by, logger: context.logger)
-            }
+        // A respondent ticks one option of a single-choice item, up to every option of a multiple-choice one.
+        let sensitivity = PrivacyLoss.sensitivity(valuesPerUnit: definition.isMultiple ? definition.options.count : 1)
+        return try await answer(
+            request, context, principal: principal, term: term, query: "surveys/\(code)/\(item)", dimension: dimension, dp: dp,
+            units: "respondents", sensitivity: sensitivity
+        ) { by in
+            try await research.surveyCells(term: term, instrument: code, item: item, by: by, logger: context.logger)
         }
     }
 
@@ -181,12 +130,12 @@ struct ResearchController {
     typealias Table = (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)
 
     func answer(
-        _ request: Request, _ context: AppRequestContext, principal: Principal, term: AcademicTerm, query: String,
+        _ request: Request, _ context: AuthenticatedContext, principal: Principal, term: AcademicTerm, query: String,
         dimension: ResearchStore.Dimension, dp epsilon: Epsilon?, units: String, sensitivity: Int,
         cells: @escaping @Sendable (ResearchStore.Dimension) async throws -> Table?
     ) async throws -> Response {
-        func render(_ by: ResearchStore.Dimension, _ body: (cells: [CellBody], total: CellBody), epsilon: Epsilon?, perCount: Double?) throws -> String {
-            let answer = Answer(
+        func render(_ by: ResearchStore.Dimension, _ body: (cells: [ResearchCell], total: ResearchCell), epsilon: Epsilon?, perCount: Double?) throws -> String {
+            let answer = ResearchAnswer(
                 term: term.description, query: query, groupBy: by.rawValue, units: units, privacy: epsilon == nil ? "sdc" : "dp",
                 epsilon: epsilon?.value, sensitivity: epsilon == nil ? nil : sensitivity, epsilonPerCount: perCount,
                 rules: epsilon.map {
@@ -261,7 +210,13 @@ struct ResearchController {
         } else {
             text = try await controlled()
         }
-        if wantsCSV(request), let answer = try? JSONDecoder().decode(Answer.self, from: Data(text.utf8)) {
+        if wantsCSV(request) {
+            let answer: ResearchAnswer
+            do {
+                answer = try JSONDecoder.api.decode(ResearchAnswer.self, from: Data(text.utf8))
+            } catch {
+                throw CorruptRow(table: "release_answers or dp_answers", detail: "the stored answer to \(query) for \(term) cannot be read: \(error)")
+            }
             return csvResponse(Self.csv(answer), name: "research-\(term).csv")
         }
         var response = jsonResponse(text, status: .ok)
@@ -269,8 +224,8 @@ struct ResearchController {
         return response
     }
 
-    static func body(_ c: DisclosureControl.Controlled, names: [String]) -> CellBody {
-        CellBody(
+    static func body(_ c: DisclosureControl.Controlled, names: [String]) -> ResearchCell {
+        ResearchCell(
             key: c.key, parent: c.parent, units: c.units.map { .value(Double($0)) } ?? .suppressed,
             values: Dictionary(uniqueKeysWithValues: names.map { name in
                 (name, c.values.map { .value(Double($0[name] ?? 0)) } ?? .suppressed)
@@ -279,32 +234,32 @@ struct ResearchController {
             suppressed: c.suppression?.rawValue)
     }
 
-    static func noisy(_ table: (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell), epsilon: Double) -> (cells: [CellBody], total: CellBody) {
+    static func noisy(_ table: (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell), epsilon: Double) -> (cells: [ResearchCell], total: ResearchCell) {
         var generator = SystemRandomNumberGenerator()
         var rules = DisclosureControl.Rules()
         rules.minimumUnits = 0
         let names = Set(table.cells.flatMap { $0.values.keys } + table.total.values.keys).sorted()
-        func body(_ cell: DisclosureControl.Cell) -> CellBody {
+        func body(_ cell: DisclosureControl.Cell) -> ResearchCell {
             guard DisclosureControl.passes(cell, rules) else {
-                return CellBody(
+                return ResearchCell(
                     key: cell.key, parent: cell.parent, units: .suppressed,
                     values: Dictionary(uniqueKeysWithValues: names.map { ($0, .suppressed) }),
                     percent: Dictionary(uniqueKeysWithValues: names.map { ($0, .suppressed) }), suppressed: "primary")
             }
             let units = max(0, cell.units + DiscreteLaplace.sample(epsilon: epsilon, using: &generator))
-            var values: [String: SurveysController.ShownValue] = [:]
-            var percent: [String: SurveysController.ShownValue] = [:]
+            var values: [String: ShownValue] = [:]
+            var percent: [String: ShownValue] = [:]
             for name in names {
                 let value = max(0, (cell.values[name] ?? 0) + DiscreteLaplace.sample(epsilon: epsilon, using: &generator))
                 values[name] = .value(Double(value))
                 percent[name] = units > 0 ? .value((Double(value) / Double(units) * 1000).rounded() / 10) : .suppressed
             }
-            return CellBody(key: cell.key, parent: cell.parent, units: .value(Double(units)), values: values, percent: percent, suppressed: nil)
+            return ResearchCell(key: cell.key, parent: cell.parent, units: .value(Double(units)), values: values, percent: percent, suppressed: nil)
         }
         return (table.cells.map(body), body(table.total))
     }
 
-    static func csv(_ answer: Answer) -> String {
+    static func csv(_ answer: ResearchAnswer) -> String {
         let names = Set(answer.cells.flatMap { $0.values.keys }).sorted()
         var out = CSVWriter.line(["key", "parent", answer.units] + names + names.map { "\($0)_percent" } + ["suppressed"])
         for cell in answer.cells + [answer.total] {

@@ -24,7 +24,7 @@ extension ReturnsStore {
     /// idempotency key, the response is stored in the same transaction, so it exists exactly when the import does.
     public func importReturns(
         trust: TrustID, term: AcademicTerm, rows: [ImportRow], actor: String?, late: Bool, source: String = "import",
-        submittedAt: Date? = nil, idempotency: (key: String, digest: String, response: @Sendable (ImportSummary) -> (Int, String))? = nil,
+        submittedAt: Date? = nil, idempotency: (key: String, digest: String, receipt: ImportReceipt)? = nil,
         logger: Logger
     ) async throws -> ImportSummary {
         var copy = COPYTextWriter()
@@ -123,12 +123,14 @@ extension ReturnsStore {
             }
             summary.unchanged = total - summary.created - summary.amended
             if let idempotency {
-                let (status, body) = idempotency.response(summary)
+                var receipt = idempotency.receipt
+                (receipt.created, receipt.amended, receipt.unchanged) = (summary.created, summary.amended, summary.unchanged)
+                let body = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
                 var stored = false
                 for try await _ in try await connection.query(
                     """
                     INSERT INTO idempotency_keys (trust_id, key, request_digest, response_status, response_body)
-                    VALUES (\(t), \(idempotency.key), \(idempotency.digest), \(status), \(body))
+                    VALUES (\(t), \(idempotency.key), \(idempotency.digest), 200, \(body))
                     ON CONFLICT DO NOTHING RETURNING 1
                     """, logger: logger
                 ) { stored = true }
@@ -141,7 +143,8 @@ extension ReturnsStore {
 
     public struct IdempotencyConflict: Error {}
 
-    public func idempotentResponse(trust: TrustID, key: String, logger: Logger) async throws -> IdempotentResponse? {
+    /// The import an Idempotency-Key already made, and the digest of the request that made it.
+    public func storedImport(trust: TrustID, key: String, logger: Logger) async throws -> StoredImport? {
         try await database.transaction(.trust(trust), logger: logger) { connection in
             for try await (digest, status, body) in try await connection.query(
                 """
@@ -149,7 +152,11 @@ extension ReturnsStore {
                 WHERE trust_id = \(trust) AND key = \(key)
                 """, logger: logger
             ).decode((String, Int, String).self) {
-                return IdempotentResponse(requestDigest: digest, status: status, body: body)
+                // The receipt is the import's answer, so rows stored before receipts existed read the same.
+                guard status == 200, let receipt = try? JSONDecoder().decode(ImportReceipt.self, from: Data(body.utf8)) else {
+                    throw CorruptRow(table: "idempotency_keys", detail: "the stored answer of key \(key) is not an import receipt")
+                }
+                return StoredImport(requestDigest: digest, receipt: receipt)
             }
             return nil
         }

@@ -92,11 +92,10 @@ public struct ImportSummary: Sendable, Equatable {
     public var unchanged = 0
 }
 
-/// A stored response to a request that carried an Idempotency-Key.
-public struct IdempotentResponse: Sendable, Equatable {
+/// An import made with an Idempotency-Key: the digest of its request and its receipt.
+public struct StoredImport: Sendable, Equatable {
     public let requestDigest: String
-    public let status: Int
-    public let body: String
+    public let receipt: ImportReceipt
 }
 
 public struct ReturnsStore: Sendable {

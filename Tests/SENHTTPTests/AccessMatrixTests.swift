@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import SENCore
+import SENAPI
 import SENHTTP
 import SENStore
 import SENTestSupport
@@ -281,6 +282,21 @@ extension HTTPFields {
 }
 
 @Suite struct ContractCoverageTests {
+    /// The routes the server registers are exactly the operations the document describes: a route added without
+    /// its documentation (or documentation left behind by a removed route) fails here.
+    @Test func theRegisteredRoutesAreTheDocumentedOperations() async throws {
+        try await withTestDatabase { db in
+            let router = buildRouter(database: db.makeDatabase(), migrator: try Migrator.bundled(logger: .test), settings: ServerSettings())
+            let registered = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
+            let documented = Set(
+                OpenAPIDocument.bundled().operations.flatMap { operation in
+                    operation.methods.map { "\($0.rawValue) /\(operation.template.joined(separator: "/"))" }
+                })
+            #expect(registered.count >= 30)
+            #expect(registered == documented, "registered only: \(registered.subtracting(documented).sorted()); documented only: \(documented.subtracting(registered).sorted())")
+        }
+    }
+
     /// Every operation in the OpenAPI document is served: none falls through to the router's "no resource".
     @Test func everyDocumentedOperationHasARoute() async throws {
         try await withTestDatabase { db in

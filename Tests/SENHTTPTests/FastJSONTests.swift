@@ -1,4 +1,5 @@
 import Foundation
+import SENAPI
 import SENCore
 import Testing
 
@@ -6,48 +7,47 @@ import Testing
 
 /// The comparison's hand-written JSON is byte for byte what JSONEncoder.api writes.
 @Suite struct FastJSONTests {
-    typealias B = BenchmarkController
-
-    func interval(_ a: Double, _ b: Double) -> B.Interval {
-        B.Interval(try! JSONDecoder().decode(Statistics.Interval.self, from: Data(#"{"lower":\#(a),"upper":\#(b)}"#.utf8)))
+    func interval(_ a: Double, _ b: Double) -> Interval {
+        Interval(try! JSONDecoder().decode(Statistics.Interval.self, from: Data(#"{"lower":\#(a),"upper":\#(b)}"#.utf8)))
     }
 
-    func row(_ urn: Int, name: String, note: String?, counts: Bool = false) -> B.ComparisonRow {
+    func row(_ urn: Int, name: String, note: String?, counts: Bool = false) -> ComparisonRow {
         let range: ClosedRange<Double>? = counts ? nil : 0.1385...0.1395
-        let comparator = B.Comparator(
+        let comparator = Comparator(
             level: "la", area: "Bradford", phase: "state_funded_primary", phaseReason: "primary phase", setting: "mainstream",
             censusYear: 2025, requestedCensusYear: 2026, rate: 0.139, rateBasis: counts ? "dfe_counts" : "published_percent",
-            publishedPercent: 13.9, rateRange: range.map { B.Interval(lower: $0.lowerBound, upper: $0.upperBound) }, note: note,
-            source: "DfE, OGL v3.0", exactRate: 0.13904, range: range)
-        return B.ComparisonRow(
+            publishedPercent: 13.9, rateRange: range.map { Interval(lower: $0.lowerBound, upper: $0.upperBound) }, note: note,
+            source: "DfE, OGL v3.0")
+        let target = RateTarget(comparator: comparator, exactRate: 0.13904, range: range)
+        return ComparisonRow(
             urn: urn, name: name, phase: "primary", setting: "mainstream", pupilsOnRoll: 420, count: 61, rate: 0.14524,
             wilson95: interval(0.1146, 0.18265), comparator: comparator,
             differencePP: 0.62, z: 0.366, limits95: interval(0.1066, 0.1714), limits998: interval(0.0904, 0.1876),
             limits998Phi: interval(0.08, 2e-05), limits998Tau2: interval(0, 1), limitsMethod: "exact_binomial", flag: "within",
             flagAtRate: counts ? nil : "high_95", flagLimits: "unadjusted",
             flags: ["unadjusted": "within", "phi": "within", "tau2": "high_95"],
-            ratio: B.RatioBody(count: 61, n: 420, comparator: comparator),
-            change: urn % 2 == 0 ? nil : B.ChangeBody(count: 61, n: 420, earlier: (term: "2024-25-autumn", count: 40, n: 410)))
+            ratio: RatioBody(count: 61, n: 420, target: target),
+            change: urn % 2 == 0 ? nil : ChangeBody(count: 61, n: 420, earlier: (term: "2024-25-autumn", count: 40, n: 410)))
     }
 
     /// Without over-dispersion, with it estimated (12 schools), and with too few schools to estimate it.
     @Test(arguments: [0, 1, 2])
     func sameBytesAsJSONEncoder(_ variant: Int) throws {
-        let overdispersion: [B.Overdispersion?] = [
+        let overdispersion: [Overdispersion?] = [
             nil,
-            B.Overdispersion(
+            Overdispersion(
                 schools: 12, phi: 1.25, tau2: 0.0003, chiSquare: 15, degreesOfFreedom: 11, pValue: 0.18233, overdispersed: false,
                 method: "phi: …", note: "no over-dispersion beyond chance (p = 0.182): the limits are not widened"),
-            B.Overdispersion(
+            Overdispersion(
                 schools: 2, phi: nil, tau2: nil, chiSquare: nil, degreesOfFreedom: 1, pValue: nil, overdispersed: false, method: "phi: …",
                 note: "2 schools: …"),
         ]
-        let comparison = B.Comparison(
+        let comparison = Comparison(
             trustID: "0d6f1a7e-3c1b-4c5e-9a57-1b8f0e6a2c01", term: "2025-26-autumn", measure: "sen_support", level: "la",
             pooled: ["count": 122, "pupils_on_roll": 840, "rate": 0.14524],
-            pooledChange: variant == 0 ? nil : B.ChangeBody(count: 122, n: 840, earlier: (term: "2024-25-autumn", count: 100, n: 830)),
-            pooledTrendTest: variant == 2 ? nil : B.TrendTestBody(ChangeOverTime.trend([(10, 100), (12, 100), nil, (20, 110)])),
-            standardised: variant == 1 ? nil : B.StandardisedBody([.init(observed: 61, expected: 58.4), .init(observed: 70, expected: 61.2)]),
+            pooledChange: variant == 0 ? nil : ChangeBody(count: 122, n: 840, earlier: (term: "2024-25-autumn", count: 100, n: 830)),
+            pooledTrendTest: variant == 2 ? nil : TrendTestBody(ChangeOverTime.trend([(10, 100), (12, 100), nil, (20, 110)])),
+            standardised: variant == 1 ? nil : StandardisedBody([.init(observed: 61, expected: 58.4), .init(observed: 70, expected: 61.2)]),
             overdispersion: overdispersion[variant],
             schools: [
                 row(990101, name: "St Th\u{E9}r\u{E8}se's \"Quoted\" \\ back\\slash/ tab\tand newline\nend", note: nil),
@@ -55,8 +55,8 @@ import Testing
             ],
             specialistSchools: variant == 0 ? [] : [row(990104, name: "Moorside Special", note: nil, counts: variant == 2)],
             specialistOverdispersion: variant == 0 ? nil : overdispersion[2],
-            notCompared: variant == 2 ? [] : [B.NotCompared(urn: 990105, name: "Valley PRU", phase: "not_applicable", setting: "alternative_provision", pupilsOnRoll: 40, count: 9, rate: 0.225, reason: "no national rate…")],
-            missing: [B.Missing(urn: 990103, name: "Pennine High")], source: "senstat")
+            notCompared: variant == 2 ? [] : [NotCompared(urn: 990105, name: "Valley PRU", phase: "not_applicable", setting: "alternative_provision", pupilsOnRoll: 40, count: 9, rate: 0.225, reason: "no national rate…")],
+            missing: [MissingSchool(urn: 990103, name: "Pennine High")], source: "senstat")
         let expected = try JSONEncoder.api.encode(comparison)
         let written = comparison.json.bytes
         #expect(String(decoding: written, as: UTF8.self) == String(decoding: expected, as: UTF8.self))

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import SENAPI
 import SENHTTP
 import SENStore
 import SENTestSupport
@@ -25,7 +26,7 @@ func withApp(
 }
 
 func problem(_ response: TestResponse) throws -> ProblemDetails {
-    try JSONDecoder().decode(ProblemDetails.self, from: Data(String(buffer: response.body).utf8))
+    try JSONDecoder.api.decode(ProblemDetails.self, from: Data(String(buffer: response.body).utf8))
 }
 
 @Suite struct HTTPBasicsTests {

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import SENCore
+import SENAPI
 import SENHTTP
 import SENStore
 import SENTestSupport

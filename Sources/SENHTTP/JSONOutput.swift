@@ -1,3 +1,4 @@
+import SENAPI
 import Hummingbird
 import NIOCore
 
@@ -98,7 +99,7 @@ struct JSONOutput {
     }
 }
 
-extension BenchmarkController.Comparison {
+extension Comparison {
     /// The comparison as `JSONEncoder.api` would write it, without building its tree (members in sorted order).
     var json: JSONOutput {
         var out = JSONOutput(capacity: 1024 + (schools.count + specialistSchools.count) * 1280)
@@ -128,7 +129,7 @@ extension BenchmarkController.Comparison {
     }
 }
 
-extension BenchmarkController.Overdispersion {
+extension Overdispersion {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             if let chiSquare { o.key("chi_square"); o.number(chiSquare) }
@@ -144,7 +145,7 @@ extension BenchmarkController.Overdispersion {
     }
 }
 
-extension BenchmarkController.NotCompared {
+extension NotCompared {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             o.key("count"); o.number(count)
@@ -159,7 +160,7 @@ extension BenchmarkController.NotCompared {
     }
 }
 
-extension BenchmarkController.RatioBody {
+extension RatioBody {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             o.key("expected"); o.number(expected)
@@ -173,7 +174,7 @@ extension BenchmarkController.RatioBody {
     }
 }
 
-extension BenchmarkController.StandardisedBody {
+extension StandardisedBody {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             o.key("expected"); o.number(expected)
@@ -188,7 +189,7 @@ extension BenchmarkController.StandardisedBody {
     }
 }
 
-extension BenchmarkController.ComparisonRow {
+extension ComparisonRow {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             if let change { o.key("change"); change.write(&o) }
@@ -218,7 +219,7 @@ extension BenchmarkController.ComparisonRow {
     }
 }
 
-extension BenchmarkController.Comparator {
+extension Comparator {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             o.key("area"); o.string(area)
@@ -238,7 +239,7 @@ extension BenchmarkController.Comparator {
     }
 }
 
-extension BenchmarkController.Interval {
+extension Interval {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             o.key("lower"); o.number(lower)
@@ -247,7 +248,7 @@ extension BenchmarkController.Interval {
     }
 }
 
-extension BenchmarkController.ChangeBody {
+extension ChangeBody {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             o.key("difference_pp"); o.number(differencePP)
@@ -260,7 +261,7 @@ extension BenchmarkController.ChangeBody {
     }
 }
 
-extension BenchmarkController.TrendTestBody {
+extension TrendTestBody {
     func write(_ o: inout JSONOutput) {
         o.object { o in
             o.key("chi_square"); o.number(chiSquare)
