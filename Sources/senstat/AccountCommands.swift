@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SENAPI
+import SENCore
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check a token against the server and remember both.")
@@ -14,9 +16,9 @@ struct Login: AsyncParsableCommand {
 
     func run() async throws {
         let api = try ConnectionOptions.parse(["--url", url, "--token", token]).client()
-        let me = object(try await api.request(.GET, "/v1/me").json())
+        let me = try await api.request(.GET, "/v1/me").decode(Me.self)
         try ConfigFile.save(.init(url: api.base, token: token))
-        print("logged in to \(api.base) as \(cell(me["role"]))\(me["trust_id"].map { " of trust \(cell($0))" } ?? ""); saved in \(ConfigFile.url.path)")
+        print("logged in to \(api.base) as \(me.role)\(me.trustID.map { " of trust \($0)" } ?? ""); saved in \(ConfigFile.url.path)")
     }
 }
 
@@ -37,10 +39,10 @@ struct Whoami: AsyncParsableCommand {
     func run() async throws {
         let api = try connection.client()
         let reply = try await api.request(.GET, "/v1/me")
-        let me = object(try reply.json())
+        let me = try reply.decode(Me.self)
         try emit(reply, format: output.format) {
             var table = Table(headers: ["server", "role", "trust_id", "schools", "token_id"])
-            table.add([api.base, cell(me["role"]), cell(me["trust_id"]), cell(me["urns"]), cell(me["token_id"])])
+            table.add([api.base, me.role, cell(me.trustID), cell(me.urns), me.tokenID])
             return table
         }
     }
@@ -49,8 +51,8 @@ struct Whoami: AsyncParsableCommand {
 /// The caller's own trust, unless --trust names one (admins must).
 func resolveTrust(_ explicit: String?, api: API) async throws -> String {
     if let explicit { return explicit }
-    let me = object(try await api.request(.GET, "/v1/me").json())
-    guard let trust = me["trust_id"] as? String else {
+    let me = try await api.request(.GET, "/v1/me").decode(Me.self)
+    guard let trust = me.trustID else {
         throw CLIError(code: .usage, message: "senstat: this token has no trust; give --trust")
     }
     return trust
@@ -67,8 +69,8 @@ struct Trusts: AsyncParsableCommand {
             let reply = try await connection.client().request(.GET, "/v1/trusts")
             try emit(reply, format: output.format) {
                 var table = Table(headers: ["trust_id", "name", "gias_code", "schools"])
-                for trust in objects(object(try reply.json())["trusts"]) {
-                    table.add([cell(trust["trust_id"]), cell(trust["name"]), cell(trust["gias_code"]), cell(trust["school_count"])])
+                for trust in try reply.decode(TrustList.self).trusts {
+                    table.add([trust.trustID, trust.name, cell(trust.giasCode), cell(trust.schoolCount)])
                 }
                 return table
             }
@@ -84,9 +86,9 @@ struct Trusts: AsyncParsableCommand {
             let api = try connection.client()
             let reply = try await api.request(.GET, "/v1/trusts/\(try await resolveTrust(trust, api: api))")
             try emit(reply, format: output.format) {
-                let trust = object(try reply.json())
+                let trust = try reply.decode(TrustBody.self)
                 var table = Table(headers: ["trust_id", "name", "gias_code", "schools", "created_at"])
-                table.add([cell(trust["trust_id"]), cell(trust["name"]), cell(trust["gias_code"]), cell(trust["school_count"]), cell(trust["created_at"])])
+                table.add([trust.trustID, trust.name, cell(trust.giasCode), cell(trust.schoolCount), cell(trust.createdAt)])
                 return table
             }
         }
@@ -96,10 +98,10 @@ struct Trusts: AsyncParsableCommand {
 struct Schools: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Schools of a trust, or one school.", subcommands: [List.self, Show.self])
 
-    static func table(_ schools: [[String: Any]]) -> Table {
+    static func table(_ schools: [SchoolBody]) -> Table {
         var table = Table(headers: ["urn", "name", "phase", "la", "region", "status", "pupils"])
         for school in schools {
-            table.add([cell(school["urn"]), cell(school["name"]), cell(school["phase"]), cell(school["la_name"]), cell(school["region"]), cell(school["status"]), cell(school["number_of_pupils"])])
+            table.add([cell(school.urn), school.name, school.phase, school.laName, school.region, school.status, cell(school.numberOfPupils)])
         }
         return table
     }
@@ -112,7 +114,7 @@ struct Schools: AsyncParsableCommand {
         func run() async throws {
             let api = try connection.client()
             let reply = try await api.request(.GET, "/v1/trusts/\(try await resolveTrust(trust, api: api))/schools")
-            try emit(reply, format: output.format) { Schools.table(objects(object(try reply.json())["schools"])) }
+            try emit(reply, format: output.format) { Schools.table(try reply.decode(SchoolList.self).schools) }
         }
     }
 
@@ -123,7 +125,7 @@ struct Schools: AsyncParsableCommand {
 
         func run() async throws {
             let reply = try await connection.client().request(.GET, "/v1/schools/\(urn)")
-            try emit(reply, format: output.format) { Schools.table([object(try reply.json())]) }
+            try emit(reply, format: output.format) { Schools.table([try reply.decode(SchoolBody.self)]) }
         }
     }
 }
@@ -133,23 +135,24 @@ struct Tokens: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
-        @Option(help: "admin, trust_executive, school_leader or researcher.") var role: String
-        @Option(name: .customLong("trust-id"), help: "The trust of a trust_executive or school_leader.") var trustID: String?
+        @Option(help: "admin, trust_executive, school_leader or researcher.") var role: Role
+        @Option(name: .customLong("trust-id"), help: "The trust of a trust_executive or school_leader.") var trustID: TrustID?
         @Option(name: .customLong("urn"), help: "A school of a school_leader (repeat for several).") var urns: [Int] = []
         @Option(help: "A note to tell tokens apart.") var label: String?
         @Option(name: .customLong("expires-at"), help: "ISO 8601 date-time.") var expiresAt: String?
 
         func run() async throws {
-            var body: [String: Any] = ["role": role]
-            if let trustID { body["trust_id"] = trustID }
-            if !urns.isEmpty { body["urns"] = urns }
-            if let label { body["label"] = label }
-            if let expiresAt { body["expires_at"] = expiresAt }
+            var schools: [URN] = []
+            for urn in urns {
+                guard let school = URN(urn) else { throw ValidationError("\(urn) is not a URN (six digits)") }
+                schools.append(school)
+            }
+            let body = NewToken(role: role, trustID: trustID, urns: schools.isEmpty ? nil : schools, label: label, expiresAt: expiresAt)
             let reply = try await connection.client().request(
-                .POST, "/v1/tokens", body: try JSONSerialization.data(withJSONObject: body), contentType: "application/json")
-            let token = object(try reply.json())
-            FileHandle.standardError.write(Data("token \(cell(token["id"])) (\(role)); shown only now:\n".utf8))
-            print(cell(token["token"]))
+                .POST, "/v1/tokens", body: try JSONEncoder.api.encode(body), contentType: "application/json")
+            let token = try reply.decode(TokenBody.self)
+            FileHandle.standardError.write(Data("token \(token.id) (\(role.rawValue)); shown only now:\n".utf8))
+            print(cell(token.token))
         }
     }
 
@@ -161,8 +164,8 @@ struct Tokens: AsyncParsableCommand {
             let reply = try await connection.client().request(.GET, "/v1/tokens")
             try emit(reply, format: output.format) {
                 var table = Table(headers: ["id", "role", "trust_id", "schools", "label", "expires_at", "last_used_at", "revoked_at"])
-                for t in objects(object(try reply.json())["tokens"]) {
-                    table.add([cell(t["id"]), cell(t["role"]), cell(t["trust_id"]), cell(t["urns"]), cell(t["label"]), cell(t["expires_at"]), cell(t["last_used_at"]), cell(t["revoked_at"])])
+                for t in try reply.decode(TokenList.self).tokens {
+                    table.add([t.id, t.role, cell(t.trustID), cell(t.urns), t.label, cell(t.expiresAt), cell(t.lastUsedAt), cell(t.revokedAt)])
                 }
                 return table
             }
@@ -193,12 +196,22 @@ struct Admin: AsyncParsableCommand {
             @Option(name: .customLong("gias-code"), help: "GIAS trust code, like TR01234.") var giasCode: String?
 
             func run() async throws {
-                var body: [String: Any] = ["name": name]
-                if let giasCode { body["gias_code"] = giasCode }
-                let reply = try await connection.client().request(.POST, "/v1/trusts", body: try JSONSerialization.data(withJSONObject: body), contentType: "application/json")
-                print(cell(object(try reply.json())["trust_id"]))
+                let reply = try await connection.client().request(
+                    .POST, "/v1/trusts", body: try JSONEncoder.api.encode(NewTrust(name: name, giasCode: giasCode)), contentType: "application/json")
+                print(try reply.decode(TrustBody.self).trustID)
             }
         }
+    }
+
+    /// Uploads a reference file to an admin import and prints the server's JSON answer, once checked to be the
+    /// answer `Result` describes. GIAS and national imports differ only in these.
+    static func upload<Result: Decodable>(
+        _ file: String, to path: String, query: [(String, String?)] = [], as result: Result.Type, connection: ConnectionOptions
+    ) async throws {
+        let reply = try await connection.client().request(
+            .POST, path, query: query, body: try readFile(file), contentType: "text/csv", progress: true, timeout: .minutes(10))
+        _ = try reply.decode(Result.self)
+        print(reply.text)
     }
 
     struct ImportGIAS: AsyncParsableCommand {
@@ -208,23 +221,20 @@ struct Admin: AsyncParsableCommand {
         @Flag(name: .customLong("create-trusts"), help: "Create trusts and record membership changes.") var createTrusts = false
 
         func run() async throws {
-            let data = try readFile(file)
-            let reply = try await connection.client().request(
-                .POST, "/v1/admin/gias-imports", query: [("create_trusts", createTrusts ? "true" : nil)], body: data,
-                contentType: "text/csv", progress: true, timeout: .minutes(10))
-            print(reply.text)
+            try await Admin.upload(
+                file, to: "/v1/admin/gias-imports", query: [("create_trusts", createTrusts ? "true" : nil)], as: GIASImportResult.self,
+                connection: connection)
         }
     }
 
     struct ImportNational: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "import-national", abstract: "Upload a DfE sen_phase_type release file.")
+        static let configuration = CommandConfiguration(
+            commandName: "import-national", abstract: "Upload a DfE release file: sen_phase_type (rates) or primary need (national shares).")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The release CSV.") var file: String
 
         func run() async throws {
-            let reply = try await connection.client().request(
-                .POST, "/v1/admin/national-imports", body: try readFile(file), contentType: "text/csv", progress: true, timeout: .minutes(10))
-            print(reply.text)
+            try await Admin.upload(file, to: "/v1/admin/national-imports", as: NationalImportResult.self, connection: connection)
         }
     }
 
@@ -234,7 +244,8 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             let reply = try await connection.client().request(
-                .POST, "/v1/admin/releases", body: try JSONSerialization.data(withJSONObject: ["term": term]), contentType: "application/json")
+                .POST, "/v1/admin/releases", body: try JSONEncoder.api.encode(["term": term]), contentType: "application/json")
+            _ = try reply.decode(ReleaseBody.self)
             print(reply.text)
         }
     }

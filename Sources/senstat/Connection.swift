@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import SENAPI
 import NIOCore
 import NIOHTTP1
 
@@ -79,11 +80,13 @@ struct API: Sendable {
 
         var text: String { String(decoding: body, as: UTF8.self) }
 
-        func json() throws -> Any {
-            guard let value = try? JSONSerialization.jsonObject(with: body) else {
-                throw CLIError(code: .other, message: "senstat: the server's answer is not JSON")
+        /// The answer as the API's type for it (SENAPI), read in the API's JSON dialect.
+        func decode<Body: Decodable>(_ type: Body.Type) throws -> Body {
+            do {
+                return try JSONDecoder.api.decode(Body.self, from: body)
+            } catch {
+                throw CLIError(code: .other, message: "senstat: the server's answer is not the \(Body.self) this senstat expects: \(error)")
             }
-            return value
         }
     }
 
@@ -131,17 +134,16 @@ struct API: Sendable {
             case 400, 409, 412, 413, 415, 422, 428: .validation
             default: .other
             }
-        guard let object = try? JSONSerialization.jsonObject(with: reply.body) as? [String: Any] else {
+        guard let problem = try? JSONDecoder.api.decode(ProblemDetails.self, from: reply.body) else {
             return CLIError(code: code, message: "senstat: the server answered \(reply.status)")
         }
-        var lines = ["senstat: \(object["title"] as? String ?? "error") (\(reply.status)): \(object["detail"] as? String ?? "")"]
-        for error in object["errors"] as? [[String: Any]] ?? [] {
-            let message = error["message"] as? String ?? ""
-            if let row = error["row"] as? Int {
-                let column = (error["column"] as? String).flatMap { $0.isEmpty ? nil : $0 }
-                lines.append("  row \(row)\(column.map { ", column \($0)" } ?? ""): \(message)")
+        var lines = ["senstat: \(problem.title) (\(reply.status)): \(problem.detail ?? "")"]
+        for error in problem.errors ?? [] {
+            if let row = error.row {
+                let column = error.column.flatMap { $0.isEmpty ? nil : $0 }
+                lines.append("  row \(row)\(column.map { ", column \($0)" } ?? ""): \(error.message)")
             } else {
-                lines.append("  \(error["pointer"] as? String ?? "?"): \(message)")
+                lines.append("  \(error.pointer ?? "?"): \(error.message)")
             }
         }
         return CLIError(code: code, message: lines.joined(separator: "\n"))

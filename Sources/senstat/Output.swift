@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SENAPI
 import SENCore
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -69,24 +70,42 @@ func emit(_ reply: API.Reply, format: OutputFormat, table: () throws -> Table) t
     }
 }
 
-/// A readable cell from a JSON value.
-func cell(_ value: Any?) -> String {
+// Readable cells from the API's typed values (SENAPI): nothing shows for a missing value, whole numbers without a
+// decimal point, booleans as yes or no, dates as the API writes them.
+
+func cell(_ value: String?) -> String { value ?? "" }
+func cell(_ value: Int?) -> String { value.map(String.init) ?? "" }
+func cell(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "" }
+func cell(_ value: [Int]) -> String { value.map(String.init).joined(separator: " ") }
+func cell(_ value: Date?) -> String { value.map { $0.formatted(Date.ISO8601FormatStyle()) } ?? "" }
+func cell(_ value: ShownValue?) -> String { value?.text ?? "" }
+
+func cell(_ value: Double?) -> String {
+    guard let value else { return "" }
+    return value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+}
+
+func cell(_ value: JSONValue?) -> String {
     switch value {
-    case nil, is NSNull: ""
-    case let string as String: string
-    case let number as NSNumber:
-        // JSONSerialization's booleans are NSNumbers of type "c" (char).
-        String(cString: number.objCType) == "c" ? (number.boolValue ? "yes" : "no")
-            : number.doubleValue == number.doubleValue.rounded() && abs(number.doubleValue) < 1e15 ? String(number.intValue) : String(number.doubleValue)
-    case let array as [Any]: array.map { cell($0) }.joined(separator: " ")
-    default: "\(value!)"
+    case nil, .null?: ""
+    case .string(let text)?: text
+    case .integer(let number)?: String(number)
+    case .number(let number)?: cell(number)
+    case .bool(let flag)?: cell(flag)
+    case .array(let items)?: items.map { cell($0) }.joined(separator: " ")
+    case .object?: "{…}"
     }
 }
 
-func percent(_ value: Any?) -> String {
-    guard let number = value as? Double ?? (value as? NSNumber)?.doubleValue else { return cell(value) }
-    return String(format: "%.1f%%", number * 100)
+func percent(_ value: Double?) -> String {
+    guard let value else { return "" }
+    return String(format: "%.1f%%", value * 100)
 }
 
-func object(_ value: Any?) -> [String: Any] { value as? [String: Any] ?? [:] }
-func objects(_ value: Any?) -> [[String: Any]] { value as? [[String: Any]] ?? [] }
+extension ComparatorLevel: ExpressibleByArgument {}
+extension Provision: ExpressibleByArgument {}
+extension Role: ExpressibleByArgument {}
+
+extension TrustID: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOHTTP1
+import SENAPI
+import SENCore
 
 /// Ctrl-C during an upload: the server stores an import all or nothing, so say so and leave.
 func onInterrupt(_ message: String) -> any DispatchSourceSignal {
@@ -27,6 +28,14 @@ func putVersioned(_ api: API, path: String, body: Data) async throws -> API.Repl
         // No version yet: this is the first.
     }
     return try await api.request(.PUT, path, body: body, contentType: "application/json", headers: headers)
+}
+
+/// The school (its URN) and the term a command acts on.
+struct SchoolTerm: ParsableArguments {
+    @Argument(help: "The school's URN.") var urn: Int
+    @Option(help: "The term, like 2025-26-autumn.") var term: String
+
+    var path: String { "/v1/schools/\(urn)/sen-returns/\(term)" }
 }
 
 struct Returns: AsyncParsableCommand {
@@ -54,9 +63,9 @@ struct Returns: AsyncParsableCommand {
             if file.lowercased().hasSuffix(".json") {
                 guard let urn else { throw CLIError(code: .usage, message: "senstat: a JSON return needs --urn") }
                 let reply = try await putVersioned(api, path: "/v1/schools/\(urn)/sen-returns/\(term)", body: data)
-                let stored = object(try reply.json())
-                print("\(reply.status == 201 ? "submitted" : "amended") \(urn) \(term): version \(cell(stored["version"]))\(stored["late"] as? Bool == true ? " (late)" : "")")
-                for warning in objects(stored["warnings"]) { print(Colour.yellow.wrap("  warning: \(cell(warning["message"]))")) }
+                let stored = try reply.decode(ReturnBody.self)
+                print("\(reply.status == 201 ? "submitted" : "amended") \(urn) \(term): version \(stored.version)\(stored.late ? " (late)" : "")")
+                for warning in stored.warnings { print(Colour.yellow.wrap("  warning: \(warning.message)")) }
                 return
             }
             let trust = try await resolveTrust(self.trust, api: api)
@@ -69,10 +78,10 @@ struct Returns: AsyncParsableCommand {
                     let reply = try await api.request(
                         .POST, "/v1/trusts/\(trust)/sen-returns/\(term)/imports", body: data, contentType: "text/csv",
                         headers: [("Idempotency-Key", key)], progress: true, timeout: .minutes(10))
-                    let result = object(try reply.json())
-                    print("imported \(cell(result["rows"])) rows for \(term): \(cell(result["created"])) new, \(cell(result["amended"])) amended, \(cell(result["unchanged"])) unchanged\(result["late"] as? Bool == true ? " (late)" : "")")
-                    for warning in objects(result["warnings"]) {
-                        print(Colour.yellow.wrap("  row \(cell(warning["row"])), \(cell(warning["urn"])): \(cell(warning["message"]))"))
+                    let result = try reply.decode(ImportResult.self)
+                    print("imported \(result.rows) rows for \(term): \(result.created) new, \(result.amended) amended, \(result.unchanged) unchanged\(result.late ? " (late)" : "")")
+                    for warning in result.warnings {
+                        print(Colour.yellow.wrap("  row \(warning.row), \(warning.urn): \(warning.message)"))
                     }
                     return
                 } catch let error as CLIError where error.message.contains("cannot reach") && attempt < 3 {
@@ -88,16 +97,21 @@ struct Returns: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOptions
-        @Argument(help: "The school's URN.") var urn: Int
-        @Option(help: "The term.") var term: String
+        @OptionGroup var school: SchoolTerm
 
         func run() async throws {
-            let reply = try await connection.client().request(.GET, "/v1/schools/\(urn)/sen-returns/\(term)")
+            let reply = try await connection.client().request(.GET, school.path)
             try emit(reply, format: output.format) {
-                let r = object(try reply.json())
-                let value = object(r["return"])
+                let r = try reply.decode(ReturnBody.self)
+                func field(_ name: String) -> String {
+                    guard case .object(let value) = r.value else { return "" }
+                    return cell(value[name])
+                }
                 var table = Table(headers: ["urn", "term", "version", "status", "late", "pupils_on_roll", "sen_support", "ehc_plan", "warnings"])
-                table.add([cell(r["urn"]), cell(r["term"]), cell(r["version"]), cell(r["status"]), cell(r["late"]), cell(value["pupils_on_roll"]), cell(value["sen_support"]), cell(value["ehc_plan"]), objects(r["warnings"]).map { cell($0["code"]) }.joined(separator: " ")])
+                table.add([
+                    cell(r.urn), r.term, cell(r.version), r.status, cell(r.late), field("pupils_on_roll"), field("sen_support"), field("ehc_plan"),
+                    r.warnings.map(\.code).joined(separator: " "),
+                ])
                 return table
             }
         }
@@ -106,16 +120,15 @@ struct Returns: AsyncParsableCommand {
     struct History: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOptions
-        @Argument(help: "The school's URN.") var urn: Int
-        @Option(help: "The term.") var term: String
+        @OptionGroup var school: SchoolTerm
 
         func run() async throws {
-            let reply = try await connection.client().request(.GET, "/v1/schools/\(urn)/sen-returns/\(term)/versions")
+            let reply = try await connection.client().request(.GET, school.path + "/versions")
             try emit(reply, format: output.format) {
                 var table = Table(headers: ["version", "submitted_at", "by", "source", "late", "changes"])
-                for v in objects(object(try reply.json())["versions"]) {
-                    let changes = objects(v["changes"]).map { "\(cell($0["field"])): \(cell($0["from"]).isEmpty ? "-" : cell($0["from"]))→\(cell($0["to"]).isEmpty ? "-" : cell($0["to"]))" }
-                    table.add([cell(v["version"]), cell(v["submitted_at"]), cell(v["submitted_by"]), cell(v["source"]), cell(v["late"]), changes.joined(separator: "; ")])
+                for v in try reply.decode(ReturnVersions.self).versions {
+                    let changes = v.changes.map { "\($0.field): \(cell($0.from).isEmpty ? "-" : cell($0.from))→\(cell($0.to).isEmpty ? "-" : cell($0.to))" }
+                    table.add([cell(v.version), cell(v.submittedAt), cell(v.submittedBy), v.source, cell(v.late), changes.joined(separator: "; ")])
                 }
                 return table
             }
@@ -124,30 +137,28 @@ struct Returns: AsyncParsableCommand {
 
     struct Approve: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
-        @Argument(help: "The school's URN.") var urn: Int
-        @Option(help: "The term.") var term: String
+        @OptionGroup var school: SchoolTerm
 
         func run() async throws {
-            _ = try await connection.client().request(.POST, "/v1/schools/\(urn)/sen-returns/\(term)/approval")
-            print("approved \(urn) \(term)")
+            _ = try await connection.client().request(.POST, school.path + "/approval")
+            print("approved \(school.urn) \(school.term)")
         }
     }
 
     struct Unapprove: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
-        @Argument(help: "The school's URN.") var urn: Int
-        @Option(help: "The term.") var term: String
+        @OptionGroup var school: SchoolTerm
         @Option(help: "Why the approval is withdrawn.") var reason: String
 
         func run() async throws {
-            _ = try await connection.client().request(.DELETE, "/v1/schools/\(urn)/sen-returns/\(term)/approval", query: [("reason", reason)])
-            print("approval withdrawn: \(urn) \(term)")
+            _ = try await connection.client().request(.DELETE, school.path + "/approval", query: [("reason", reason)])
+            print("approval withdrawn: \(school.urn) \(school.term)")
         }
     }
 }
 
-struct Completeness: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Which schools have sent the term's return.")
+struct CompletenessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "completeness", abstract: "Which schools have sent the term's return.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOptions
     @Option(help: "The term.") var term: String
@@ -162,16 +173,14 @@ struct Completeness: AsyncParsableCommand {
         }
         let reply = try await api.request(.GET, path, query: [("term", term)])
         try emit(reply, format: output.format) {
-            let body = object(try reply.json())
+            let body = try reply.decode(Completeness.self)
             var table = Table(headers: ["urn", "name", "status", "version", "updated_at"])
-            for s in objects(body["schools"]) {
-                let status = cell(s["status"])
-                table.add([cell(s["urn"]), cell(s["name"]), status, cell(s["version"]), cell(s["updated_at"])],
-                          colour: status == "missing" ? .red : status == "late" ? .yellow : nil)
+            for s in body.schools {
+                table.add([cell(s.urn), s.name, s.status, cell(s.version), cell(s.updatedAt)],
+                          colour: s.status == "missing" ? .red : s.status == "late" ? .yellow : nil)
             }
-            let totals = object(body["totals"])
-            table.footer = ["approved", "submitted", "late", "missing"].map { "\($0) \(cell(totals[$0]))" }.joined(separator: ", ")
-                + " (census day \(cell(body["census_day"])), deadline \(cell(body["deadline"])))"
+            table.footer = ["approved", "submitted", "late", "missing"].map { "\($0) \(cell(body.totals[$0]))" }.joined(separator: ", ")
+                + " (census day \(body.censusDay), deadline \(body.deadline))"
             return table
         }
     }

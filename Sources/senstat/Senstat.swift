@@ -16,7 +16,7 @@ struct Senstat: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Login.self, Logout.self, Whoami.self, Trusts.self, Schools.self, Returns.self, Completeness.self,
+            Login.self, Logout.self, Whoami.self, Trusts.self, Schools.self, Returns.self, CompletenessCommand.self,
             Benchmark.self, Compare.self, Funnel.self, Surveys.self, Research.self, Tokens.self, Admin.self,
         ]
     )
