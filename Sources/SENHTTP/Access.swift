@@ -17,7 +17,7 @@ struct SchoolAccess: RouterMiddleware {
             principal.canSee(school: urn, currentTrust: school.trustID), let trust = school.trustID
         else { throw APIError.notFound("the school") }
         var context = context
-        context.resolved = .school(AuthorizedSchool(trust: trust, urn: urn, name: school.name))
+        context.resolved = AuthorizedSchool(trust: trust, urn: urn, name: school.name)
         return try await next(request, context)
     }
 }
@@ -33,7 +33,7 @@ struct TrustAccess: RouterMiddleware {
         let trust = try context.parameters.trustID()
         guard principal.canSee(trust: trust) else { throw APIError.notFound("the trust") }
         var context = context
-        context.resolved = .trust(trust)
+        context.resolved = trust
         return try await next(request, context)
     }
 }

@@ -63,13 +63,9 @@ public struct AuthenticatedContext: ChildRequestContext, AuthenticatedRequestCon
     public var coreContext: CoreRequestContextStorage
     public let principal: Principal
     public let lastWritePosition: String?
-    /// What `SchoolAccess` or `TrustAccess` resolved for the route, read by `SchoolContext` and `TrustContext`.
-    var resolved: Resolved?
-
-    enum Resolved {
-        case school(AuthorizedSchool)
-        case trust(TrustID)
-    }
+    /// What `SchoolAccess` or `TrustAccess` resolved for the route (an `AuthorizedSchool` or a `TrustID`), read by
+    /// `ScopedContext`.
+    var resolved: (any Sendable)?
 
     public init(context: AppRequestContext) throws {
         // Only reachable if a route were mounted outside the auth middleware.
@@ -91,20 +87,22 @@ struct AuthorizedSchool: Sendable {
     let name: String
 }
 
-/// The routes under `schools/:urn`: the school is resolved (and the caller's right to it checked) by
-/// `SchoolAccess` before the handler runs.
-struct SchoolContext: ChildRequestContext, AuthenticatedRequestContext {
+/// A route that acts on one school or one trust: `SchoolAccess` or `TrustAccess`, registered with the route, resolved
+/// it (and checked the caller's right to it) before the handler runs. `SchoolContext` and `TrustContext` name the
+/// two.
+struct ScopedContext<Target: Sendable>: ChildRequestContext, AuthenticatedRequestContext {
     var coreContext: CoreRequestContextStorage
     let principal: Principal
     let lastWritePosition: String?
-    let school: AuthorizedSchool
+    let target: Target
 
     init(context: AuthenticatedContext) throws {
-        guard case .school(let school)? = context.resolved else { throw HTTPError(.internalServerError) }
+        // Only a route registered without its access middleware could get here.
+        guard let target = context.resolved as? Target else { throw HTTPError(.internalServerError) }
         self.coreContext = context.coreContext
         self.principal = context.principal
         self.lastWritePosition = context.lastWritePosition
-        self.school = school
+        self.target = target
     }
 
     var responseEncoder: JSONEncoder { JSONEncoder.api }
@@ -115,28 +113,17 @@ struct SchoolContext: ChildRequestContext, AuthenticatedRequestContext {
     func term() throws -> AcademicTerm { try parseTerm(parameters.get("term")) }
 }
 
-/// The routes under `trusts/:trust`: the trust is resolved (and the caller's right to it checked) by
-/// `TrustAccess` before the handler runs.
-struct TrustContext: ChildRequestContext, AuthenticatedRequestContext {
-    var coreContext: CoreRequestContextStorage
-    let principal: Principal
-    let lastWritePosition: String?
-    let trust: TrustID
+/// The routes under `schools/:urn`.
+typealias SchoolContext = ScopedContext<AuthorizedSchool>
+/// The routes under `trusts/:trust`.
+typealias TrustContext = ScopedContext<TrustID>
 
-    init(context: AuthenticatedContext) throws {
-        guard case .trust(let trust)? = context.resolved else { throw HTTPError(.internalServerError) }
-        self.coreContext = context.coreContext
-        self.principal = context.principal
-        self.lastWritePosition = context.lastWritePosition
-        self.trust = trust
-    }
+extension ScopedContext<AuthorizedSchool> {
+    var school: AuthorizedSchool { target }
+}
 
-    var responseEncoder: JSONEncoder { JSONEncoder.api }
-    var requestDecoder: JSONDecoder { JSONDecoder.api }
-    var maxUploadSize: Int { 1 << 20 }
-
-    /// `:term` of the path.
-    func term() throws -> AcademicTerm { try parseTerm(parameters.get("term")) }
+extension ScopedContext<TrustID> {
+    var trust: TrustID { target }
 }
 
 extension Request {
