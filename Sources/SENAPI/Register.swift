@@ -38,35 +38,7 @@ public struct NewTrust: Codable, Sendable, Equatable {
 }
 
 /// A school as the register holds it (GIAS).
-public struct SchoolBody: Codable, Sendable, Equatable {
-    public let urn: Int
-    public let name: String
-    public let phase: String
-    public let establishmentType: String
-    public let laCode: Int?
-    public let laName: String
-    public let region: String
-    public let status: String
-    public let openedOn: String?
-    public let closedOn: String?
-    public let numberOfPupils: Int?
-    public let trustID: String?
-
-    public init(urn: Int, name: String, phase: String, establishmentType: String, laCode: Int? = nil, laName: String, region: String, status: String, openedOn: String? = nil, closedOn: String? = nil, numberOfPupils: Int? = nil, trustID: String? = nil) {
-        self.urn = urn
-        self.name = name
-        self.phase = phase
-        self.establishmentType = establishmentType
-        self.laCode = laCode
-        self.laName = laName
-        self.region = region
-        self.status = status
-        self.openedOn = openedOn
-        self.closedOn = closedOn
-        self.numberOfPupils = numberOfPupils
-        self.trustID = trustID
-    }
-}
+public typealias SchoolBody = SchoolRecord
 
 public struct SchoolList: Codable, Sendable, Equatable {
     public let trustID: String

@@ -57,7 +57,7 @@ struct RegisterController {
         }
         let only = principal.role == .schoolLeader ? principal.urns : nil
         let schools = try await register.schools(of: context.trust, only: only, scope: principal.scope, logger: context.logger)
-        return SchoolList(trustID: context.trust.uuidString, schools: schools.map(SchoolBody.init))
+        return SchoolList(trustID: context.trust.uuidString, schools: schools)
     }
 
     /// The register's record of a school, also one no trust holds now (for an admin): not `SchoolAccess`, which
@@ -68,7 +68,7 @@ struct RegisterController {
         guard let school = try await register.school(urn, scope: principal.scope, logger: context.logger),
             principal.canSee(school: urn, currentTrust: school.trustID)
         else { throw APIError.notFound("the school") }
-        return SchoolBody(school)
+        return school
     }
 }
 
@@ -77,15 +77,5 @@ extension TrustBody {
         self.init(
             trustID: record.id.uuidString, name: record.name, giasCode: record.giasCode, createdAt: record.createdAt,
             schoolCount: record.schoolCount)
-    }
-}
-
-extension SchoolBody {
-    init(_ record: SchoolRecord) {
-        self.init(
-            urn: record.urn.value, name: record.name, phase: record.phase, establishmentType: record.establishmentType,
-            laCode: record.laCode, laName: record.laName, region: record.region, status: record.status,
-            openedOn: record.openedOn, closedOn: record.closedOn, numberOfPupils: record.numberOfPupils,
-            trustID: record.trustID?.uuidString)
     }
 }

@@ -12,22 +12,6 @@ public struct TrustRecord: Sendable, Equatable {
     public let schoolCount: Int
 }
 
-public struct SchoolRecord: Sendable, Equatable {
-    public let urn: URN
-    public let name: String
-    public let phase: String
-    public let establishmentType: String
-    public let laCode: Int?
-    public let laName: String
-    public let region: String
-    public let status: String
-    public let openedOn: String?
-    public let closedOn: String?
-    public let numberOfPupils: Int?
-    /// The trust the school belongs to now, as far as the caller's scope can see.
-    public let trustID: TrustID?
-}
-
 /// Trusts, the register and membership, read through RLS in the caller's scope.
 public struct RegisterStore: Sendable {
     public let database: Database

@@ -101,7 +101,7 @@ struct Schools: AsyncParsableCommand {
     static func table(_ schools: [SchoolBody]) -> Table {
         var table = Table(headers: ["urn", "name", "phase", "la", "region", "status", "pupils"])
         for school in schools {
-            table.add([cell(school.urn), school.name, school.phase, school.laName, school.region, school.status, cell(school.numberOfPupils)])
+            table.add([school.urn.description, school.name, school.phase, school.laName, school.region, school.status, cell(school.numberOfPupils)])
         }
         return table
     }
