@@ -15,13 +15,13 @@ public enum Role: String, CaseIterable, Sendable, Codable {
 
 /// The authenticated caller, resolved from a bearer token.
 public struct Principal: Sendable, Equatable {
-    public let tokenID: String
+    public let tokenID: TokenID
     public let role: Role
     public let trustID: TrustID?
     /// Schools a school leader may act for; empty for other roles.
     public let urns: Set<URN>
 
-    public init(tokenID: String, role: Role, trustID: TrustID?, urns: Set<URN>) {
+    public init(tokenID: TokenID, role: Role, trustID: TrustID?, urns: Set<URN>) {
         self.tokenID = tokenID
         self.role = role
         self.trustID = trustID

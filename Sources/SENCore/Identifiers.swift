@@ -1,6 +1,7 @@
-/// A trust (tenant) id: a UUID in canonical lower-case text form. Parsing is strict so that a path segment such
-/// as `../` or `%00` can never reach a query.
-public struct TrustID: Hashable, Sendable, CustomStringConvertible, Codable {
+/// An id that is a UUID, in canonical lower-case text form, tagged with what it names (`TrustID`, `TokenID`) so that
+/// one kind cannot be passed for another. Parsing is strict so that a path segment such as `../` or `%00` can never
+/// reach a query.
+public struct UUIDIdentifier<Kind>: Hashable, Sendable, CustomStringConvertible, Codable {
     public let uuidString: String
 
     public init?(_ text: some StringProtocol) {
@@ -13,8 +14,8 @@ public struct TrustID: Hashable, Sendable, CustomStringConvertible, Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
-        guard let id = TrustID(text) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a trust id is a UUID")
+        guard let id = Self(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "an id is a UUID")
         }
         self = id
     }
@@ -24,6 +25,14 @@ public struct TrustID: Hashable, Sendable, CustomStringConvertible, Codable {
         try container.encode(uuidString)
     }
 }
+
+public enum TrustKind {}
+public enum TokenKind {}
+
+/// A trust (tenant).
+public typealias TrustID = UUIDIdentifier<TrustKind>
+/// An API token (its id, not its secret), which stands for the person acting: `actor` in the audit log.
+public typealias TokenID = UUIDIdentifier<TokenKind>
 
 /// Lower-cases and checks the 8-4-4-4-12 hexadecimal form.
 func canonicalUUID(_ text: some StringProtocol) -> String? {

@@ -23,7 +23,7 @@ struct AccountsController {
     @Sendable func me(_ request: Request, context: AuthenticatedContext) async throws -> Me {
         let principal = context.principal
         return Me(
-            tokenID: principal.tokenID, role: principal.role.rawValue, trustID: principal.trustID?.uuidString,
+            tokenID: principal.tokenID.uuidString, role: principal.role.rawValue, trustID: principal.trustID?.uuidString,
             urns: principal.urns.map(\.value).sorted())
     }
 
@@ -34,7 +34,7 @@ struct AccountsController {
 
     @Sendable func revoke(_ request: Request, context: AuthenticatedContext) async throws -> HTTPResponse.Status {
         let principal = try context.require(.admin, .trustExecutive)
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+        guard let text = context.parameters.get("id"), let id = TokenID(text) else {
             throw APIError.notFound("the token")
         }
         let revoked = try await tokens.revoke(
@@ -122,7 +122,7 @@ struct AccountsController {
 extension TokenBody {
     init(_ record: TokenRecord, token: String? = nil) {
         self.init(
-            id: record.id, role: record.role.rawValue, trustID: record.trustID?.uuidString, urns: record.urns.map(\.value),
+            id: record.id.uuidString, role: record.role.rawValue, trustID: record.trustID?.uuidString, urns: record.urns.map(\.value),
             label: record.label, createdAt: record.createdAt, expiresAt: record.expiresAt, lastUsedAt: record.lastUsedAt,
             revokedAt: record.revokedAt, token: token)
     }

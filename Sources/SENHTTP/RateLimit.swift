@@ -68,7 +68,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     let limiter: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let wait = limiter.take(context.principal.tokenID) {
+        if let wait = limiter.take(context.principal.tokenID.uuidString) {
             throw APIError(
                 .tooManyRequests,
                 "this token has made more than \(Int(limiter.limit.burst)) requests in a burst (\(limiter.limit.perSecond) a second on average); retry after \(wait) s",

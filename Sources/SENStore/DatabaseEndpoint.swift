@@ -51,7 +51,10 @@ public struct DatabaseEndpoint: Sendable, Equatable {
         guard let port = Int(portText), (1...65535).contains(port) else {
             throw ConfigurationError(description: "the database port '\(portText)' is not a port number")
         }
-        let user = values["user"] ?? ProcessInfo.processInfo.userName
+        // libpq's defaults always name a user (PGUSER, or the operating system's user name).
+        guard let user = values["user"] else {
+            throw ConfigurationError(description: "the database connection string names no user, and libpq found none; set PGUSER")
+        }
         let modeText = values["sslmode"] ?? "prefer"
         guard let sslMode = SSLMode(rawValue: modeText) else {
             throw ConfigurationError(description: "sslmode '\(modeText)' is not one libpq knows")

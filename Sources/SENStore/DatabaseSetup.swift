@@ -9,9 +9,10 @@ public struct DatabaseSetup: Sendable {
     public let owner: DatabaseEndpoint?
     public let embedded: EmbeddedPostgres?
 
-    /// Resolves the configuration and, in embedded mode, starts the private cluster.
+    /// Resolves the configuration and, in embedded mode, starts the private cluster (its binaries found through
+    /// `environment`, the process's as `senstat-server` read it).
     public static func prepare(
-        databaseURL: String?, ownerURL: String?, dataDirectory: URL, logger: Logger
+        databaseURL: String?, ownerURL: String?, dataDirectory: URL, environment: [String: String], logger: Logger
     ) async throws -> DatabaseSetup {
         if let databaseURL, !databaseURL.isEmpty {
             let app = try DatabaseEndpoint.resolve(databaseURL)
@@ -19,7 +20,7 @@ public struct DatabaseSetup: Sendable {
             logger.info("using the database at DATABASE_URL", metadata: ["endpoint": "\(app.redacted)"])
             return DatabaseSetup(app: app, owner: owner, embedded: nil)
         }
-        let embedded = try EmbeddedPostgres(dataDirectory: dataDirectory, logger: logger)
+        let embedded = try EmbeddedPostgres(dataDirectory: dataDirectory, environment: environment, logger: logger)
         try await embedded.start()
         return DatabaseSetup(
             app: embedded.endpoint(user: EmbeddedPostgres.appRole),

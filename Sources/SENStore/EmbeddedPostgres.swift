@@ -29,11 +29,12 @@ public final class EmbeddedPostgres: Sendable {
     private let runAsUser: String?
     let logger: Logger
 
-    public init(dataDirectory: URL, unsafeFast: Bool = false, logger: Logger) throws {
+    /// `environment` is the process's, read by the caller (`SENSTAT_PG_BIN`, `PATH`: see `findBinaries`).
+    public init(dataDirectory: URL, environment: [String: String], unsafeFast: Bool = false, logger: Logger) throws {
         let data = dataDirectory.standardizedFileURL
         self.dataDirectory = data
         self.clusterDirectory = data.appendingPathComponent("pg")
-        self.binDirectory = try Self.findBinaries()
+        self.binDirectory = try Self.findBinaries(environment: environment)
         self.unsafeFast = unsafeFast
         self.runAsUser = getuid() == 0 ? "postgres" : nil
         self.logger = logger
@@ -50,7 +51,7 @@ public final class EmbeddedPostgres: Sendable {
 
     /// Looks in `SENSTAT_PG_BIN`, then Debian's `/usr/lib/postgresql/<version>/bin` (newest first), then `PATH`.
     public static func findBinaries(
-        environment: [String: String] = ProcessInfo.processInfo.environment, debian: String = "/usr/lib/postgresql"
+        environment: [String: String], debian: String = "/usr/lib/postgresql"
     ) throws -> URL {
         let fileManager = FileManager.default
         var candidates: [String] = []

@@ -22,7 +22,7 @@ extension URN: PostgresNonThrowingEncodable, PostgresDecodable {
     }
 }
 
-extension TrustID: PostgresNonThrowingEncodable, PostgresDecodable {
+extension UUIDIdentifier: PostgresNonThrowingEncodable, PostgresDecodable {
     public static var psqlType: PostgresDataType { .uuid }
     public static var psqlFormat: PostgresFormat { .text }
 
@@ -33,7 +33,7 @@ extension TrustID: PostgresNonThrowingEncodable, PostgresDecodable {
     public init<JSONDecoder: PostgresJSONDecoder>(
         from byteBuffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
     ) throws {
-        self = try checked(UUID.self, &byteBuffer, type, format, context) { TrustID($0.uuidString) }
+        self = try checked(UUID.self, &byteBuffer, type, format, context) { Self($0.uuidString) }
     }
 }
 

@@ -26,13 +26,13 @@ public struct ResearchStore: Sendable {
 
     /// Freezes `term` (admin). Trusts are keyed with a random secret used once and kept nowhere, so trust keys
     /// cannot be linked across releases.
-    public func release(term: AcademicTerm, actor: String?, logger: Logger) async throws -> Int {
+    public func release(term: AcademicTerm, actor: TokenID?, logger: Logger) async throws -> Int {
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         do {
             return try await database.transaction(.platform, deadline: Database.bulkDeadline, logger: logger) { connection in
                 for try await count in try await connection.query(
-                    "SELECT release_term(\(term), \(actor)::uuid, \(secret))", logger: logger
+                    "SELECT release_term(\(term), \(actor), \(secret))", logger: logger
                 ).decode(Int.self) { return count }
                 return 0
             }
@@ -230,7 +230,7 @@ public struct ResearchStore: Sendable {
     public struct BudgetBusy: Error {}
 
     /// The stored answer of a query already charged, without taking any lock (a repeat is free).
-    public func storedAnswer(token: String, term: AcademicTerm, queryKey: String, logger: Logger) async throws
+    public func storedAnswer(token: TokenID, term: AcademicTerm, queryKey: String, logger: Logger) async throws
         -> (answer: String, remaining: Epsilon)?
     {
         try await Database.$readRouting.withValue(nil) {
@@ -239,7 +239,7 @@ public struct ResearchStore: Sendable {
                 for try await (answer, spent, limit) in try await connection.query(
                     """
                     SELECT a.answer, b.spent_micro, b.budget_micro FROM dp_answers a JOIN dp_budgets b USING (token_id, term)
-                    WHERE a.token_id = \(token)::uuid AND a.term = \(term) AND a.query_key = \(queryKey)
+                    WHERE a.token_id = \(token) AND a.term = \(term) AND a.query_key = \(queryKey)
                     """, logger: logger
                 ).decode((String, Int64, Int64).self) {
                     return (answer, Epsilon(micro: limit) - Epsilon(micro: spent))
@@ -255,7 +255,7 @@ public struct ResearchStore: Sendable {
     /// connection is held while another is used, and the budget row is locked without waiting: a concurrent query
     /// of the same researcher gets `BudgetBusy`.
     public func answerWithBudget(
-        token: String, term: AcademicTerm, queryKey: String, epsilon: Epsilon, budget: Epsilon, answer: String, logger: Logger
+        token: TokenID, term: AcademicTerm, queryKey: String, epsilon: Epsilon, budget: Epsilon, answer: String, logger: Logger
     ) async throws -> (answer: String, replayed: Bool, remaining: Epsilon) {
         // The ledger is written, so it lives on the primary even in a request routed to a replica.
         do {
@@ -265,29 +265,29 @@ public struct ResearchStore: Sendable {
                     try await connection.query("SELECT set_config('lock_timeout', '100ms', true)", logger: logger)
                     try await connection.query(
                         """
-                        INSERT INTO dp_budgets (token_id, term, budget_micro) VALUES (\(token)::uuid, \(term), \(budget.micro))
+                        INSERT INTO dp_budgets (token_id, term, budget_micro) VALUES (\(token), \(term), \(budget.micro))
                         ON CONFLICT DO NOTHING
                         """, logger: logger)
                     var spent = Epsilon(micro: 0)
                     var limit = budget
                     for try await (s, b) in try await connection.query(
-                        "SELECT spent_micro, budget_micro FROM dp_budgets WHERE token_id = \(token)::uuid AND term = \(term) FOR UPDATE NOWAIT",
+                        "SELECT spent_micro, budget_micro FROM dp_budgets WHERE token_id = \(token) AND term = \(term) FOR UPDATE NOWAIT",
                         logger: logger
                     ).decode((Int64, Int64).self) { (spent, limit) = (Epsilon(micro: s), Epsilon(micro: b)) }
                     for try await stored in try await connection.query(
-                        "SELECT answer FROM dp_answers WHERE token_id = \(token)::uuid AND term = \(term) AND query_key = \(queryKey)",
+                        "SELECT answer FROM dp_answers WHERE token_id = \(token) AND term = \(term) AND query_key = \(queryKey)",
                         logger: logger
                     ).decode(String.self) {
                         return (stored, true, limit - spent)
                     }
                     guard spent.micro + epsilon.micro <= limit.micro else { throw OverBudget(remaining: max(Epsilon(micro: 0), limit - spent)) }
                     try await connection.query(
-                        "UPDATE dp_budgets SET spent_micro = spent_micro + \(epsilon.micro) WHERE token_id = \(token)::uuid AND term = \(term)",
+                        "UPDATE dp_budgets SET spent_micro = spent_micro + \(epsilon.micro) WHERE token_id = \(token) AND term = \(term)",
                         logger: logger)
                     try await connection.query(
                         """
                         INSERT INTO dp_answers (token_id, term, query_key, epsilon_micro, answer)
-                        VALUES (\(token)::uuid, \(term), \(queryKey), \(epsilon.micro), \(answer))
+                        VALUES (\(token), \(term), \(queryKey), \(epsilon.micro), \(answer))
                         """, logger: logger)
                     return (answer, false, limit - spent - epsilon)
                 }

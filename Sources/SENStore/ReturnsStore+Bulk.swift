@@ -23,7 +23,7 @@ extension ReturnsStore {
     /// rows with three set-based statements. Rows equal to the current version are left alone. With an
     /// idempotency key, the response is stored in the same transaction, so it exists exactly when the import does.
     public func importReturns(
-        trust: TrustID, term: AcademicTerm, rows: [ImportRow], actor: String?, late: Bool, source: String = "import",
+        trust: TrustID, term: AcademicTerm, rows: [ImportRow], actor: TokenID?, late: Bool, source: String = "import",
         submittedAt: Date? = nil, idempotency: (key: String, digest: String, receipt: ImportReceipt)? = nil,
         logger: Logger
     ) async throws -> ImportSummary {
@@ -100,13 +100,13 @@ extension ReturnsStore {
                 ), versions AS (
                     INSERT INTO sen_return_versions (trust_id, urn, term, version, payload, warnings, late, submitted_by,
                                                      source, submitted_at)
-                    SELECT \(t), up.urn, \(term), up.current_version, c.payload, c.warnings, \(late), \(actor)::uuid,
+                    SELECT \(t), up.urn, \(term), up.current_version, c.payload, c.warnings, \(late), \(actor),
                            \(source), coalesce(\(submittedAt), now())
                     FROM up JOIN changed c USING (urn)
                     RETURNING urn
                 ), audited AS (
                     INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest, detail)
-                    SELECT \(t), \(actor)::uuid, CASE WHEN up.inserted THEN 'sen_return.create' ELSE 'sen_return.amend' END,
+                    SELECT \(t), \(actor), CASE WHEN up.inserted THEN 'sen_return.create' ELSE 'sen_return.amend' END,
                            'sen_return', up.urn || '/' || \(term),
                            \(unescaped: Self.digest("c.old_payload")), \(unescaped: Self.digest("c.payload")),
                            jsonb_build_object('source', \(source)::text)
@@ -173,13 +173,13 @@ extension ReturnsStore {
     }
 
     /// Approves (locks) a return. Returns nil when there is none; approving an approved return changes nothing.
-    public func approve(trust: TrustID, urn: URN, term: AcademicTerm, actor: String?, logger: Logger) async throws -> StoredReturn? {
+    public func approve(trust: TrustID, urn: URN, term: AcademicTerm, actor: TokenID?, logger: Logger) async throws -> StoredReturn? {
         let found = try await database.transaction(.trust(trust), logger: logger) { connection -> Bool in
             guard let status = try await Self.lockedStatus(connection, trust, urn, term, logger) else { return false }
             if status == .approved { return true }
             try await connection.query(
                 """
-                UPDATE sen_returns SET status = 'approved', approved_at = now(), approved_by = \(actor)::uuid
+                UPDATE sen_returns SET status = 'approved', approved_at = now(), approved_by = \(actor)
                 WHERE trust_id = \(trust) AND urn = \(urn) AND term = \(term)
                 """, logger: logger)
             try await Self.audit(connection, trust, actor, "sen_return.approve", "\(urn)/\(term)", before: nil, after: nil, detail: nil, logger)
@@ -195,7 +195,7 @@ extension ReturnsStore {
     }
 
     /// Unlocks an approved return, recording the reason in the audit log.
-    public func unapprove(trust: TrustID, urn: URN, term: AcademicTerm, reason: String, actor: String?, logger: Logger) async throws -> UnapproveOutcome {
+    public func unapprove(trust: TrustID, urn: URN, term: AcademicTerm, reason: String, actor: TokenID?, logger: Logger) async throws -> UnapproveOutcome {
         let detail = String(decoding: try JSONEncoder().encode(["reason": reason]), as: UTF8.self)
         let before = try await database.transaction(.trust(trust), logger: logger) { connection -> ReturnStatus? in
             let status = try await Self.lockedStatus(connection, trust, urn, term, logger)

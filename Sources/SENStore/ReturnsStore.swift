@@ -228,7 +228,7 @@ public struct ReturnsStore: Sendable {
     /// exactly one wins.
     public func submit(
         trust: TrustID, urn: URN, term: AcademicTerm, value: SENReturn, warnings: [ReturnWarning], ifMatch: Int??,
-        actor: String?, late: Bool, logger: Logger
+        actor: TokenID?, late: Bool, logger: Logger
     ) async throws -> (StoredReturn, created: Bool) {
         let payload = Self.payload(value)
         let warningsJSON = Self.warningsJSON(warnings)
@@ -279,7 +279,7 @@ public struct ReturnsStore: Sendable {
                     RETURNING payload
                 )
                 INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest)
-                SELECT \(t), \(actor)::uuid, 'sen_return.amend', 'sen_return', \(key),
+                SELECT \(t), \(actor), 'sen_return.amend', 'sen_return', \(key),
                        \(unescaped: Self.digest("old.payload")), \(unescaped: Self.digest("updated.payload"))
                 FROM old, updated
                 """, logger: logger)
@@ -294,24 +294,24 @@ public struct ReturnsStore: Sendable {
 
     static func insertVersion(
         _ connection: PostgresConnection, _ trust: TrustID, _ urn: URN, _ term: AcademicTerm, _ version: Int, _ payload: String,
-        _ warnings: String, _ late: Bool, _ actor: String?, _ source: String, _ logger: Logger
+        _ warnings: String, _ late: Bool, _ actor: TokenID?, _ source: String, _ logger: Logger
     ) async throws {
         try await connection.query(
             """
             INSERT INTO sen_return_versions (trust_id, urn, term, version, payload, warnings, late, submitted_by, source)
-            VALUES (\(trust), \(urn), \(term), \(version), \(payload)::jsonb, \(warnings)::jsonb, \(late), \(actor)::uuid, \(source))
+            VALUES (\(trust), \(urn), \(term), \(version), \(payload)::jsonb, \(warnings)::jsonb, \(late), \(actor), \(source))
             """, logger: logger)
     }
 
     /// One audit row. Digests are of jsonb's text form, computed in SQL, so every writer records the same.
     static func audit(
-        _ connection: PostgresConnection, _ trust: TrustID, _ actor: String?, _ action: String, _ key: String,
+        _ connection: PostgresConnection, _ trust: TrustID, _ actor: TokenID?, _ action: String, _ key: String,
         before: String?, after: String?, detail: String?, objectType: String = "sen_return", _ logger: Logger
     ) async throws {
         try await connection.query(
             """
             INSERT INTO audit_log (trust_id, actor, action, object_type, object_key, before_digest, after_digest, detail)
-            VALUES (\(trust), \(actor)::uuid, \(action), \(objectType), \(key),
+            VALUES (\(trust), \(actor), \(action), \(objectType), \(key),
                     encode(sha256(convert_to((\(before)::jsonb)::text, 'UTF8')), 'hex'),
                     encode(sha256(convert_to((\(after)::jsonb)::text, 'UTF8')), 'hex'),
                     \(detail)::jsonb)

@@ -100,7 +100,7 @@ public struct SurveyStore: Sendable {
 
     /// Writes a new version (If-Match semantics as for SEN returns; the row is locked first).
     public func submit(
-        trust: TrustID, urn: URN, instrument: Instrument, term: AcademicTerm, counts: SurveyCounts, ifMatch: Int??, actor: String?,
+        trust: TrustID, urn: URN, instrument: Instrument, term: AcademicTerm, counts: SurveyCounts, ifMatch: Int??, actor: TokenID?,
         logger: Logger
     ) async throws -> (StoredSurvey, created: Bool) {
         let encoder = JSONEncoder()
@@ -143,7 +143,7 @@ public struct SurveyStore: Sendable {
             try await connection.query(
                 """
                 INSERT INTO survey_return_versions (trust_id, urn, instrument, term, version, respondents, payload, submitted_by)
-                VALUES (\(t), \(urn), \(instrument.code), \(term), \(next), \(counts.respondents), \(payload)::jsonb, \(actor)::uuid)
+                VALUES (\(t), \(urn), \(instrument.code), \(term), \(next), \(counts.respondents), \(payload)::jsonb, \(actor))
                 """, logger: logger)
             try await ReturnsStore.audit(
                 connection, t, actor, next == 1 ? "survey_return.create" : "survey_return.amend", key, before: nil,

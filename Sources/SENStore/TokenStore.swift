@@ -7,7 +7,7 @@ import SENCore
 
 /// A token as listed: everything but the secret, which is never stored.
 public struct TokenRecord: Sendable, Equatable {
-    public let id: String
+    public let id: TokenID
     public let role: Role
     public let trustID: TrustID?
     public let urns: [URN]
@@ -48,11 +48,11 @@ public struct TokenStore: Sendable {
         // One statement, so no explicit transaction (and no tenant to set): this runs before every request.
         let client = database.client
         let rows = try await database.withDeadline {
-            var found: [(UUID, String, TrustID?, [URN], ByteBuffer, String?)] = []
+            var found: [(TokenID, String, TrustID?, [URN], ByteBuffer, String?)] = []
             let result = try await client.query(
                 "SELECT token_id, role, trust_id, urns, digest, last_write_lsn::text FROM authenticate_token(\(ByteBuffer(bytes: digest)))",
                 logger: logger)
-            for try await row in result.decode((UUID, String, TrustID?, [URN], ByteBuffer, String?).self) { found.append(row) }
+            for try await row in result.decode((TokenID, String, TrustID?, [URN], ByteBuffer, String?).self) { found.append(row) }
             return found
         }
         // The lookup is by digest, a one-way function of the secret; comparing again in constant time costs
@@ -60,17 +60,17 @@ public struct TokenStore: Sendable {
         guard let (id, roleText, trust, urns, stored, position) = rows.first,
             BearerToken.constantTimeEqual(Array(buffer: stored), digest)
         else { return nil }
-        let principal = Principal(tokenID: id.uuidString.lowercased(), role: try Self.role(roleText), trustID: trust, urns: Set(urns))
+        let principal = Principal(tokenID: id, role: try Self.role(roleText), trustID: trust, urns: Set(urns))
         return Session(principal: principal, lastWritePosition: position)
     }
 
     /// Notes, after a write by `tokenID` has committed, the primary's WAL position, so that the token's next reads
     /// wait for a replica that has replayed it (read-your-writes). Returns the position.
     @discardableResult
-    public func noteWrite(by tokenID: String, logger: Logger) async throws -> String? {
+    public func noteWrite(by tokenID: TokenID, logger: Logger) async throws -> String? {
         let client = database.client
         return try await database.withDeadline {
-            let rows = try await client.query("SELECT note_token_write(\(tokenID)::uuid)::text", logger: logger)
+            let rows = try await client.query("SELECT note_token_write(\(tokenID))::text", logger: logger)
             for try await position in rows.decode(String?.self) { return position }
             return nil
         }
@@ -78,7 +78,7 @@ public struct TokenStore: Sendable {
 
     /// Issues a token in `scope` (platform for an admin, the trust for a trust executive).
     public func issue(
-        role: Role, trustID: TrustID?, urns: [URN], label: String, expiresAt: Date?, createdBy: String?,
+        role: Role, trustID: TrustID?, urns: [URN], label: String, expiresAt: Date?, createdBy: TokenID?,
         scope: TenantScope, logger: Logger
     ) async throws -> IssuedToken {
         let token = BearerToken.generate()
@@ -89,7 +89,7 @@ public struct TokenStore: Sendable {
                 """
                 INSERT INTO api_tokens (digest, role, trust_id, urns, label, expires_at, created_by)
                 VALUES (\(digest), \(role.rawValue), \(trustID), \(urnValues)::integer[], \(label),
-                        \(expiresAt), \(createdBy)::uuid)
+                        \(expiresAt), \(createdBy))
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
             return try await Self.records(rows).first!
@@ -106,7 +106,7 @@ public struct TokenStore: Sendable {
 
     /// Revokes a token visible in `scope`; returns the record, or nil when there is none to see.
     /// `onlyRoles` limits what may be revoked (a trust executive revokes school leaders' tokens).
-    public func revoke(id: UUID, onlyRoles: [Role]?, scope: TenantScope, logger: Logger) async throws -> TokenRecord? {
+    public func revoke(id: TokenID, onlyRoles: [Role]?, scope: TenantScope, logger: Logger) async throws -> TokenRecord? {
         let roles = (onlyRoles ?? Role.allCases).map(\.rawValue)
         return try await database.transaction(scope, logger: logger) { connection in
             try await Self.records(
@@ -131,11 +131,11 @@ public struct TokenStore: Sendable {
     static func records(_ rows: PostgresRowSequence) async throws -> [TokenRecord] {
         var records: [TokenRecord] = []
         for try await (id, role, trust, urns, label, created, expires, used, revoked) in rows.decode(
-            (UUID, String, TrustID?, [URN], String, Date, Date?, Date?, Date?).self)
+            (TokenID, String, TrustID?, [URN], String, Date, Date?, Date?, Date?).self)
         {
             records.append(
                 TokenRecord(
-                    id: id.uuidString.lowercased(), role: try Self.role(role), trustID: trust, urns: urns,
+                    id: id, role: try Self.role(role), trustID: trust, urns: urns,
                     label: label, createdAt: created, expiresAt: expires, lastUsedAt: used, revokedAt: revoked))
         }
         return records

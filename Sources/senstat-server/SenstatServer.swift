@@ -89,7 +89,7 @@ struct DatabaseOptions: ParsableArguments {
         try await DatabaseSetup.prepare(
             databaseURL: databaseURL ?? Self.environment["DATABASE_URL"],
             ownerURL: ownerDatabaseURL ?? Self.environment["DATABASE_OWNER_URL"],
-            dataDirectory: resolvedDataDirectory, logger: logger)
+            dataDirectory: resolvedDataDirectory, environment: Self.environment, logger: logger)
     }
 }
 

@@ -106,6 +106,6 @@ extension ComparatorLevel: ExpressibleByArgument {}
 extension Provision: ExpressibleByArgument {}
 extension Role: ExpressibleByArgument {}
 
-extension TrustID: ExpressibleByArgument {
+extension UUIDIdentifier: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
 }

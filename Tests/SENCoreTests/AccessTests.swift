@@ -31,10 +31,10 @@ import Testing
     let sibling = URN(100002)!
 
     @Test func whoSeesWhichSchool() {
-        let admin = Principal(tokenID: "1", role: .admin, trustID: nil, urns: [])
-        let executive = Principal(tokenID: "2", role: .trustExecutive, trustID: trustA, urns: [])
-        let leader = Principal(tokenID: "3", role: .schoolLeader, trustID: trustA, urns: [own])
-        let researcher = Principal(tokenID: "4", role: .researcher, trustID: nil, urns: [])
+        let admin = Principal(tokenID: TokenID("00000000-0000-4000-8000-000000000001")!, role: .admin, trustID: nil, urns: [])
+        let executive = Principal(tokenID: TokenID("00000000-0000-4000-8000-000000000002")!, role: .trustExecutive, trustID: trustA, urns: [])
+        let leader = Principal(tokenID: TokenID("00000000-0000-4000-8000-000000000003")!, role: .schoolLeader, trustID: trustA, urns: [own])
+        let researcher = Principal(tokenID: TokenID("00000000-0000-4000-8000-000000000004")!, role: .researcher, trustID: nil, urns: [])
         #expect(admin.canSee(school: own, currentTrust: nil))
         #expect(executive.canSee(school: sibling, currentTrust: trustA))
         #expect(!executive.canSee(school: sibling, currentTrust: trustB))
@@ -48,12 +48,12 @@ import Testing
     }
 
     @Test func whoIssuesWhichTokens() {
-        let executive = Principal(tokenID: "2", role: .trustExecutive, trustID: trustA, urns: [])
+        let executive = Principal(tokenID: TokenID("00000000-0000-4000-8000-000000000002")!, role: .trustExecutive, trustID: trustA, urns: [])
         #expect(executive.mayIssue(role: .schoolLeader, trust: trustA))
         #expect(!executive.mayIssue(role: .schoolLeader, trust: trustB))
         #expect(!executive.mayIssue(role: .trustExecutive, trust: trustA))
         #expect(!executive.mayIssue(role: .admin, trust: nil))
-        #expect(Principal(tokenID: "1", role: .admin, trustID: nil, urns: []).mayIssue(role: .admin, trust: nil))
-        #expect(!Principal(tokenID: "3", role: .schoolLeader, trustID: trustA, urns: [URN(100001)!]).mayIssue(role: .schoolLeader, trust: trustA))
+        #expect(Principal(tokenID: TokenID("00000000-0000-4000-8000-000000000001")!, role: .admin, trustID: nil, urns: []).mayIssue(role: .admin, trust: nil))
+        #expect(!Principal(tokenID: TokenID("00000000-0000-4000-8000-000000000003")!, role: .schoolLeader, trustID: trustA, urns: [URN(100001)!]).mayIssue(role: .schoolLeader, trust: trustA))
     }
 }

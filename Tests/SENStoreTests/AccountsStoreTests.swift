@@ -35,7 +35,7 @@ func fixture(_ name: String) throws -> [UInt8] {
                 #expect(try await store.authenticate("not-a-token", logger: logger) == nil)
 
                 // Revoked: nobody, at once.
-                let id = try #require(UUID(uuidString: issued.record.id))
+                let id = issued.record.id
                 #expect(try await store.revoke(id: id, onlyRoles: nil, scope: .trust(trust), logger: logger) != nil)
                 #expect(try await store.authenticate(issued.token, logger: logger) == nil)
 
@@ -44,7 +44,7 @@ func fixture(_ name: String) throws -> [UInt8] {
                     role: .researcher, trustID: nil, urns: [], label: "", expiresAt: Date().addingTimeInterval(3600),
                     createdBy: nil, scope: .platform, logger: logger)
                 #expect(try await store.authenticate(expiring.token, logger: logger) != nil)
-                try await db.adminSQL("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE token_id = $1", [expiring.record.id])
+                try await db.adminSQL("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE token_id = $1", [expiring.record.id.uuidString])
                 #expect(try await store.authenticate(expiring.token, logger: logger) == nil)
             }
             let used = try await db.adminSQL("SELECT count(*) FROM api_tokens WHERE last_used_at IS NOT NULL")
@@ -64,18 +64,18 @@ func fixture(_ name: String) throws -> [UInt8] {
             try await db.withDatabase { database in
                 _ = try await TokenStore(database: database).authenticate(issued.token, logger: logger)
             }
-            let first = try await db.adminSQL(read, [issued.record.id])
+            let first = try await db.adminSQL(read, [issued.record.id.uuidString])
             #expect(first.first?.first != nil)
             try await db.withDatabase { database in
                 _ = try await TokenStore(database: database).authenticate(issued.token, logger: logger)
             }
-            #expect(try await db.adminSQL(read, [issued.record.id]) == first, "a second use within the minute writes nothing")
-            try await db.adminSQL("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE token_id = $1", [issued.record.id])
-            let stale = try await db.adminSQL(read, [issued.record.id])
+            #expect(try await db.adminSQL(read, [issued.record.id.uuidString]) == first, "a second use within the minute writes nothing")
+            try await db.adminSQL("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE token_id = $1", [issued.record.id.uuidString])
+            let stale = try await db.adminSQL(read, [issued.record.id.uuidString])
             try await db.withDatabase { database in
                 _ = try await TokenStore(database: database).authenticate(issued.token, logger: logger)
             }
-            #expect(try await db.adminSQL(read, [issued.record.id]) != stale, "a use after a minute refreshes it")
+            #expect(try await db.adminSQL(read, [issued.record.id.uuidString]) != stale, "a use after a minute refreshes it")
         }
     }
 
@@ -108,7 +108,7 @@ func fixture(_ name: String) throws -> [UInt8] {
                     scope: .trust(a), logger: logger)
                 #expect(try await store.list(scope: .trust(b), logger: logger).isEmpty)
                 #expect(try await store.list(scope: .trust(a), logger: logger).map(\.id) == [leader.record.id])
-                let id = try #require(UUID(uuidString: leader.record.id))
+                let id = leader.record.id
                 #expect(try await store.revoke(id: id, onlyRoles: nil, scope: .trust(b), logger: logger) == nil)
                 #expect(try await store.authenticate(leader.token, logger: logger) != nil)
             }

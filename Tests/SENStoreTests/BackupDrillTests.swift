@@ -9,7 +9,7 @@ import Testing
 @Suite struct BackupDrillTests {
     func run(_ script: String, _ argument: String, environment: [String: String]) async throws -> (Int32, String) {
         var environment = environment
-        if let bin = try? EmbeddedPostgres.findBinaries().path {
+        if let bin = try? EmbeddedPostgres.findBinaries(environment: ProcessInfo.processInfo.environment).path {
             environment["PATH"] = bin + ":" + (environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "")
         }
         return try await Script.run("bash", [script, argument], environment: environment)

@@ -80,7 +80,7 @@ func loadFullDemo(_ database: Database) async throws {
             try await db.withDatabase { database in
                 try await loadFullDemo(database)
                 let research = ResearchStore(database: database)
-                let token = UUID().uuidString.lowercased()
+                let token = TokenID(UUID().uuidString)!
                 let tenth = Epsilon(micro: 100_000)
                 let budget = Epsilon(micro: 1_000_000)
                 let outcomes = await withTaskGroup(of: (charged: Bool, busy: Int).self) { group in
@@ -131,7 +131,7 @@ func loadFullDemo(_ database: Database) async throws {
             try await db.withDatabase { database in
                 try await loadFullDemo(database)
                 let research = ResearchStore(database: database)
-                let token = UUID().uuidString.lowercased()
+                let token = TokenID(UUID().uuidString)!
                 let budget = Epsilon(micro: 3)
                 for query in 0..<3 {
                     let result = try await research.answerWithBudget(

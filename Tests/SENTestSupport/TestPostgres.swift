@@ -70,7 +70,7 @@ public actor TestPostgres {
         }
         let folder = URL(fileURLWithPath: "/tmp/senstat-test-\(getpid())-\(generation)")
         try? FileManager.default.removeItem(at: folder)
-        let embedded = try EmbeddedPostgres(dataDirectory: folder, unsafeFast: true, logger: logger)
+        let embedded = try EmbeddedPostgres(dataDirectory: folder, environment: ProcessInfo.processInfo.environment, unsafeFast: true, logger: logger)
         let admin = embedded.endpoint(user: EmbeddedPostgres.superuser, database: "postgres")
         do {
             try await embedded.start()
