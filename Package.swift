@@ -124,6 +124,10 @@ let package = Package(
             name: "SENTestSupport",
             dependencies: [
                 "SENStore",
+                "SENAPI",
+                "SENHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -132,3 +132,22 @@ public struct TrustSurveyView: Codable, Sendable, Equatable {
         self.pooled = pooled
     }
 }
+
+/// A school's own survey return as its leaders read it back: the counts it sent (`survey`), with their version.
+public struct SchoolSurveyReturn: Codable, Sendable, Equatable {
+    public let instrument: String
+    public let instrumentVersion: Int
+    public let term: String
+    public let urn: Int
+    public let version: Int
+    public let survey: JSONValue
+
+    public init(instrument: String, instrumentVersion: Int, term: String, urn: Int, version: Int, survey: JSONValue) {
+        self.instrument = instrument
+        self.instrumentVersion = instrumentVersion
+        self.term = term
+        self.urn = urn
+        self.version = version
+        self.survey = survey
+    }
+}

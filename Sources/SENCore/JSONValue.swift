@@ -41,6 +41,11 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
+    /// The member `key` of an object; nil for a missing key, or when this is not an object.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let members) = self { members[key] } else { nil }
+    }
+
     var kind: String {
         switch self {
         case .object: "an object"

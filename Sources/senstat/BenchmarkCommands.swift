@@ -126,15 +126,10 @@ struct Surveys: AsyncParsableCommand {
         @Option(help: "The instrument, like pupil_wellbeing.") var instrument: String
         @OptionGroup var term: TermOption
 
-        /// A school's own survey as its leaders read it back: the counts it sent, with their version.
-        struct Stored: Decodable {
-            let version: Int
-        }
-
         func run() async throws {
             let reply = try await putVersioned(
                 try connection.client(), path: "/v1/schools/\(urn)/surveys/\(instrument)/\(term.term)", body: try readFile(file))
-            print("\(reply.status == 201 ? "submitted" : "amended") \(instrument) for \(urn) \(term.term): version \(try reply.decode(Stored.self).version)")
+            print("\(reply.status == 201 ? "submitted" : "amended") \(instrument) for \(urn) \(term.term): version \(try reply.decode(SchoolSurveyReturn.self).version)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SENAPI
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -126,18 +127,17 @@ import FoundationXML
         let again = try cli("returns", "submit", good.path, "--term", "2026-27-autumn")
         #expect(again.status == 0 && again.stdout.contains("0 new, 0 amended, 2 unchanged"), "\(again.stdout)")
         let history = try cli("returns", "history", "990102", "--term", "2026-27-autumn", "--format", "json")
-        let versions = (try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [String: Any])?["versions"] as? [Any]
-        #expect(versions?.count == 1)
+        #expect(try JSONDecoder.api.decode(ReturnVersions.self, from: Data(history.stdout.utf8)).versions.count == 1)
 
         // compare --format json is the API's JSON.
         let compare = try cli("compare", "--term", "2025-26-summer", "--format", "json")
         #expect(compare.status == 0)
-        let cliJSON = try JSONSerialization.jsonObject(with: Data(compare.stdout.utf8)) as? [String: Any]
+        let cliAnswer = try JSONDecoder.api.decode(Comparison.self, from: Data(compare.stdout.utf8))
         var request = URLRequest(url: URL(string: "\(server.url)/v1/trusts/\(trust)/comparison?term=2025-26-summer&measure=sen_support&comparator=national")!)
         request.setValue("Bearer \(executive)", forHTTPHeaderField: "Authorization")
         let (data, _) = try await URLSession.shared.data(for: request)
-        let apiJSON = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        #expect(NSDictionary(dictionary: cliJSON ?? [:]).isEqual(to: apiJSON ?? ["x": 1]))
+        #expect(cliAnswer == (try JSONDecoder.api.decode(Comparison.self, from: data)))
+        #expect(compare.stdout.trimmingCharacters(in: .newlines) == String(decoding: data, as: UTF8.self), "the API's JSON as it came")
 
         // The table flags the planted outliers; colour only when asked for, and never with NO_COLOR.
         let coloured = try cli("compare", "--term", "2025-26-summer", environment: ["SENSTAT_FORCE_COLOR": "1"])

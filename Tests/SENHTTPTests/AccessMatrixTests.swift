@@ -11,34 +11,6 @@ import SENStore
 import SENTestSupport
 import Testing
 
-/// The demo's trusts and schools, with a token for each role (and an executive of the other trust).
-struct Fixture: Sendable {
-    let tokens: [String: DemoData.Token]
-    let trustA = DemoData.trusts[0]
-    let trustB = DemoData.trusts[1]
-    /// The school leader's own school, another school of the same trust, and a school of the other trust.
-    let ownSchool = DemoData.trusts[0].schools[0]
-    let siblingSchool = DemoData.trusts[0].schools[1]
-    let foreignSchool = DemoData.trusts[1].schools[0]
-
-    static func load(_ db: TestDatabase) async throws -> Fixture {
-        let tokens = try await db.withDatabase { database in
-            try await DemoData.load(into: database, logger: Logger.test)
-            return try await DemoData.issueTokens(store: TokenStore(database: database), logger: Logger.test)
-        }
-        return Fixture(tokens: tokens)
-    }
-
-    func headers(_ who: String?) -> HTTPFields {
-        guard let who, let token = tokens[who] else { return [:] }
-        return [.authorization: "Bearer \(token.token)"]
-    }
-}
-
-extension TestResponse {
-    var text: String { String(buffer: body) }
-}
-
 let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researcher", "other_trust_executive", nil]
 
 /// Every endpoint × every role × (own school, sibling school, another trust's school, no token).
@@ -117,7 +89,7 @@ let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researc
                 func detail(_ path: String) async throws -> String? {
                     try await client.execute(uri: path, method: .get, headers: fixture.headers("trust_executive")) { response in
                         #expect(response.status == .notFound)
-                        return try problem(response).detail
+                        return try response.problem.detail
                     }
                 }
                 let foreignSchool = try await detail("/v1/schools/\(fixture.foreignSchool.urn)")
@@ -135,13 +107,12 @@ let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researc
             let fixture = try await Fixture.load(db)
             try await withApp(db) { client in
                 try await client.execute(uri: "/v1/trusts/\(fixture.trustA.id)/schools", method: .get, headers: fixture.headers("school_leader")) { response in
-                    let body = try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any]
-                    let urns = (body?["schools"] as? [[String: Any]])?.compactMap { $0["urn"] as? Int }
-                    #expect(urns == [fixture.ownSchool.urn])
+                    let decoded = try response.decode(SchoolList.self)
+                    #expect(decoded.schools.map(\.urn.value) == [fixture.ownSchool.urn])
                 }
                 try await client.execute(uri: "/v1/trusts/\(fixture.trustA.id)/schools", method: .get, headers: fixture.headers("trust_executive")) { response in
-                    let body = try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any]
-                    #expect((body?["schools"] as? [[String: Any]])?.count == fixture.trustA.schools.count)
+                    let decoded = try response.decode(SchoolList.self)
+                    #expect(decoded.schools.count == fixture.trustA.schools.count)
                 }
             }
         }
@@ -177,11 +148,11 @@ let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researc
                     uri: "/v1/tokens", method: .post, headers: fixture.headers("trust_executive"), body: ByteBuffer(string: body)
                 ) { response in
                     #expect(response.status == .created)
-                    return try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any]
+                    return try response.decode(TokenBody.self)
                 }
-                let token = try #require(created?["token"] as? String)
-                let id = try #require(created?["id"] as? String)
-                #expect(created?["trust_id"] as? String == fixture.trustA.id.uuidString)
+                let token = try #require(created.token)
+                let id = created.id
+                #expect(created.trustID == fixture.trustA.id.uuidString)
                 let auth: HTTPFields = [.authorization: "Bearer \(token)"]
                 try await client.execute(uri: "/v1/schools/\(fixture.siblingSchool.urn)", method: .get, headers: auth) { response in
                     #expect(response.status == .ok)
@@ -229,7 +200,7 @@ let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researc
                 for (body, status, pointers) in cases {
                     try await client.execute(uri: "/v1/tokens", method: .post, headers: fixture.headers("admin"), body: ByteBuffer(string: body)) { response in
                         #expect(response.status == status, "\(body)")
-                        let details = try problem(response)
+                        let details = try response.problem
                         #expect((details.errors ?? []).compactMap(\.pointer) == pointers, "\(body)")
                     }
                 }
@@ -251,10 +222,10 @@ let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researc
                         headers: fixture.headers("admin").merging([.contentType: "text/csv"]), body: ByteBuffer(bytes: file)
                     ) { response in
                         #expect(response.status == .ok)
-                        let body = try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any]
-                        #expect(body?["new"] as? Int == expectedNew)
-                        #expect(body?["rejected"] as? Int == 1)
-                        #expect(body?["trusts_created"] as? Int == (expectedNew == 5 ? 2 : 0))
+                        let body = try response.decode(GIASImportResult.self)
+                        #expect(body.new == expectedNew)
+                        #expect(body.rejected == 1 && body.rejections.count == 1)
+                        #expect(body.trustsCreated == (expectedNew == 5 ? 2 : 0))
                     }
                 }
                 try await client.execute(uri: "/v1/schools/980001", method: .get, headers: fixture.headers("admin")) { response in
@@ -265,7 +236,7 @@ let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researc
                     body: ByteBuffer(string: "EstablishmentName,Town\nx,y\n")
                 ) { response in
                     #expect(response.status == .unprocessableContent)
-                    let details = try problem(response)
+                    let details = try response.problem
                     #expect(details.detail?.contains("'URN'") == true)
                 }
             }

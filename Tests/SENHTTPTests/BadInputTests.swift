@@ -74,7 +74,7 @@ import Testing
                     try await client.execute(uri: path, method: HTTPRequest.Method(item.method)!, headers: headers, body: body) { response in
                         #expect(response.status.code == item.status, "\(item.name)")
                         #expect(response.headers[.contentType] == "application/problem+json", "\(item.name)")
-                        let details = try problem(response)
+                        let details = try response.problem
                         if let mentions = item.mentions {
                             let said = ([details.detail ?? ""] + (details.errors ?? []).map(\.message)).joined(separator: " | ")
                             #expect(said.contains(mentions), "\(item.name): \(said)")

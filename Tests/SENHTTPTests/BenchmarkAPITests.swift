@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import SENAPI
 import SENCore
 import SENHTTP
 import SENStore
@@ -14,77 +15,63 @@ import Testing
 import FoundationXML
 #endif
 
-/// The demo with its returns: the planted outliers must stand out and ordinary schools must not.
-func loadDemoWithReturns(_ db: TestDatabase) async throws -> Fixture {
-    let fixture = try await Fixture.load(db)
-    try await db.withDatabase { database in
-        try await DemoData.loadReturns(into: ReturnsStore(database: database), logger: Logger.test)
-    }
-    return fixture
-}
-
 let latestDemoTerm = "2025-26-summer"
 
 @Suite struct BenchmarkAPITests {
     @Test func theComparisonFlagsThePlantedOutliersAndNotTheOrdinarySchools() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 try await client.execute(
                     uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)&measure=sen_support", method: .get,
                     headers: f.headers("trust_executive")
                 ) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    let schools = try #require(body["schools"] as? [[String: Any]])
-                    func flag(_ urn: Int) -> String? { schools.first { $0["urn"] as? Int == urn }?["flag"] as? String }
+                    let body = try response.decode(Comparison.self)
+                    let schools = body.schools
+                    func flag(_ urn: Int) -> String? { schools.first { $0.urn == urn }?.flag }
                     #expect(flag(990_103) == "high_99_8", "Heaton Brook Primary is planted far above")
                     #expect(flag(990_105) == "low_99_8", "Pennine High School is planted far below")
                     for ordinary in [990_101, 990_102, 990_106] {
                         #expect(flag(ordinary) == "within", "\(ordinary)")
                     }
-                    let missing = try #require(body["missing"] as? [[String: Any]])
-                    #expect(missing.compactMap { $0["urn"] as? Int } == [990_104])
-                    let heaton = try #require(schools.first { $0["urn"] as? Int == 990_103 })
-                    let comparator = try #require(heaton["comparator"] as? [String: Any])
-                    #expect(comparator["phase"] as? String == "state_funded_primary")
-                    #expect(comparator["census_year"] as? Int == 2025)
-                    #expect(comparator["requested_census_year"] as? Int == 2026)
-                    #expect((comparator["note"] as? String)?.contains("2026 is not published") == true)
-                    #expect(comparator["rate"] as? Double == 0.148)
-                    #expect((comparator["source"] as? String)?.contains("Open Government Licence") == true)
+                    #expect(body.missing.map(\.urn) == [990_104])
+                    let heaton = try #require(schools.first { $0.urn == 990_103 })
+                    let comparator = heaton.comparator
+                    #expect(comparator.phase == "state_funded_primary")
+                    #expect(comparator.censusYear == 2025)
+                    #expect(comparator.requestedCensusYear == 2026)
+                    #expect(comparator.note?.contains("2026 is not published") == true)
+                    #expect(comparator.rate == 0.148)
+                    #expect(comparator.source.contains("Open Government Licence"))
                     // A published 14.8% stands for 14.75-14.85%: the answer says so.
-                    #expect(comparator["rate_basis"] as? String == "published_percent" && comparator["published_percent"] as? Double == 14.8)
-                    #expect((comparator["rate_range"] as? [String: Double]) == ["lower": 0.1475, "upper": 0.1485])
-                    #expect(comparator["setting"] as? String == "mainstream" && heaton["setting"] as? String == "mainstream")
+                    #expect(comparator.rateBasis == "published_percent" && comparator.publishedPercent == 14.8)
+                    #expect(comparator.rateRange == Interval(lower: 0.1475, upper: 0.1485))
+                    #expect(comparator.setting == "mainstream" && heaton.setting == "mainstream")
                     // The special school is not compared with all schools: no rate of its kind is shipped, so it is
                     // shown apart with the reason, and it is in neither the mainstream rows nor their dispersion.
-                    #expect(schools.first { $0["urn"] as? Int == 990_107 } == nil)
-                    #expect((body["specialist_schools"] as? [Any])?.isEmpty == true)
-                    let notCompared = try #require(body["not_compared"] as? [[String: Any]])
-                    let special = try #require(notCompared.first { $0["urn"] as? Int == 990_107 })
-                    #expect(special["setting"] as? String == "special")
-                    #expect((special["reason"] as? String)?.contains("sen_phase_type") == true)
+                    #expect(schools.first { $0.urn == 990_107 } == nil)
+                    #expect(body.specialistSchools.isEmpty)
+                    let special = try #require(body.notCompared.first { $0.urn == 990_107 })
+                    #expect(special.setting == "special")
+                    #expect(special.reason.contains("sen_phase_type"))
                     // The trust's pooled rate still counts every school with a return.
-                    let pooled = try #require(body["pooled"] as? [String: Double])
-                    let counts = (schools + notCompared).map { $0["count"] as? Int ?? 0 }.reduce(0, +)
-                    #expect(pooled["count"] == Double(counts))
+                    let counts = schools.map(\.count).reduce(0, +) + body.notCompared.map(\.count).reduce(0, +)
+                    #expect(body.pooled["count"] == Double(counts))
                     // Its standardised ratio: observed over expected of the compared schools, each with its own rate.
-                    let standardised = try #require(body["standardised"] as? [String: Any])
-                    let observed = schools.map { $0["count"] as? Int ?? 0 }.reduce(0, +)
-                    #expect(standardised["observed"] as? Int == observed && standardised["schools"] as? Int == schools.count)
+                    let standardised = try #require(body.standardised)
+                    #expect(standardised.observed == schools.map(\.count).reduce(0, +) && standardised.schools == schools.count)
                     for row in schools {
-                        let ratio = try #require(row["ratio"] as? [String: Any])
-                        let n = Double(row["pupils_on_roll"] as? Int ?? 0), p0 = (row["comparator"] as? [String: Any])?["rate"] as? Double ?? 0
-                        #expect(abs((ratio["expected"] as? Double ?? 0) - n * p0) < 0.0006, "expected = pupils × the comparator's rate")
+                        let expected = Double(row.pupilsOnRoll) * row.comparator.rate
+                        #expect(abs(row.ratio.expected - expected) < 0.0006, "expected = pupils × the comparator's rate")
                     }
                     // Six schools: too few to estimate over-dispersion (one school would decide it), and the answer
                     // says so instead of giving a φ.
-                    let od = try #require(body["overdispersion"] as? [String: Any])
-                    #expect(od["phi"] == nil && od["tau2"] == nil && od["overdispersed"] as? Bool == false)
-                    #expect(od["schools"] as? Int == schools.count && (od["note"] as? String)?.contains("\(schools.count) schools") == true)
-                    #expect((heaton["flags"] as? [String: String])?.keys.sorted() == ["phi", "tau2", "unadjusted"])
-                    #expect(heaton["flag_limits"] as? String == "unadjusted")
+                    let od = try #require(body.overdispersion)
+                    #expect(od.phi == nil && od.tau2 == nil && !od.overdispersed)
+                    #expect(od.schools == schools.count && od.note?.contains("\(schools.count) schools") == true)
+                    #expect(heaton.flags.keys.sorted() == ["phi", "tau2", "unadjusted"])
+                    #expect(heaton.flagLimits == "unadjusted")
                 }
             }
         }
@@ -92,10 +79,12 @@ let latestDemoTerm = "2025-26-summer"
 
     @Test func csvAndJSONAgree() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 let uri = "/v1/trusts/\(f.trustB.id)/comparison?term=\(latestDemoTerm)&measure=ehc_plan&comparator=regional"
-                let body = try await client.execute(uri: uri, method: .get, headers: f.headers("other_trust_executive")) { try json($0) }
+                let body = try await client.execute(uri: uri, method: .get, headers: f.headers("other_trust_executive")) {
+                    try $0.decode(Comparison.self)
+                }
                 var headers = f.headers("other_trust_executive")
                 headers[.accept] = "text/csv"
                 let csv = try await client.execute(uri: uri, method: .get, headers: headers) { response in
@@ -104,15 +93,15 @@ let latestDemoTerm = "2025-26-summer"
                 }
                 let lines = csv.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
                 let header = try #require(lines.first)
-                let schools = try #require(body["schools"] as? [[String: Any]])
+                let schools = body.schools
                 let returned = lines.dropFirst().filter { $0[header.firstIndex(of: "status")!] == "returned" }
                 #expect(returned.count == schools.count)
                 for row in returned {
                     let urn = Int(row[0])!
-                    let school = try #require(schools.first { $0["urn"] as? Int == urn })
-                    #expect(Double(row[header.firstIndex(of: "rate")!]) == school["rate"] as? Double)
-                    #expect(row[header.firstIndex(of: "flag")!] == school["flag"] as? String)
-                    #expect(Double(row[header.firstIndex(of: "comparator_rate")!]) == (school["comparator"] as? [String: Any])?["rate"] as? Double)
+                    let school = try #require(schools.first { $0.urn == urn })
+                    #expect(Double(row[header.firstIndex(of: "rate")!]) == school.rate)
+                    #expect(row[header.firstIndex(of: "flag")!] == school.flag)
+                    #expect(Double(row[header.firstIndex(of: "comparator_rate")!]) == school.comparator.rate)
                     #expect(row[header.firstIndex(of: "comparator_level")!] == "regional")
                     // Differences and z below zero are numbers a spreadsheet reads, not escaped text.
                     for column in ["difference_pp", "z"] where header.contains(column) {
@@ -122,14 +111,14 @@ let latestDemoTerm = "2025-26-summer"
                 }
                 #expect(csv.contains(",-"), "the demo has schools below their comparator")
                 #expect(!csv.contains(",'-"), "no number is escaped as a formula")
-                #expect(lines.count - 1 == schools.count + ((body["missing"] as? [Any])?.count ?? 0))
+                #expect(lines.count - 1 == schools.count + body.missing.count)
             }
         }
     }
 
     @Test func theFunnelIsWellFormedSVGWithOnePointPerSchool() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 try await client.execute(
                     uri: "/v1/trusts/\(f.trustA.id)/funnel.svg?term=\(latestDemoTerm)&measure=sen_support", method: .get,
@@ -178,14 +167,13 @@ let latestDemoTerm = "2025-26-summer"
     /// five decimals), the method is stated, and its flag follows those limits.
     @Test func theDemoLimitsAreScipysExactBinomialLimits() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
-                var rows: [[String: Any]] = []
+                var rows: [ComparisonRow] = []
                 for (trust, who) in [(f.trustA.id, "trust_executive"), (f.trustB.id, "other_trust_executive")] {
                     for measure in ["sen_support", "ehc_plan"] {
                         let uri = "/v1/trusts/\(trust)/comparison?term=2025-26-spring&measure=\(measure)"
-                        let body = try await client.execute(uri: uri, method: .get, headers: f.headers(who)) { try json($0) }
-                        rows += try #require(body["schools"] as? [[String: Any]])
+                        rows += try await client.execute(uri: uri, method: .get, headers: f.headers(who)) { try $0.decode(Comparison.self).schools }
                     }
                 }
                 #expect(rows.count > 20)
@@ -194,35 +182,31 @@ let latestDemoTerm = "2025-26-summer"
                 // range, upper limits at the top.
                 var ends: [[String: Any]] = []
                 for row in rows {
-                    let n = try #require(row["pupils_on_roll"] as? Int)
-                    let comparator = try #require(row["comparator"] as? [String: Any])
-                    let p0 = try #require(comparator["rate"] as? Double)
-                    for q in [0.001, 0.025, 0.975, 0.999] { cases.append(["n": n, "p0": p0, "q": q]) }
-                    let range = try #require(comparator["rate_range"] as? [String: Double])
-                    for (q, end) in [(0.001, "lower"), (0.025, "lower"), (0.975, "upper"), (0.999, "upper")] {
-                        ends.append(["n": n, "p0": range[end]!, "q": q])
+                    let n = row.pupilsOnRoll
+                    for q in [0.001, 0.025, 0.975, 0.999] { cases.append(["n": n, "p0": row.comparator.rate, "q": q]) }
+                    let range = try #require(row.comparator.rateRange)
+                    for (q, end) in [(0.001, range.lower), (0.025, range.lower), (0.975, range.upper), (0.999, range.upper)] {
+                        ends.append(["n": n, "p0": end, "q": q])
                     }
                 }
                 let reference = try await StatisticsReference.values("binomial_limit", cases)
                 let robust = try await StatisticsReference.values("binomial_limit", ends)
                 for (index, row) in rows.enumerated() {
-                    #expect(row["limits_method"] as? String == "exact_binomial")
-                    let l95 = try #require(row["limits_95"] as? [String: Double])
-                    let l998 = try #require(row["limits_99_8"] as? [String: Double])
-                    let mine = [l998["lower"]!, l95["lower"]!, l95["upper"]!, l998["upper"]!]
+                    #expect(row.limitsMethod == "exact_binomial")
+                    let mine = [row.limits998.lower, row.limits95.lower, row.limits95.upper, row.limits998.upper]
                     for (k, value) in mine.enumerated() {
-                        #expect(abs(value - reference[index * 4 + k]) <= 0.000005 + 1e-12, "\(row["name"] ?? ""): \(value) vs \(reference[index * 4 + k])")
+                        #expect(abs(value - reference[index * 4 + k]) <= 0.000005 + 1e-12, "\(row.name): \(value) vs \(reference[index * 4 + k])")
                     }
                     // The flag from the rate against scipy's limits (rates and limits as the API rounds them).
-                    let rate = try #require(row["rate"] as? Double)
+                    let rate = row.rate
                     func flag(_ limits: [Double]) -> String {
                         rate > limits[3] ? "high_99_8" : rate > limits[2] ? "high_95" : rate < limits[0] ? "low_99_8" : rate < limits[1] ? "low_95" : "within"
                     }
                     let limits = robust[(index * 4)..<(index * 4 + 4)].map { (($0 * 100_000).rounded()) / 100_000 }
-                    #expect(row["flag"] as? String == flag(limits), "\(row["name"] ?? "") at \(rate): \(limits)")
+                    #expect(row.flag == flag(limits), "\(row.name) at \(rate): \(limits)")
                     // Where the rounding weakened the flag, the flag at the published rate is given beside it.
                     let atRate = flag(reference[(index * 4)..<(index * 4 + 4)].map { (($0 * 100_000).rounded()) / 100_000 })
-                    #expect((row["flag_at_rate"] as? String ?? row["flag"] as? String) == atRate)
+                    #expect((row.flagAtRate ?? row.flag) == atRate)
                 }
             }
         }
@@ -232,50 +216,46 @@ let latestDemoTerm = "2025-26-summer"
     /// its exact interval, against scipy (to the API's five decimals), for both demo trusts and both measures.
     @Test func theDemoRatiosAreScipys() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 for (trust, who) in [(f.trustA.id, "trust_executive"), (f.trustB.id, "other_trust_executive")] {
                     for measure in ["sen_support", "ehc_plan"] {
                         let uri = "/v1/trusts/\(trust)/comparison?term=2025-26-spring&measure=\(measure)"
-                        let body = try await client.execute(uri: uri, method: .get, headers: f.headers(who)) { try json($0) }
-                        let rows = try #require(body["schools"] as? [[String: Any]]) + (body["specialist_schools"] as? [[String: Any]] ?? [])
+                        let body = try await client.execute(uri: uri, method: .get, headers: f.headers(who)) { try $0.decode(Comparison.self) }
+                        let rows = body.schools + body.specialistSchools
                         #expect(!rows.isEmpty)
                         var cases: [[String: Any]] = []
                         var observedTotal = 0
                         var expectedTotal = 0.0
                         for row in rows {
-                            let n = Double(try #require(row["pupils_on_roll"] as? Int))
-                            let p0 = try #require((row["comparator"] as? [String: Any])?["rate"] as? Double)
-                            observedTotal += row["count"] as? Int ?? 0
+                            let n = Double(row.pupilsOnRoll)
+                            let p0 = row.comparator.rate
+                            observedTotal += row.count
                             expectedTotal += n * p0
                             for q in [0.001, 0.025, 0.975, 0.999] { cases.append(["mean": n * p0, "q": q]) }
                         }
                         let reference = try await StatisticsReference.values("poisson_limit", cases)
                         for (index, row) in rows.enumerated() {
-                            let ratio = try #require(row["ratio"] as? [String: Any])
+                            let ratio = row.ratio
                             let e = (cases[index * 4]["mean"] as? Double) ?? 0
-                            let count = Double(row["count"] as? Int ?? 0)
-                            #expect(abs((ratio["ratio"] as? Double ?? -1) - count / e) <= 0.000005 + 1e-12)
-                            let l95 = try #require(ratio["limits_95"] as? [String: Double])
-                            let l998 = try #require(ratio["limits_99_8"] as? [String: Double])
-                            let mine = [l998["lower"]!, l95["lower"]!, l95["upper"]!, l998["upper"]!]
+                            #expect(abs(ratio.ratio - Double(row.count) / e) <= 0.000005 + 1e-12)
+                            let mine = [ratio.limits998.lower, ratio.limits95.lower, ratio.limits95.upper, ratio.limits998.upper]
                             for k in 0..<4 {
-                                #expect(abs(mine[k] - reference[index * 4 + k] / e) <= 0.000005 + 1e-12, "\(row["name"] ?? "") \(k)")
+                                #expect(abs(mine[k] - reference[index * 4 + k] / e) <= 0.000005 + 1e-12, "\(row.name) \(k)")
                             }
                         }
-                        let standardised = try #require(body["standardised"] as? [String: Any])
-                        #expect(standardised["observed"] as? Int == observedTotal)
-                        #expect(abs((standardised["expected"] as? Double ?? -1) - expectedTotal) <= 0.0005 + 1e-9)
+                        let standardised = try #require(body.standardised)
+                        #expect(standardised.observed == observedTotal)
+                        #expect(abs(standardised.expected - expectedTotal) <= 0.0005 + 1e-9)
                         let exact = try await StatisticsReference.values(
                             "poisson_exact", [["observed": observedTotal, "z": Statistics.z95], ["observed": observedTotal, "z": Statistics.z998]])
-                        let i95 = try #require(standardised["interval_95"] as? [String: Double])
-                        let i998 = try #require(standardised["interval_99_8"] as? [String: Double])
-                        #expect(abs(i95["lower"]! - exact[0] / expectedTotal) <= 0.000005 + 1e-12)
-                        #expect(abs(i95["upper"]! - exact[1] / expectedTotal) <= 0.000005 + 1e-12)
-                        #expect(abs(i998["lower"]! - exact[2] / expectedTotal) <= 0.000005 + 1e-12)
-                        #expect(abs(i998["upper"]! - exact[3] / expectedTotal) <= 0.000005 + 1e-12)
+                        let (i95, i998) = (standardised.interval95, standardised.interval998)
+                        #expect(abs(i95.lower - exact[0] / expectedTotal) <= 0.000005 + 1e-12)
+                        #expect(abs(i95.upper - exact[1] / expectedTotal) <= 0.000005 + 1e-12)
+                        #expect(abs(i998.lower - exact[2] / expectedTotal) <= 0.000005 + 1e-12)
+                        #expect(abs(i998.upper - exact[3] / expectedTotal) <= 0.000005 + 1e-12)
                         let verdict = exact[0] / expectedTotal > 1 ? "above" : exact[1] / expectedTotal < 1 ? "below" : "as_expected"
-                        #expect(standardised["verdict"] as? String == verdict)
+                        #expect(standardised.verdict == verdict)
                     }
                 }
             }
@@ -286,48 +266,49 @@ let latestDemoTerm = "2025-26-summer"
     /// against statsmodels with the counts of the returns themselves.
     @Test func changeOnAYearAndTrendAgreeWithStatsmodels() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 let urn = f.trustA.schools[2].urn
-                let benchmark = try await client.execute(uri: "/v1/schools/\(urn)/benchmark?term=2025-26-spring", method: .get, headers: f.headers("trust_executive")) { try json($0) }
+                let benchmark = try await client.execute(uri: "/v1/schools/\(urn)/benchmark?term=2025-26-spring", method: .get, headers: f.headers("trust_executive")) {
+                    try $0.decode(SchoolBenchmark.self)
+                }
                 let rows = try await db.adminSQL(
                     "SELECT term, pupils_on_roll, sen_support, ehc_plan FROM sen_returns WHERE urn = \(urn) ORDER BY term")
                 let byTerm = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] ?? "", $0.dropFirst().map { Int($0 ?? "") ?? 0 }) })
                 let now = try #require(byTerm["2025-26-spring"]), then = try #require(byTerm["2024-25-spring"])
-                for (index, measure) in ["sen_support", "ehc_plan"].enumerated() {
-                    let m = try #require(benchmark[measure] as? [String: Any])
-                    let change = try #require(m["change"] as? [String: Any])
-                    #expect(change["from_term"] as? String == "2024-25-spring")
+                for (index, m) in [benchmark.senSupport, benchmark.ehcPlan].enumerated() {
+                    let change = try #require(m.change)
+                    #expect(change.fromTerm == "2024-25-spring")
                     let reference = try await StatisticsReference.values("newcombe", [["x1": now[index + 1], "n1": now[0], "x2": then[index + 1], "n2": then[0]]])
-                    let interval = try #require(change["interval_95_pp"] as? [String: Double])
-                    #expect(abs(interval["lower"]! - reference[0] * 100) <= 0.005 + 1e-9 && abs(interval["upper"]! - reference[1] * 100) <= 0.005 + 1e-9)
-                    #expect(change["significant"] as? Bool == (reference[0] > 0 || reference[1] < 0))
-                    let trend = try #require(m["trend_test"] as? [String: Any])
-                    let points = (benchmark["trend"] as? [[String: Any]] ?? []).map { point -> Any in
-                        guard let counts = byTerm[point["term"] as? String ?? ""] else { return NSNull() }
+                    let interval = change.interval95PP
+                    #expect(abs(interval.lower - reference[0] * 100) <= 0.005 + 1e-9 && abs(interval.upper - reference[1] * 100) <= 0.005 + 1e-9)
+                    #expect(change.significant == (reference[0] > 0 || reference[1] < 0))
+                    let trend = try #require(m.trendTest)
+                    let points = benchmark.trend.map { point -> Any in
+                        guard let counts = byTerm[point.term] else { return NSNull() }
                         return [counts[index + 1], counts[0]]
                     }
                     let expected = try await StatisticsReference.values("trend", [["points": points]])
-                    #expect(abs((trend["chi_square"] as? Double ?? -1) - (expected[0] * 1000).rounded() / 1000) < 1e-9)
-                    #expect(trend["terms"] as? Int == points.filter { !($0 is NSNull) }.count)
+                    #expect(abs(trend.chiSquare - (expected[0] * 1000).rounded() / 1000) < 1e-9)
+                    #expect(trend.terms == points.filter { !($0 is NSNull) }.count)
                 }
                 // The comparison: each school's change, and the trust's pooled change and trend.
                 let comparison = try await client.execute(
-                    uri: "/v1/trusts/\(f.trustA.id)/comparison?term=2025-26-spring", method: .get, headers: f.headers("trust_executive")) { try json($0) }
-                let schools = try #require(comparison["schools"] as? [[String: Any]])
-                #expect(schools.allSatisfy { ($0["change"] as? [String: Any])?["from_term"] as? String == "2024-25-spring" })
-                let pooled = try #require(comparison["pooled_change"] as? [String: Any])
+                    uri: "/v1/trusts/\(f.trustA.id)/comparison?term=2025-26-spring", method: .get, headers: f.headers("trust_executive")) {
+                        try $0.decode(Comparison.self)
+                    }
+                #expect(comparison.schools.allSatisfy { $0.change?.fromTerm == "2024-25-spring" })
+                let pooled = try #require(comparison.pooledChange)
                 let lastYear = try await db.adminSQL(
                     "SELECT sum(pupils_on_roll), sum(sen_support) FROM sen_returns WHERE trust_id = '\(f.trustA.id)' AND term = '2024-25-spring'")
-                let pooledNow = try #require(comparison["pooled"] as? [String: Double])
+                let pooledNow = comparison.pooled
                 let reference = try await StatisticsReference.values("newcombe", [[
                     "x1": Int(pooledNow["count"]!), "n1": Int(pooledNow["pupils_on_roll"]!), "x2": Int(lastYear[0][1] ?? "") ?? 0,
                     "n2": Int(lastYear[0][0] ?? "") ?? 0,
                 ]])
-                let interval = try #require(pooled["interval_95_pp"] as? [String: Double])
-                #expect(abs(interval["lower"]! - reference[0] * 100) <= 0.005 + 1e-9)
+                #expect(abs(pooled.interval95PP.lower - reference[0] * 100) <= 0.005 + 1e-9)
                 // Nine terms back from 2025-26 spring reach 2022-23 summer; the demo's returns start in 2023-24 autumn.
-                #expect((comparison["pooled_trend_test"] as? [String: Any])?["terms"] as? Int == 8)
+                #expect(comparison.pooledTrendTest?.terms == 8)
             }
         }
     }
@@ -336,34 +317,35 @@ let latestDemoTerm = "2025-26-summer"
     /// pupils, never with exactly one need hidden, rounded to 5; the trust executive sees it all.
     @Test func aSchoolLeaderSeesNoSmallCountsOfOtherSchools() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 let uri = "/v1/schools/\(f.ownSchool.urn)/benchmark?term=2025-26-spring"
-                func profile(_ who: String) async throws -> [String: Any] {
+                func profile(_ who: String) async throws -> NeedProfile {
                     try await client.execute(uri: uri, method: .get, headers: f.headers(who)) { response in
                         #expect(response.status == .ok)
-                        return try #require(try json(response)["need_profile"] as? [String: Any])
+                        return try #require(try response.decode(SchoolBenchmark.self).needProfile)
                     }
                 }
                 let full = try await profile("trust_executive")
                 let leader = try await profile("school_leader")
+                // A hidden share is written as null, not left out.
+                let leaderText = try await client.execute(uri: uri, method: .get, headers: f.headers("school_leader")) { $0.text }
+                #expect(leaderText.contains(#""trust_count":null"#) && leaderText.contains(#""trust_share":null"#))
                 var suppressed = 0
-                for provision in ["sen_support", "ehc_plan"] {
-                    let raw = try #require(full[provision] as? [[String: Any]])
-                    let shown = try #require(leader[provision] as? [[String: Any]])
-                    #expect(raw.map { $0["need"] as? String } == shown.map { $0["need"] as? String })
+                for (provision, raw, shown) in [("sen_support", full.senSupport, leader.senSupport), ("ehc_plan", full.ehcPlan, leader.ehcPlan)] {
+                    #expect(raw.map(\.need) == shown.map(\.need))
                     var hidden = 0
                     for (r, s) in zip(raw, shown) {
-                        let trust = try #require(r["trust_count"] as? Int)
-                        let own = try #require(r["count"] as? Int)
-                        #expect(s["count"] as? Int == own, "their own school's counts are theirs")
-                        if let count = s["trust_count"] as? Int {
-                            #expect(trust - own >= 10, "\(provision) \(r["need"] ?? ""): other schools hold \(trust - own)")
+                        let trust = try #require(r.trustCount)
+                        let own = r.count
+                        #expect(s.count == own, "their own school's counts are theirs")
+                        if let count = s.trustCount {
+                            #expect(trust - own >= 10, "\(provision) \(r.need): other schools hold \(trust - own)")
                             #expect(count % 5 == 0 && abs(count - trust) <= 2)
-                            #expect(s["trust_suppressed"] as? Bool == false)
+                            #expect(!s.trustSuppressed)
                         } else {
-                            #expect(s["trust_count"] is NSNull && s["trust_share"] is NSNull)
-                            #expect(s["trust_suppressed"] as? Bool == true)
+                            #expect(s.trustShare == nil)
+                            #expect(s.trustSuppressed)
                             hidden += 1
                         }
                     }
@@ -380,37 +362,36 @@ let latestDemoTerm = "2025-26-summer"
     /// needs, imported by the national importer, replaces them.
     @Test func theNeedMixIsComparedWithTheNation() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 let uri = "/v1/schools/990103/benchmark?term=2025-26-spring"
-                let body = try await client.execute(uri: uri, method: .get, headers: f.headers("trust_executive")) { try json($0) }
-                let profile = try #require(body["need_profile"] as? [String: Any])
-                #expect(profile["national_census_year"] as? Int == 2022)
-                #expect((profile["national_note"] as? String)?.contains("January 2022") == true)
-                #expect((profile["national"] as? String)?.contains("Open Government Licence") == true)
-                let ehc = try #require(profile["ehc_plan"] as? [[String: Any]])
-                let asd = try #require(ehc.first { $0["need"] as? String == "ASD" })
-                #expect(asd["national_share"] as? Double == ((103_430.0 / 330_450 * 100_000).rounded() / 100_000))
+                let body = try await client.execute(uri: uri, method: .get, headers: f.headers("trust_executive")) {
+                    try $0.decode(SchoolBenchmark.self)
+                }
+                let profile = try #require(body.needProfile)
+                #expect(profile.nationalCensusYear == 2022)
+                #expect(profile.nationalNote.contains("January 2022"))
+                #expect(profile.national?.contains("Open Government Licence") == true)
+                let asd = try #require(profile.ehcPlan.first { $0.need == "ASD" })
+                #expect(asd.nationalShare == ((103_430.0 / 330_450 * 100_000).rounded() / 100_000))
                 var cases: [[String: Any]] = []
-                var rows: [[String: Any]] = []
-                for provision in ["sen_support", "ehc_plan"] {
-                    let shares = try #require(profile[provision] as? [[String: Any]])
-                    let total = shares.map { $0["count"] as? Int ?? 0 }.reduce(0, +)
+                var rows: [NeedShare] = []
+                for shares in [profile.senSupport, profile.ehcPlan] {
+                    let total = shares.map(\.count).reduce(0, +)
                     for share in shares {
-                        cases.append(["count": share["count"] as? Int ?? 0, "n": total, "z": 1.959963984540054])
+                        cases.append(["count": share.count, "n": total, "z": 1.959963984540054])
                         rows.append(share)
                     }
                 }
                 let reference = try await StatisticsReference.values("wilson", cases)
                 var verdicts: Set<String> = []
                 for (index, row) in rows.enumerated() {
-                    let interval = try #require(row["wilson_95"] as? [String: Double])
-                    #expect(abs(interval["lower"]! - reference[index * 2]) <= 0.000005 + 1e-12)
-                    #expect(abs(interval["upper"]! - reference[index * 2 + 1]) <= 0.000005 + 1e-12)
-                    let national = try #require(row["national_share"] as? Double)
+                    #expect(abs(row.wilson95.lower - reference[index * 2]) <= 0.000005 + 1e-12)
+                    #expect(abs(row.wilson95.upper - reference[index * 2 + 1]) <= 0.000005 + 1e-12)
+                    let national = try #require(row.nationalShare)
                     let verdict = national < reference[index * 2] ? "higher" : national > reference[index * 2 + 1] ? "lower" : "similar"
-                    #expect(row["vs_national"] as? String == verdict, "\(row["need"] ?? "")")
-                    #expect(["higher", "lower", "similar"].contains(row["vs_trust"] as? String ?? ""))
+                    #expect(row.vsNational == verdict, "\(row.need)")
+                    #expect(["higher", "lower", "similar"].contains(row.vsTrust ?? ""))
                     verdicts.insert(verdict)
                 }
                 #expect(verdicts.contains("similar"))
@@ -424,23 +405,25 @@ let latestDemoTerm = "2025-26-summer"
                     """
                 try await client.execute(uri: "/v1/admin/national-imports", method: .post, headers: f.headers("admin"), body: ByteBuffer(string: file)) { response in
                     #expect(response.status == .ok)
-                    let result = try json(response)
-                    #expect(result["kind"] as? String == "primary_need" && result["rates"] as? Int == 2 && result["new"] as? Int == 2)
+                    let result = try response.decode(NationalImportResult.self)
+                    #expect(result.kind == "primary_need" && result.rates == 2 && result.new == 2)
                 }
-                let after = try await client.execute(uri: uri, method: .get, headers: f.headers("trust_executive")) { try json($0) }
-                let newProfile = try #require(after["need_profile"] as? [String: Any])
-                #expect(newProfile["national_census_year"] as? Int == 2025)
-                let newASD = try #require((newProfile["ehc_plan"] as? [[String: Any]])?.first { $0["need"] as? String == "ASD" })
-                #expect(newASD["national_share"] as? Double == 0.3, "150,000 of the 500,000 in the file's total row")
-                let mld = try #require((newProfile["ehc_plan"] as? [[String: Any]])?.first { $0["need"] as? String == "MLD" })
-                #expect(mld["national_share"] is NSNull && mld["vs_national"] is NSNull, "a need the file does not give has no national share")
+                let after = try await client.execute(uri: uri, method: .get, headers: f.headers("trust_executive")) {
+                    try $0.decode(SchoolBenchmark.self)
+                }
+                let newProfile = try #require(after.needProfile)
+                #expect(newProfile.nationalCensusYear == 2025)
+                let newASD = try #require(newProfile.ehcPlan.first { $0.need == "ASD" })
+                #expect(newASD.nationalShare == 0.3, "150,000 of the 500,000 in the file's total row")
+                let mld = try #require(newProfile.ehcPlan.first { $0.need == "MLD" })
+                #expect(mld.nationalShare == nil && mld.vsNational == nil, "a need the file does not give has no national share")
             }
         }
     }
 
     @Test func oneSchoolsBenchmarkAtEachLevel() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 var rates: [String: Double] = [:]
                 for level in ["national", "regional", "la"] {
@@ -449,20 +432,15 @@ let latestDemoTerm = "2025-26-summer"
                         headers: f.headers("trust_executive")
                     ) { response in
                         #expect(response.status == .ok, "\(level)")
-                        let body = try json(response)
-                        let support = try #require(body["sen_support"] as? [String: Any])
-                        let comparator = try #require(support["comparator"] as? [String: Any])
-                        rates[level] = comparator["rate"] as? Double
-                        #expect(support["flag"] as? String == "high_99_8")
-                        #expect(body["ehc_plan"] is [String: Any])
-                        let trend = try #require(body["trend"] as? [[String: Any]])
-                        #expect(trend.count == 9)
-                        #expect(trend.last?["term"] as? String == "2025-26-spring")
-                        let profile = try #require(body["need_profile"] as? [String: Any])
-                        #expect(profile["term"] as? String == "2025-26-spring")
-                        let shares = try #require(profile["sen_support"] as? [[String: Any]])
-                        let total = shares.compactMap { $0["share"] as? Double }.reduce(0, +)
-                        #expect(abs(total - 1) < 0.001)
+                        let body = try response.decode(SchoolBenchmark.self)
+                        rates[level] = body.senSupport.comparator.rate
+                        #expect(body.senSupport.flag == "high_99_8")
+                        #expect(body.ehcPlan.comparator.level == body.senSupport.comparator.level && body.ehcPlan.pupilsOnRoll == body.senSupport.pupilsOnRoll)
+                        #expect(body.trend.count == 9)
+                        #expect(body.trend.last?.term == "2025-26-spring")
+                        let profile = try #require(body.needProfile)
+                        #expect(profile.term == "2025-26-spring")
+                        #expect(abs(profile.senSupport.map(\.share).reduce(0, +) - 1) < 0.001)
                     }
                 }
                 // Bradford (LA 380) and Yorkshire and the Humber, state-funded primary, January 2025.
@@ -491,7 +469,7 @@ let latestDemoTerm = "2025-26-summer"
 
     @Test func aNewDfEReleaseExtendsTheSeriesOnceAndIsUsed() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("Fixtures/sen_phase_type_202526.csv")
             let file = try Data(contentsOf: url)
@@ -499,11 +477,11 @@ let latestDemoTerm = "2025-26-summer"
                 for expectedNew in [true, false] {
                     try await client.execute(uri: "/v1/admin/national-imports", method: .post, headers: f.headers("admin"), body: ByteBuffer(bytes: file)) { response in
                         #expect(response.status == .ok)
-                        let body = try json(response)
-                        #expect((body["new"] as? Int ?? 0 > 0) == expectedNew)
-                        #expect((body["unchanged"] as? Int ?? 0 > 0) == !expectedNew)
-                        #expect(body["changed"] as? Int == 0)
-                        #expect((body["rejections"] as? [Any])?.count == 1, "Atlantis is not an English region")
+                        let body = try response.decode(NationalImportResult.self)
+                        #expect((body.new > 0) == expectedNew)
+                        #expect((body.unchanged > 0) == !expectedNew)
+                        #expect(body.changed == 0)
+                        #expect(body.rejections.count == 1, "Atlantis is not an English region")
                     }
                 }
                 try await client.execute(uri: "/v1/admin/national-imports", method: .post, headers: f.headers("trust_executive"), body: ByteBuffer(bytes: file)) {
@@ -512,37 +490,32 @@ let latestDemoTerm = "2025-26-summer"
                 try await client.execute(
                     uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)", method: .get, headers: f.headers("trust_executive")
                 ) { response in
-                    let body = try json(response)
-                    let schools = try #require(body["schools"] as? [[String: Any]])
-                    let primary = try #require(schools.first { $0["urn"] as? Int == 990_101 }?["comparator"] as? [String: Any])
-                    #expect(primary["census_year"] as? Int == 2026)
+                    let body = try response.decode(Comparison.self)
+                    let primary = try #require(body.schools.first { $0.urn == 990_101 }?.comparator)
+                    #expect(primary.censusYear == 2026)
                     // From the file's counts (670,000 of 4,500,000), not its rounded 14.9%.
-                    #expect(primary["rate"] as? Double == ((670_000.0 / 4_500_000 * 100_000).rounded() / 100_000))
-                    #expect(primary["rate_basis"] as? String == "dfe_counts" && primary["published_percent"] as? Double == 14.9)
-                    #expect(primary["rate_range"] == nil)
-                    #expect(primary["note"] == nil)
+                    #expect(primary.rate == ((670_000.0 / 4_500_000 * 100_000).rounded() / 100_000))
+                    #expect(primary.rateBasis == "dfe_counts" && primary.publishedPercent == 14.9)
+                    #expect(primary.rateRange == nil)
+                    #expect(primary.note == nil)
                     // SEN support in special schools is suppressed (c) in the file: still not compared.
-                    let notCompared = try #require(body["not_compared"] as? [[String: Any]])
-                    #expect(notCompared.map { $0["urn"] as? Int } == [990_107])
+                    #expect(body.notCompared.map(\.urn) == [990_107])
                 }
                 // EHC plans in special schools are published: the special school is compared with them, apart.
                 try await client.execute(
                     uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)&measure=ehc_plan", method: .get, headers: f.headers("trust_executive")
                 ) { response in
-                    let body = try json(response)
-                    let specialist = try #require(body["specialist_schools"] as? [[String: Any]])
-                    let special = try #require(specialist.first { $0["urn"] as? Int == 990_107 })
-                    let comparator = try #require(special["comparator"] as? [String: Any])
-                    #expect(comparator["phase"] as? String == "special" && comparator["setting"] as? String == "special")
-                    #expect(comparator["rate"] as? Double == 0.9375, "150,000 of 160,000")
-                    #expect(special["setting"] as? String == "special")
-                    #expect((body["not_compared"] as? [Any])?.isEmpty == true)
-                    let schools = try #require(body["schools"] as? [[String: Any]])
-                    #expect(!schools.contains { $0["urn"] as? Int == 990_107 })
-                    #expect((body["overdispersion"] as? [String: Any])?["schools"] as? Int == schools.count, "mainstream dispersion leaves it out")
-                    #expect((body["specialist_overdispersion"] as? [String: Any])?["schools"] as? Int == 1)
-                    let standardised = try #require(body["standardised"] as? [String: Any])
-                    #expect(standardised["schools"] as? Int == schools.count + 1)
+                    let body = try response.decode(Comparison.self)
+                    let special = try #require(body.specialistSchools.first { $0.urn == 990_107 })
+                    #expect(special.comparator.phase == "special" && special.comparator.setting == "special")
+                    #expect(special.comparator.rate == 0.9375, "150,000 of 160,000")
+                    #expect(special.setting == "special")
+                    #expect(body.notCompared.isEmpty)
+                    let schools = body.schools
+                    #expect(!schools.contains { $0.urn == 990_107 })
+                    #expect(body.overdispersion?.schools == schools.count, "mainstream dispersion leaves it out")
+                    #expect(body.specialistOverdispersion?.schools == 1)
+                    #expect(body.standardised?.schools == schools.count + 1)
                 }
                 // The same special school's own benchmark uses its own kind's rate.
                 try await client.execute(

@@ -11,24 +11,6 @@ import SENTestSupport
 import Testing
 
 /// Builds the real application on a test database and runs `body` against it (the app runs its own pool).
-func withApp(
-    _ db: TestDatabase, migrator: Migrator? = nil, database: Database? = nil,
-    rateLimit: RateLimit = RateLimit(perSecond: 1_000, burst: 10_000),
-    authFailureLimit: RateLimit = RateLimit(perSecond: 1_000, burst: 10_000),
-    _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
-) async throws {
-    var logger = Logger(label: "senstat.test.http")
-    logger.logLevel = Logger.test.logLevel
-    let app = buildApplication(
-        settings: ServerSettings(host: "127.0.0.1", port: 0, rateLimit: rateLimit, authFailureLimit: authFailureLimit),
-        database: database ?? db.makeDatabase(), migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger)
-    try await app.test(.router, body)
-}
-
-func problem(_ response: TestResponse) throws -> ProblemDetails {
-    try JSONDecoder.api.decode(ProblemDetails.self, from: Data(String(buffer: response.body).utf8))
-}
-
 @Suite struct HTTPBasicsTests {
     @Test func liveAnswersWithARequestID() async throws {
         try await withTestDatabase { db in
@@ -64,7 +46,7 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
                 try await client.execute(uri: "/health/ready", method: .get) { response in
                     #expect(response.status == .serviceUnavailable)
                     #expect(response.headers[.contentType] == "application/problem+json")
-                    let body = try problem(response)
+                    let body = try response.problem
                     #expect(body.detail?.contains("9999_future.sql") == true)
                 }
             }
@@ -98,7 +80,7 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
                 try await client.execute(uri: "/no/such/thing", method: .get) { response in
                     #expect(response.status == .notFound)
                     #expect(response.headers[.contentType] == "application/problem+json")
-                    let body = try problem(response)
+                    let body = try response.problem
                     #expect(body.status == 404)
                     #expect(body.title == "Not Found")
                     #expect(body.instance == "/no/such/thing")
@@ -115,7 +97,7 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
                     #expect(response.status == .methodNotAllowed)
                     #expect(response.headers[.allow] == "GET")
                     #expect(response.headers[.contentType] == "application/problem+json")
-                    let body = try problem(response)
+                    let body = try response.problem
                     #expect(body.status == 405)
                 }
             }
@@ -161,7 +143,7 @@ func problem(_ response: TestResponse) throws -> ProblemDetails {
     /// policy that lets an SVG opened on its own run nothing.
     @Test func everyAnswerCarriesTheSecurityHeaders() async throws {
         try await withTestDatabase { db in
-            let f = try await loadDemoWithReturns(db)
+            let f = try await Fixture.withReturns(db)
             try await withApp(db) { client in
                 var csv = f.headers("trust_executive")
                 csv[.accept] = "text/csv"

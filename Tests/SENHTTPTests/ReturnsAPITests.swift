@@ -11,10 +11,6 @@ import SENStore
 import SENTestSupport
 import Testing
 
-func json(_ response: TestResponse) throws -> [String: Any] {
-    try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
-}
-
 /// Every term whose census day has passed is open; today (after every deadline below) submissions are late.
 let openTerm = "2025-26-autumn"
 
@@ -30,10 +26,10 @@ let openTerm = "2025-26-autumn"
                 try await client.execute(uri: path, method: .put, headers: f.headers("school_leader"), body: ByteBuffer(string: body1)) { response in
                     #expect(response.status == .created)
                     #expect(response.headers[.eTag] == "\"1\"")
-                    let body = try json(response)
-                    #expect(body["version"] as? Int == 1)
-                    #expect(body["late"] as? Bool == true, "the deadline of \(openTerm) has passed")
-                    #expect((body["return"] as? [String: Any])?["sen_support"] as? Int == 61)
+                    let body = try response.decode(ReturnBody.self)
+                    #expect(body.version == 1)
+                    #expect(body.late, "the deadline of \(openTerm) has passed")
+                    #expect(body.value["sen_support"] == .integer(61))
                 }
                 try await client.execute(uri: path, method: .put, headers: f.headers("school_leader"), body: ByteBuffer(string: body2)) { response in
                     #expect(response.status == .preconditionRequired)
@@ -51,25 +47,24 @@ let openTerm = "2025-26-autumn"
                 try await client.execute(uri: path, method: .get, headers: f.headers("trust_executive")) { response in
                     #expect(response.status == .ok)
                     #expect(response.headers[.eTag] == "\"2\"")
-                    let body = try json(response)
-                    #expect((body["return"] as? [String: Any])?["sen_support"] as? Int == 63)
+                    let decoded = try response.decode(ReturnBody.self)
+                    #expect(decoded.value["sen_support"] == .integer(63))
                 }
                 try await client.execute(uri: path + "/versions", method: .get, headers: f.headers("school_leader")) { response in
                     #expect(response.status == .ok)
-                    let versions = try #require((try json(response))["versions"] as? [[String: Any]])
-                    #expect(versions.map { $0["version"] as? Int } == [1, 2])
-                    let changes = try #require(versions[1]["changes"] as? [[String: Any]])
-                    #expect(changes.compactMap { $0["field"] as? String } == ["pupils_on_roll", "sen_support"])
-                    #expect(changes[1]["from"] as? Int == 61 && changes[1]["to"] as? Int == 63)
+                    let versions = try response.decode(ReturnVersions.self).versions
+                    #expect(versions.map(\.version) == [1, 2])
+                    let changes = versions[1].changes
+                    #expect(changes.map(\.field) == ["pupils_on_roll", "sen_support"])
+                    #expect(changes[1].from == .integer(61) && changes[1].to == .integer(63))
                 }
                 // Who: each version names the token that sent it.
                 let leaderTokenID = try await client.execute(uri: "/v1/me", method: .get, headers: f.headers("school_leader")) {
-                    try json($0)["token_id"] as? String
+                    try $0.decode(Me.self).tokenID
                 }
                 try await client.execute(uri: path + "/versions", method: .get, headers: f.headers("school_leader")) { response in
-                    let versions = try #require((try json(response))["versions"] as? [[String: Any]])
-                    #expect(leaderTokenID != nil)
-                    #expect(versions.map { $0["submitted_by"] as? String } == [leaderTokenID, leaderTokenID])
+                    let versions = try response.decode(ReturnVersions.self).versions
+                    #expect(versions.map(\.submittedBy) == [leaderTokenID, leaderTokenID])
                 }
             }
             let audit = try await db.adminSQL(
@@ -114,7 +109,7 @@ let openTerm = "2025-26-autumn"
                 let bad = #"{"pupils_on_roll": 10, "sen_support": 9, "ehc_plan": -2, "primary_need": {"NSA": {"ehc_plan": 1}}, "notes": "free text"}"#
                 try await client.execute(uri: path, method: .put, headers: f.headers("school_leader"), body: ByteBuffer(string: bad)) { response in
                     #expect(response.status == .unprocessableContent)
-                    let details = try problem(response)
+                    let details = try response.problem
                     let pointers = Set((details.errors ?? []).compactMap(\.pointer))
                     #expect(pointers.isSuperset(of: ["/ehc_plan", "/notes", "/primary_need/NSA/ehc_plan"]))
                 }
@@ -159,8 +154,8 @@ let openTerm = "2025-26-autumn"
                 }
                 try await client.execute(uri: path + "/approval", method: .post, headers: f.headers("trust_executive")) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    #expect(body["status"] as? String == "approved")
+                    let decoded = try response.decode(ReturnBody.self)
+                    #expect(decoded.status == "approved")
                 }
                 var headers = f.headers("school_leader")
                 headers[.ifMatch] = "\"1\""
@@ -172,8 +167,8 @@ let openTerm = "2025-26-autumn"
                 }
                 try await client.execute(uri: path + "/approval?reason=SEN%20support%20count%20wrong", method: .delete, headers: f.headers("trust_executive")) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    #expect(body["status"] as? String == "submitted")
+                    let decoded = try response.decode(ReturnBody.self)
+                    #expect(decoded.status == "submitted")
                 }
                 try await client.execute(uri: path, method: .put, headers: headers, body: ByteBuffer(string: body2)) { response in
                     #expect(response.status == .ok)
@@ -216,7 +211,7 @@ let openTerm = "2025-26-autumn"
                     headers: importHeaders(f, key: "k1"), body: ByteBuffer(string: text)
                 ) { response in
                     #expect(response.status == .unprocessableContent)
-                    let errors = try problem(response).errors ?? []
+                    let errors = try response.problem.errors ?? []
                     #expect(errors.map { "\($0.row ?? 0):\($0.column ?? "")" } == ["3:sen_support", "4:urn", "5:pupils_on_roll", "6:urn"])
                     #expect(errors.map(\.code) == ["exceeds_roll", "not_in_trust", "type", "duplicate_urn"])
                 }
@@ -227,7 +222,7 @@ let openTerm = "2025-26-autumn"
                     headers: importHeaders(f, key: "k2"), body: ByteBuffer(string: onlyForeign)
                 ) { response in
                     #expect(response.status == .unprocessableContent)
-                    let errors = try problem(response).errors ?? []
+                    let errors = try response.problem.errors ?? []
                     #expect(errors.map { "\($0.row ?? 0):\($0.column ?? ""):\($0.code)" } == ["3:urn:not_in_trust"])
                 }
             }
@@ -247,8 +242,8 @@ let openTerm = "2025-26-autumn"
             try await withApp(db) { client in
                 let first = try await client.execute(uri: uri, method: .post, headers: importHeaders(f, key: "term-1"), body: ByteBuffer(string: text)) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    #expect(body["created"] as? Int == 3 && body["amended"] as? Int == 0)
+                    let body = try response.decode(ImportResult.self)
+                    #expect(body.created == 3 && body.amended == 0)
                     return response.text
                 }
                 try await client.execute(uri: uri, method: .post, headers: importHeaders(f, key: "term-1"), body: ByteBuffer(string: text)) { response in
@@ -278,8 +273,8 @@ let openTerm = "2025-26-autumn"
                 #expect(edited != exported)
                 try await client.execute(uri: uri, method: .post, headers: importHeaders(f, key: "term-1-edit"), body: ByteBuffer(string: edited)) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    #expect([body["created"] as? Int, body["amended"] as? Int, body["unchanged"] as? Int] == [0, 1, 2])
+                    let body = try response.decode(ImportResult.self)
+                    #expect(body.created == 0 && body.amended == 1 && body.unchanged == 2)
                 }
             }
             #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["3"]])
@@ -302,13 +297,12 @@ let openTerm = "2025-26-autumn"
                 }
                 try await client.execute(uri: "/v1/trusts/\(f.trustA.id)/completeness?term=\(openTerm)", method: .get, headers: f.headers("trust_executive")) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    let totals = try #require(body["totals"] as? [String: Int])
-                    #expect(totals == ["approved": 1, "late": 1, "submitted": 0, "missing": schools.count - 2])
-                    let rows = try #require(body["schools"] as? [[String: Any]])
+                    let body = try response.decode(Completeness.self)
+                    #expect(body.totals == ["approved": 1, "late": 1, "submitted": 0, "missing": schools.count - 2])
+                    let rows = body.schools
                     #expect(rows.count == schools.count)
-                    #expect(rows.first { $0["urn"] as? Int == schools[0].urn }?["status"] as? String == "approved")
-                    #expect(rows.first { $0["urn"] as? Int == schools[2].urn }?["status"] as? String == "missing")
+                    #expect(rows.first { $0.urn == schools[0].urn }?.status == "approved")
+                    #expect(rows.first { $0.urn == schools[2].urn }?.status == "missing")
                 }
                 var headers = f.headers("trust_executive")
                 headers[.accept] = "text/csv"

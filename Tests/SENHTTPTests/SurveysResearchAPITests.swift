@@ -22,9 +22,8 @@ import Testing
             let path = "/v1/schools/\(f.ownSchool.urn)/surveys/pupil_wellbeing/\(openTerm)"
             try await withApp(db) { client in
                 try await client.execute(uri: "/v1/instruments", method: .get, headers: f.headers("school_leader")) { response in
-                    let body = try json(response)
-                    let codes = (body["instruments"] as? [[String: Any]])?.compactMap { $0["code"] as? String }
-                    #expect(codes == ["leader_concerns", "pupil_wellbeing"])
+                    let decoded = try response.decode(InstrumentList.self)
+                    #expect(decoded.instruments.map(\.code) == ["leader_concerns", "pupil_wellbeing"])
                 }
                 try await client.execute(uri: path, method: .put, headers: f.headers("school_leader"), body: ByteBuffer(string: wellbeing(40, safe: 30))) { response in
                     #expect(response.status == .created)
@@ -41,7 +40,7 @@ import Testing
                 let bad = #"{"respondents": 10, "comment": "names", "items": {"feel_safe": {"agree": 11}, "unknown_item": {}}}"#
                 try await client.execute(uri: path, method: .put, headers: headers, body: ByteBuffer(string: bad)) { response in
                     #expect(response.status == .unprocessableContent)
-                    let pointers = Set((try problem(response).errors ?? []).compactMap(\.pointer))
+                    let pointers = Set((try response.problem.errors ?? []).compactMap(\.pointer))
                     #expect(pointers == ["/comment", "/items/feel_safe", "/items/feel_safe/agree", "/items/unknown_item"])
                 }
                 try await client.execute(uri: path, method: .get, headers: f.headers("researcher")) { #expect($0.status == .forbidden) }
@@ -69,51 +68,46 @@ import Testing
                 }
                 try await client.execute(uri: "/v1/trusts/\(f.trustA.id)/surveys/pupil_wellbeing?term=\(openTerm)", method: .get, headers: f.headers("trust_executive")) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    let rows = try #require(body["schools"] as? [[String: Any]])
-                    func respondents(_ urn: Int) -> Any? { rows.first { $0["urn"] as? Int == urn }?["respondents"] }
-                    #expect(respondents(schools[0].urn) as? String == "c", "6 respondents")
-                    #expect(respondents(schools[1].urn) as? String == "c", "the smallest other school, hidden as a complement")
-                    #expect(respondents(schools[2].urn) as? Int == 45)
-                    let pooled = try #require(body["pooled"] as? [String: Any])
-                    #expect(pooled["respondents"] as? Int == 141)
-                    let small = rows.first { $0["urn"] as? Int == schools[0].urn }?["items"] as? [String: Any]
-                    let safe = (small?["feel_safe"] as? [String: Any])?["agree"] as? [String: Any]
-                    #expect(safe?["count"] as? String == "c")
+                    let body = try response.decode(TrustSurveyView.self)
+                    func respondents(_ urn: Int) -> ShownValue? { body.schools.first { $0.urn == urn }?.respondents }
+                    #expect(respondents(schools[0].urn) == .suppressed, "6 respondents")
+                    #expect(respondents(schools[1].urn) == .suppressed, "the smallest other school, hidden as a complement")
+                    #expect(respondents(schools[2].urn) == .value(45))
+                    #expect(body.pooled.respondents == .value(141))
+                    let small = body.schools.first { $0.urn == schools[0].urn }?.items
+                    #expect(small?["feel_safe"]?["agree"]?["count"] == .suppressed)
                 }
                 try await client.execute(uri: "/v1/trusts/\(f.trustA.id)/surveys/pupil_wellbeing?term=\(openTerm)", method: .get, headers: f.headers("other_trust_executive")) {
                     #expect($0.status == .notFound)
                 }
                 // One school's page shows the trust executive what the trust view shows: the 6-respondent school and
                 // its complement are `c`, every count of theirs too; a school leader sees their own school's counts.
-                func schoolView(_ urn: Int, as who: String) async throws -> [String: Any] {
+                func schoolView(_ urn: Int, as who: String) async throws -> TestResponse {
                     try await client.execute(uri: "/v1/schools/\(urn)/surveys/pupil_wellbeing/\(openTerm)", method: .get, headers: f.headers(who)) { response in
                         #expect(response.status == .ok)
                         #expect(response.headers[.eTag] == "\"1\"")
-                        return try json(response)
+                        return response
                     }
                 }
                 for (school, reason) in [(schools[0], "primary"), (schools[1], "complementary")] {
-                    let view = try await schoolView(school.urn, as: "trust_executive")
-                    #expect(view["suppressed"] as? String == reason)
-                    let survey = try #require(view["survey"] as? [String: Any])
-                    #expect(survey["respondents"] as? String == "c")
-                    let options = (survey["items"] as? [String: Any])?["feel_safe"] as? [String: [String: Any]]
-                    #expect(options?.isEmpty == false)
-                    for (_, shown) in options ?? [:] { #expect(shown["count"] as? String == "c" && shown["percent"] as? String == "c") }
-                    #expect(!response(view).contains("\"agree\":3"), "no raw count")
+                    let answer = try await schoolView(school.urn, as: "trust_executive")
+                    let view = try answer.decode(SchoolSurveyView.self)
+                    #expect(view.suppressed == reason)
+                    #expect(view.survey.respondents == .suppressed)
+                    let options = view.survey.items["feel_safe"] ?? [:]
+                    #expect(!options.isEmpty)
+                    for (_, shown) in options { #expect(shown["count"] == .suppressed && shown["percent"] == .suppressed) }
+                    #expect(!answer.text.contains("\"agree\":3"), "no raw count")
                 }
                 let shown = try await schoolView(schools[2].urn, as: "trust_executive")
-                #expect(shown["suppressed"] is NSNull)
-                #expect((shown["survey"] as? [String: Any])?["respondents"] as? Int == 45)
+                #expect(shown.text.contains(#""suppressed":null"#), "a shown school says so: null, not left out")
+                let decoded = try shown.decode(SchoolSurveyView.self)
+                #expect(decoded.survey.respondents == .value(45))
                 let own = try await schoolView(f.ownSchool.urn, as: "school_leader")
-                #expect((own["survey"] as? [String: Any])?["respondents"] as? Int == 6, "a school's own leader sees its counts")
+                let ownReturn = try own.decode(SchoolSurveyReturn.self)
+                #expect(ownReturn.survey["respondents"] == .integer(6), "a school's own leader sees its counts")
             }
         }
-    }
-
-    func response(_ body: [String: Any]) -> String {
-        String(decoding: (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
     }
 }
 
@@ -131,7 +125,7 @@ import Testing
         return f
     }
 
-    func cells(_ body: [String: Any]) -> [[String: Any]] { body["cells"] as? [[String: Any]] ?? [] }
+    func cells(_ response: TestResponse) throws -> [ResearchCell] { try response.decode(ResearchAnswer.self).cells }
 
     /// Mental-health concern by region for a released term: the rules applied, and no single school or
     /// unreleased term to be had.
@@ -142,12 +136,11 @@ import Testing
                 let uri = "/v1/research/surveys/leader_concerns?term=\(released)&item=concern_mental_health&group_by=region"
                 try await client.execute(uri: uri, method: .get, headers: f.headers("researcher")) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    let byKey = Dictionary(uniqueKeysWithValues: cells(body).map { ($0["key"] as! String, $0) })
+                    let byKey = Dictionary(uniqueKeysWithValues: try cells(response).map { ($0.key, $0) })
                     #expect(Set(byKey.keys) == ["North West", "Yorkshire and the Humber", "East of England"])
                     // East of England has one trust only: hidden.
-                    #expect(byKey["East of England"]?["units"] as? String == "c")
-                    #expect(byKey["East of England"]?["suppressed"] as? String == "primary")
+                    #expect(byKey["East of England"]?.units == .suppressed)
+                    #expect(byKey["East of England"]?.suppressed == "primary")
                     // Every value, not only the cell: a region any of whose answer counts is 1 to 9 (counted here
                     // from the snapshot) is hidden whole, as primary.
                     let raw = try await db.adminSQL(
@@ -162,7 +155,7 @@ import Testing
                     for row in raw {
                         let n = row.dropFirst().map { Int($0 ?? "") ?? -1 }
                         let small = n[0] < 10 || n[1] < 3 || n[2] < 2 || n[3...].contains { (1...9).contains($0) }
-                        if small { #expect(byKey[row[0] ?? ""]?["suppressed"] as? String == "primary", "\(row)") }
+                        if small { #expect(byKey[row[0] ?? ""]?.suppressed == "primary", "\(row)") }
                     }
                     #expect(!response.text.contains("990"), "no URN anywhere")
                     #expect(!response.text.contains("Pennine") && !response.text.contains("Fenland"), "no trust or school name")
@@ -170,16 +163,15 @@ import Testing
                 // SEN by region: the one-trust region is hidden, and at least one more region with it (as many as
                 // its protection needs; the linear-programming audit checks the ranges).
                 try await client.execute(uri: "/v1/research/sen?term=\(released)&group_by=region", method: .get, headers: f.headers("researcher")) { response in
-                    let body = try json(response)
-                    let byKey = Dictionary(uniqueKeysWithValues: cells(body).map { ($0["key"] as! String, $0) })
-                    #expect(byKey["East of England"]?["suppressed"] as? String == "primary")
-                    #expect(cells(body).filter { $0["suppressed"] as? String == "complementary" }.count >= 1)
-                    for cell in cells(body) where cell["suppressed"] is NSNull {
-                        let units = try #require(cell["units"] as? Int)
-                        #expect(units % 5 == 0 && units >= 10)
-                        for (_, value) in (cell["values"] as? [String: Any]) ?? [:] {
-                            let count = try #require(value as? Int)
-                            #expect(count % 5 == 0 && (count == 0 || count >= 10))
+                    let all = try cells(response)
+                    #expect(all.first { $0.key == "East of England" }?.suppressed == "primary")
+                    #expect(all.filter { $0.suppressed == "complementary" }.count >= 1)
+                    for cell in all where cell.suppressed == nil {
+                        guard case .value(let units) = cell.units else { Issue.record("\(cell.key): a shown cell has its units"); continue }
+                        #expect(units.truncatingRemainder(dividingBy: 5) == 0 && units >= 10)
+                        for (_, value) in cell.values {
+                            guard case .value(let count) = value else { Issue.record("\(cell.key): a shown cell has its values"); continue }
+                            #expect(count.truncatingRemainder(dividingBy: 5) == 0 && (count == 0 || count >= 10))
                         }
                     }
                 }
@@ -208,18 +200,21 @@ import Testing
             let f = try await load(db)
             try await withApp(db) { client in
                 for query in ["sen?term=\(released)", "surveys/pupil_wellbeing?term=\(released)&item=feel_safe"] {
-                    let regions = try await client.execute(uri: "/v1/research/\(query)&group_by=region", method: .get, headers: f.headers("researcher")) { try json($0) }
-                    let las = try await client.execute(uri: "/v1/research/\(query)&group_by=la", method: .get, headers: f.headers("researcher")) { try json($0) }
-                    let shownRegions = Set(cells(regions).filter { $0["units"] is Int }.compactMap { $0["key"] as? String })
-                    let byRegion = Dictionary(grouping: cells(las), by: { $0["parent"] as? String ?? "" })
+                    let regions = try await client.execute(uri: "/v1/research/\(query)&group_by=region", method: .get, headers: f.headers("researcher")) {
+                        try $0.decode(ResearchAnswer.self)
+                    }
+                    let las = try await client.execute(uri: "/v1/research/\(query)&group_by=la", method: .get, headers: f.headers("researcher")) {
+                        try $0.decode(ResearchAnswer.self)
+                    }
+                    let shownRegions = Set(regions.cells.filter { $0.units != .suppressed }.map(\.key))
+                    let byRegion = Dictionary(grouping: las.cells, by: { $0.parent ?? "" })
                     for (region, members) in byRegion where shownRegions.contains(region) {
-                        let hidden = members.filter { $0["units"] is String }.count
+                        let hidden = members.filter { $0.units == .suppressed }.count
                         #expect(hidden == 0 || hidden >= 2, "\(query): \(region) has exactly one hidden LA")
                     }
                     // And against the national total.
-                    let total = (las["total"] as? [String: Any])?["units"]
-                    if total is Int {
-                        #expect(cells(las).filter { $0["units"] is String }.count != 1)
+                    if las.total.units != .suppressed {
+                        #expect(las.cells.filter { $0.units == .suppressed }.count != 1)
                     }
                 }
                 try await client.execute(uri: "/v1/admin/releases", method: .post, headers: f.headers("admin"), body: ByteBuffer(string: #"{"term": "\#(released)"}"#)) {
@@ -230,8 +225,8 @@ import Testing
                 }
                 try await client.execute(uri: "/v1/admin/releases", method: .post, headers: f.headers("admin"), body: ByteBuffer(string: #"{"term": "2025-26-summer"}"#)) { response in
                     #expect(response.status == .created)
-                    let body = try json(response)
-                    #expect(body["schools"] as? Int == 14)
+                    let decoded = try response.decode(ReleaseBody.self)
+                    #expect(decoded.schools == 14)
                 }
             }
         }
@@ -244,12 +239,13 @@ import Testing
             try await withApp(db) { client in
                 try await client.execute(uri: "/v1/research/sen?term=2024-25-spring&group_by=need", method: .get, headers: f.headers("researcher")) { response in
                     #expect(response.status == .ok)
-                    let body = try json(response)
-                    #expect(body["units"] as? String == "pupils_with_need")
-                    let keys = Set(cells(body).compactMap { $0["key"] as? String })
+                    let body = try response.decode(ResearchAnswer.self)
+                    #expect(body.units == "pupils_with_need")
+                    let keys = Set(body.cells.map(\.key))
                     #expect(keys.isSubset(of: Set(NeedCode.allCases.map(\.rawValue))))
                     #expect(keys.contains("ASD") && keys.contains("SLCN"))
-                    #expect(cells(body).allSatisfy { $0["parent"] is NSNull })
+                    #expect(body.cells.allSatisfy { $0.parent == nil })
+                    #expect(response.text.contains(#""parent":null"#), "written as null, not left out")
                 }
             }
         }
@@ -275,7 +271,7 @@ import Testing
                 }
                 try await client.execute(uri: base + "&group_by=trust_size", method: .get, headers: f.headers("researcher")) { response in
                     #expect(response.status == .forbidden)
-                    let details = try problem(response)
+                    let details = try response.problem
                     #expect(details.detail?.contains(" 0 of the release's budget remains") == true)
                 }
                 try await client.execute(uri: "/v1/research/sen?term=2025-26-summer&privacy=dp&epsilon=0.5", method: .get, headers: f.headers("researcher")) {
@@ -293,12 +289,12 @@ import Testing
             try await withApp(db) { client in
                 var queries = ["region", "la", "phase", "trust_size", "need"].map { "sen?term=2024-25-spring&group_by=\($0)" }
                 let instruments = try await client.execute(uri: "/v1/instruments", method: .get, headers: f.headers("researcher")) {
-                    try #require(try json($0)["instruments"] as? [[String: Any]])
+                    try $0.decode(InstrumentList.self).instruments
                 }
                 for instrument in instruments {
-                    for item in (instrument["items"] as? [[String: Any]]) ?? [] {
+                    for item in instrument.items {
                         for by in ["region", "la", "phase", "trust_size"] {
-                            queries.append("surveys/\(instrument["code"]!)?term=\(released)&item=\(item["code"]!)&group_by=\(by)")
+                            queries.append("surveys/\(instrument.code)?term=\(released)&item=\(item.code)&group_by=\(by)")
                         }
                     }
                 }
@@ -307,15 +303,13 @@ import Testing
                 for query in queries {
                     try await client.execute(uri: "/v1/research/\(query)", method: .get, headers: f.headers("researcher")) { response in
                         #expect(response.status == .ok, "\(query)")
-                        let body = try json(response)
-                        for cell in cells(body) + [try #require(body["total"] as? [String: Any])] {
-                            let counts = [cell["units"]] + ((cell["values"] as? [String: Any]) ?? [:]).map(\.value)
-                            for value in counts {
+                        // Decoding already insists that every shown value is a number or `c`.
+                        let body = try response.decode(ResearchAnswer.self)
+                        for cell in body.cells + [body.total] {
+                            for value in [cell.units] + cell.values.map(\.value) {
                                 numbers += 1
-                                if let n = value as? Int {
-                                    #expect(n == 0 || (n >= 10 && n % 5 == 0), "\(query): \(cell["key"] ?? "") has \(n)")
-                                } else {
-                                    #expect(value as? String == "c", "\(query): \(String(describing: value))")
+                                if case .value(let n) = value {
+                                    #expect(n == 0 || (n >= 10 && n.truncatingRemainder(dividingBy: 5) == 0), "\(query): \(cell.key) has \(n)")
                                 }
                             }
                         }
@@ -340,31 +334,35 @@ import Testing
                 var total: [String: Any] = [:]
                 for (name, parentTable, column, parent) in dimensions {
                     let body = try await client.execute(uri: "/v1/research/sen?term=\(released)&group_by=\(name)", method: .get, headers: f.headers("researcher")) {
-                        try json($0)
+                        try $0.decode(ResearchAnswer.self)
                     }
                     let truth = try await db.adminSQL(
                         """
                         SELECT \(column), \(parent), sum(pupils_on_roll), sum(sen_support), sum(ehc_plan) FROM release_sen
                         WHERE term = '\(released)' GROUP BY 1, 2
                         """)
-                    func audited(_ cell: [String: Any], _ row: [String?]) -> [String: Any] {
-                        let values = cell["values"] as? [String: Any] ?? [:]
+                    /// The cell as the audit script reads it: what the API shows, and the snapshot's true figures.
+                    func audited(_ cell: ResearchCell, _ row: [String?]) -> [String: Any] {
+                        func number(_ value: ShownValue?) -> Any {
+                            if case .value(let n)? = value { Int(n) } else { NSNull() }
+                        }
                         let shown: Any =
-                            cell["units"] is Int
-                            ? ["units": cell["units"]!, "sen_support": values["sen_support"]!, "ehc_plan": values["ehc_plan"]!] : NSNull()
+                            cell.units != .suppressed
+                            ? ["units": number(cell.units), "sen_support": number(cell.values["sen_support"]), "ehc_plan": number(cell.values["ehc_plan"])]
+                            : NSNull()
                         return [
-                            "key": cell["key"]!, "parent": cell["parent"] ?? NSNull(), "suppressed": cell["suppressed"] ?? NSNull(), "shown": shown,
+                            "key": cell.key, "parent": cell.parent ?? NSNull(), "suppressed": cell.suppressed ?? NSNull(), "shown": shown,
                             "true": ["units": Int(row[2] ?? "") ?? -1, "sen_support": Int(row[3] ?? "") ?? -1, "ehc_plan": Int(row[4] ?? "") ?? -1],
                         ]
                     }
                     let byKey = Dictionary(uniqueKeysWithValues: truth.map { ($0[0] ?? "", $0) })
                     tables.append([
                         "name": name, "parent_table": parentTable as Any,
-                        "cells": cells(body).map { audited($0, byKey[$0["key"] as? String ?? ""] ?? []) },
+                        "cells": body.cells.map { audited($0, byKey[$0.key] ?? []) },
                     ])
                     let all = try await db.adminSQL(
                         "SELECT 'all', NULL, sum(pupils_on_roll), sum(sen_support), sum(ehc_plan) FROM release_sen WHERE term = '\(released)'")
-                    total = audited(try #require(body["total"] as? [String: Any]), all[0])
+                    total = audited(body.total, all[0])
                 }
                 let hidden = tables.flatMap { ($0["cells"] as! [[String: Any]]).filter { $0["suppressed"] is String } }
                 #expect(hidden.count >= 2, "the demo release hides cells")
@@ -391,8 +389,8 @@ import Testing
                 _ = try await db.adminSQL("UPDATE release_sen SET pupils_on_roll = pupils_on_roll + 1000, sen_support = 0 WHERE term = '\(released)'")
                 try await client.execute(uri: region, method: .get, headers: f.headers("researcher")) { #expect($0.text == first) }
                 try await client.execute(uri: "/v1/research/sen?term=\(released)&group_by=la", method: .get, headers: f.headers("researcher")) { response in
-                    let body = try json(response)
-                    #expect(cells(body).contains { ($0["values"] as? [String: Any])?["sen_support"] as? Int ?? 0 > 0 }, "frozen before the change")
+                    let shown = try cells(response)
+                    #expect(shown.contains { $0.values["sen_support"].map { $0 != .suppressed && $0 != .value(0) } == true }, "frozen before the change")
                 }
             }
         }
@@ -408,7 +406,7 @@ import Testing
                     let uri = "/v1/research/sen?term=\(released)&privacy=dp&epsilon=\(bad)"
                     try await client.execute(uri: uri, method: .get, headers: f.headers("researcher")) { response in
                         #expect(response.status == .badRequest, "epsilon=\(bad)")
-                        let detail = try problem(response).detail
+                        let detail = try response.problem.detail
                         #expect(detail?.contains("from 0.01 to 1") == true)
                     }
                 }
@@ -436,9 +434,9 @@ import Testing
                 for (query, sensitivity) in queries {
                     try await client.execute(uri: "/v1/research/\(query)&privacy=dp&epsilon=0.123", method: .get, headers: f.headers("researcher")) { response in
                         #expect(response.status == .ok)
-                        let body = try json(response)
-                        #expect(body["sensitivity"] as? Int == sensitivity, "\(query)")
-                        let perCount = try #require(body["epsilon_per_count"] as? Double)
+                        let body = try response.decode(ResearchAnswer.self)
+                        #expect(body.sensitivity == sensitivity, "\(query)")
+                        let perCount = try #require(body.epsilonPerCount)
                         #expect(abs(perCount - 0.123 / Double(sensitivity)) < 1e-12)
                     }
                     charged += 123_000
