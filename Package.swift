@@ -154,6 +154,7 @@ let package = Package(
             name: "SENHTTPTests",
             dependencies: [
                 "SENCore", "SENAPI", "SENStore", "SENHTTP", "SENTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
