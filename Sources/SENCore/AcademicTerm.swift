@@ -69,6 +69,28 @@ public struct AcademicTerm: Hashable, Comparable, Sendable, CustomStringConverti
     /// The same term of the previous academic year (for year-on-year plausibility checks).
     public var sameTermLastYear: AcademicTerm? { AcademicTerm(startYear: startYear - 1, season: season) }
 
+    /// The term before this one (summer of the previous year before an autumn).
+    public var previous: AcademicTerm? {
+        switch season {
+        case .autumn: AcademicTerm(startYear: startYear - 1, season: .summer)
+        case .spring: AcademicTerm(startYear: startYear, season: .autumn)
+        case .summer: AcademicTerm(startYear: startYear, season: .spring)
+        }
+    }
+
+    /// The term under way on `date`: the one whose census day is the latest on or before it.
+    public static func current(on date: CalendarDate) -> AcademicTerm? {
+        (date.year - 2...date.year).flatMap { year in Season.allCases.compactMap { AcademicTerm(startYear: year, season: $0) } }
+            .filter { $0.censusDay <= date }.max()
+    }
+
+    /// `count` terms ending with this one, oldest first (fewer at the start of the years senstat knows).
+    public func lastTerms(_ count: Int) -> [AcademicTerm] {
+        var terms: [AcademicTerm] = [self]
+        while terms.count < count, let previous = terms[0].previous { terms.insert(previous, at: 0) }
+        return terms
+    }
+
     public static func < (lhs: AcademicTerm, rhs: AcademicTerm) -> Bool {
         (lhs.startYear, lhs.season.order) < (rhs.startYear, rhs.season.order)
     }

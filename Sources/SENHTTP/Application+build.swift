@@ -23,6 +23,8 @@ public struct ServerSettings: Sendable {
     public var authFailureLimit: RateLimit
     /// ε each researcher may spend on one release (SENSTAT_DP_BUDGET, default 1).
     public var privacyBudget: Epsilon
+    /// The web app's sessions (idle and absolute timeouts, the cookie).
+    public var web: WebSessionSettings = WebSessionSettings()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(20),
@@ -49,6 +51,7 @@ public struct ServerSettings: Sendable {
             perSecond: environment["SENSTAT_AUTH_FAILURE_RATE"].flatMap(Double.init) ?? authFailureLimit.perSecond,
             burst: environment["SENSTAT_AUTH_FAILURE_BURST"].flatMap(Double.init) ?? authFailureLimit.burst)
         if let budget = environment["SENSTAT_DP_BUDGET"].flatMap({ Epsilon(parsing: $0) }) { privacyBudget = budget }
+        web = WebSessionSettings(environment: environment)
     }
 }
 
@@ -60,9 +63,10 @@ public func buildApplication(
     migrator: Migrator,
     logger: Logger,
     servicesBeforeDatabase: [any Service] = [],
+    demo: DemoSignIn? = nil,
     beforeServerStarts: (@Sendable () async throws -> Void)? = nil
 ) -> some ApplicationProtocol {
-    let router = buildRouter(database: database, migrator: migrator, settings: settings)
+    let router = buildRouter(database: database, migrator: migrator, settings: settings, demo: demo)
     var app = Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
@@ -77,7 +81,11 @@ public func buildApplication(
 
 /// Every route of the API, behind the middleware that every response passes through. Each controller lists its
 /// routes as a `RouteCollection`; the `/v1` ones see an `AuthenticatedContext`, whose principal is not optional.
-public func buildRouter(database: Database, migrator: Migrator, settings: ServerSettings) -> Router<AppRequestContext> {
+///
+/// `webApp: false` leaves out the web app's pages (the contract test compares the rest with the API's document).
+public func buildRouter(
+    database: Database, migrator: Migrator, settings: ServerSettings, demo: DemoSignIn? = nil, webApp: Bool = true
+) -> Router<AppRequestContext> {
     let document = OpenAPIDocument.bundled()
     let allowed = AllowedMethods()
     let router = Router(context: AppRequestContext.self)
@@ -101,22 +109,38 @@ public func buildRouter(database: Database, migrator: Migrator, settings: Server
     let returns = ReturnsStore(database: database)
     let benchmarks = BenchmarkStore(database: database)
     let surveys = SurveyStore(database: database)
+    let rateLimiter = RateLimiter(settings.rateLimit)
     let v1 = router.group("v1")
         .add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(settings.authFailureLimit)))
         .group(context: AuthenticatedContext.self)
-        .add(middleware: RateLimitMiddleware(limiter: RateLimiter(settings.rateLimit)))
+        .add(middleware: RateLimitMiddleware(limiter: rateLimiter))
         .add(middleware: WritePositionMiddleware(tokens: tokens))
+    let benchmarkController = BenchmarkController(benchmarks: benchmarks, register: register, database: database)
+    let returnsController = ReturnsController(returns: returns, register: register)
     v1.addRoutes(AccountsController(tokens: tokens, register: register).routes)
     v1.addRoutes(RegisterController(register: register).routes)
     v1.addRoutes(AdminImportsController(giasImporter: GIASImporter(database: database), benchmarks: benchmarks).routes)
-    v1.addRoutes(ReturnsController(returns: returns, register: register).routes)
-    v1.addRoutes(ReturnImportController(returns: returns, register: register).routes)
+    v1.addRoutes(returnsController.routes)
+    let importController = ReturnImportController(returns: returns, register: register)
+    v1.addRoutes(importController.routes)
     v1.addRoutes(TrustReturnsController(returns: returns, replica: ReplicaReadMiddleware(database: database)).routes)
-    v1.addRoutes(BenchmarkController(benchmarks: benchmarks, register: register, database: database).routes)
+    v1.addRoutes(benchmarkController.routes)
     v1.addRoutes(SurveysController(surveys: surveys, register: register, replica: ReplicaReadMiddleware(database: database)).routes)
     v1.addRoutes(
         ResearchController(research: ResearchStore(database: database), surveys: surveys, budget: settings.privacyBudget, database: database)
             .routes)
+
+    // The web app at `/`: the same controllers behind a browser session instead of a bearer token.
+    // One request budget per token, whether it comes as a bearer token or through a browser session.
+    if webApp {
+        let sessions = WebSessions(
+            driver: SessionPersistDriver(database: database, logger: Logger(label: "senstat.sessions")), settings: settings.web, tokens: tokens)
+        WebController(
+            renderer: WebRenderer(), sessions: sessions, demo: demo, tokens: tokens, register: register, returns: returns,
+            benchmarks: benchmarks, benchmark: benchmarkController, returnsAPI: returnsController, returnImport: importController,
+            rateLimit: rateLimiter
+        ).addRoutes(to: router, allowed: allowed)
+    }
 
     // 405 with Allow for a path that exists under other methods: the methods as they were registered.
     allowed.record(router.routes.map { (path: $0.path.description, method: $0.method) })

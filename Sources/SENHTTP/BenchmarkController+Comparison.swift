@@ -28,8 +28,14 @@ extension BenchmarkController {
     }
 
     func compare(_ request: Request, _ context: TrustContext) async throws -> Comparison {
-        let trust = context.trust
         let (term, level, measure) = try parameters(request)
+        return try await compare(term: term, level: level, measure: measure, context: context)
+    }
+
+    /// Every school of the trust against its comparator for `term` (the API's comparison, CSV and funnel, and the
+    /// web app's pages).
+    func compare(term: AcademicTerm, level: ComparatorLevel, measure: Provision, context: TrustContext) async throws -> Comparison {
+        let trust = context.trust
         let schools = try await benchmarks.figures(trust: trust, term: term, logger: context.logger)
         let rates = try await benchmarks.comparatorRates(provision: measure, censusYear: term.januaryCensusYear, logger: context.logger)
         var mainstream: [TrustComparison.Input] = []

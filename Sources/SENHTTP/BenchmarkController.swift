@@ -77,8 +77,13 @@ struct BenchmarkController {
     }
 
     @Sendable func schoolBenchmark(_ request: Request, context: SchoolContext) async throws -> SchoolBenchmark {
-        let (trust, urn) = (context.school.trust, context.school.urn)
         let (term, level, _) = try parameters(request)
+        return try await schoolBenchmark(term: term, level: level, context: context)
+    }
+
+    /// One school against its comparators for `term`, with its trend and need profile.
+    func schoolBenchmark(term: AcademicTerm, level: ComparatorLevel, context: SchoolContext) async throws -> SchoolBenchmark {
+        let (trust, urn) = (context.school.trust, context.school.urn)
         guard let figures = try await benchmarks.figures(trust: trust, term: term, only: [urn], logger: context.logger).first,
             let roll = figures.pupilsOnRoll, let k = figures.senSupport, let e = figures.ehcPlan
         else { throw APIError.notFound("a return for \(term)") }
@@ -163,19 +168,7 @@ struct BenchmarkController {
             nationalCensusYear: national?.censusYear, nationalNote: note)
     }
 
-    func lastNineTerms(_ term: AcademicTerm) -> [AcademicTerm] {
-        var terms: [AcademicTerm] = [term]
-        while terms.count < 9, let previous = previousTerm(terms[0]) { terms.insert(previous, at: 0) }
-        return terms
-    }
-
-    func previousTerm(_ term: AcademicTerm) -> AcademicTerm? {
-        switch term.season {
-        case .autumn: AcademicTerm(startYear: term.startYear - 1, season: .summer)
-        case .spring: AcademicTerm(startYear: term.startYear, season: .autumn)
-        case .summer: AcademicTerm(startYear: term.startYear, season: .spring)
-        }
-    }
+    func lastNineTerms(_ term: AcademicTerm) -> [AcademicTerm] { term.lastTerms(9) }
 
     static let overdispersionMethod =
         "on the arcsine square-root scale (Spiegelhalter 2005; FunnelPlotR): phi is the mean squared z-score winsorised at the interpolated 10th and 90th percentiles; chi_square = k*phi on k-1 degrees of freedom; tau2 by DerSimonian-Laird; from 10 schools; flags.phi and flags.tau2 use limits widened by each only when p_value < 0.05"

@@ -76,49 +76,54 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            return try error.response(from: request, context: context)
-        } catch let error as HTTPError {
+        } catch {
+            let problem = try self.problem(for: error, request: request, context: context)
+            return ProblemResponse.make(
+                status: problem.status, detail: problem.detail, errors: problem.errors, headers: problem.headers,
+                request: request, requestID: context.id)
+        }
+    }
+
+    /// What an error answers, for problem+json here and for the web app's error pages alike.
+    struct Problem {
+        var status: HTTPResponse.Status
+        var detail: String?
+        var errors: [ProblemDetails.FieldError] = []
+        var headers: HTTPFields = [:]
+    }
+
+    func problem(for error: any Error, request: Request, context: Context) throws -> Problem {
+        switch error {
+        case let error as APIError:
+            return Problem(status: error.status, detail: error.detail, errors: error.errors, headers: error.headers)
+        case let error as HTTPError:
             if error.status == .notFound {
                 let methods = self.allowed.methods(forPath: request.uri.path)
                 if !methods.isEmpty {
                     var headers = HTTPFields()
                     headers[.allow] = methods.map(\.rawValue).sorted().joined(separator: ", ")
-                    return ProblemResponse.make(
-                        status: .methodNotAllowed,
-                        detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)",
-                        headers: headers, request: request, requestID: context.id)
+                    return Problem(status: .methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)", headers: headers)
                 }
-                return ProblemResponse.make(
-                    status: .notFound, detail: "no resource at \(request.uri.path)", request: request,
-                    requestID: context.id)
+                return Problem(status: .notFound, detail: "no resource at \(request.uri.path)")
             }
-            return ProblemResponse.make(
-                status: error.status, detail: error.body, headers: error.headers, request: request,
-                requestID: context.id)
-        } catch let error as DatabaseUnavailable {
+            return Problem(status: error.status, detail: error.body, headers: error.headers)
+        case let error as DatabaseUnavailable:
             context.logger.warning("database unavailable", metadata: ["reason": "\(error.reason)"])
             var headers = HTTPFields()
             headers[.retryAfter] = "2"
-            return ProblemResponse.make(
-                status: .serviceUnavailable, detail: "the database is unavailable; try again shortly",
-                headers: headers, request: request, requestID: context.id)
-        } catch let error as any HTTPResponseError {
-            return ProblemResponse.make(
-                status: error.status, detail: nil, request: request, requestID: context.id)
-        } catch let error as PSQLError where Self.isInvalidInput(error) {
+            return Problem(status: .serviceUnavailable, detail: "the database is unavailable; try again shortly", headers: headers)
+        case let error as any HTTPResponseError:
+            return Problem(status: error.status, detail: nil)
+        case let error as PSQLError where Self.isInvalidInput(error):
             // Input the checks before the database let through (they should not): still the caller's to fix, so
             // 422 naming the field the constraint is on, not a 500.
             context.logger.warning("a constraint refused input", metadata: ["constraint": "\(error.serverInfo?[.constraintName] ?? "")"])
             let field = Self.field(of: error)
-            return try APIError.validation([
-                .init(pointer: "/" + field, code: "invalid", message: "\(field) is not a value this field can hold")
-            ]).response(from: request, context: context)
-        } catch {
+            let refused = APIError.validation([.init(pointer: "/" + field, code: "invalid", message: "\(field) is not a value this field can hold")])
+            return Problem(status: refused.status, detail: refused.detail, errors: refused.errors, headers: refused.headers)
+        default:
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
-            return ProblemResponse.make(
-                status: .internalServerError, detail: "an internal error occurred; quote the request id to the operator",
-                request: request, requestID: context.id)
+            return Problem(status: .internalServerError, detail: "an internal error occurred; quote the request id to the operator")
         }
     }
 }

@@ -13,6 +13,8 @@ public struct AppRequestContext: RequestContext {
     /// Set by `AuthMiddleware`, read only by `AuthenticatedContext.init(context:)`.
     var principal: Principal?
     var lastWritePosition: String?
+    /// Set by `WebSessionMiddleware` for the web app's pages; nil for the API.
+    var webSession: WebSession?
 
     /// The peer's IP address (nil in router tests, which have no socket).
     public let peerAddress: String?
@@ -42,6 +44,8 @@ public struct AppRequestContext: RequestContext {
 /// A context behind `AuthMiddleware`: who is asking, and where their last write left the primary's WAL.
 public protocol AuthenticatedRequestContext: RequestContext {
     var principal: Principal { get }
+    /// The browser's session when the request is a web app page's.
+    var webSession: WebSession? { get }
     /// The primary's WAL position after the principal's last write, for read-your-writes (`ReplicaReadMiddleware`).
     var lastWritePosition: String? { get }
 }
@@ -63,6 +67,8 @@ public struct AuthenticatedContext: ChildRequestContext, AuthenticatedRequestCon
     public var coreContext: CoreRequestContextStorage
     public let principal: Principal
     public let lastWritePosition: String?
+    /// The browser's session on the web app's pages (nil for the API).
+    public let webSession: WebSession?
     /// What `SchoolAccess` or `TrustAccess` resolved for the route (an `AuthorizedSchool` or a `TrustID`), read by
     /// `ScopedContext`.
     var resolved: (any Sendable)?
@@ -73,6 +79,7 @@ public struct AuthenticatedContext: ChildRequestContext, AuthenticatedRequestCon
         self.coreContext = context.coreContext
         self.principal = principal
         self.lastWritePosition = context.lastWritePosition
+        self.webSession = context.webSession
     }
 
     public var responseEncoder: JSONEncoder { JSONEncoder.api }
@@ -94,6 +101,7 @@ struct ScopedContext<Target: Sendable>: ChildRequestContext, AuthenticatedReques
     var coreContext: CoreRequestContextStorage
     let principal: Principal
     let lastWritePosition: String?
+    let webSession: WebSession?
     let target: Target
 
     init(context: AuthenticatedContext) throws {
@@ -102,6 +110,7 @@ struct ScopedContext<Target: Sendable>: ChildRequestContext, AuthenticatedReques
         self.coreContext = context.coreContext
         self.principal = context.principal
         self.lastWritePosition = context.lastWritePosition
+        self.webSession = context.webSession
         self.target = target
     }
 

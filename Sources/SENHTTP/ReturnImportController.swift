@@ -23,7 +23,6 @@ struct ReturnImportController {
     }
 
     @Sendable func importCSV(_ request: Request, context: TrustContext) async throws -> EditedResponse<ImportResult> {
-        let trust = context.trust
         let term = try context.term()
         guard let key = request.headers[.idempotencyKey], !key.isEmpty, key.databaseLength <= 200 else {
             throw APIError(.badRequest, "a bulk import needs an Idempotency-Key header (any unique string up to 200 characters)")
@@ -31,13 +30,19 @@ struct ReturnImportController {
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("text/csv") {
             throw APIError(.unsupportedMediaType, "send the returns as text/csv")
         }
+        var request = request
+        let body = try await request.collectBody(limit: Self.csvUploadLimit, what: "a CSV import")
+        return try await importCSV(Array(body.readableBytesView), term: term, key: key, context: context)
+    }
+
+    /// Imports a CSV of the trust's returns for `term`, all rows or none (the API's upload and the web app's form):
+    /// every row and column at fault in one 422, the key's first answer again for a repeated upload.
+    func importCSV(_ bytes: [UInt8], term: AcademicTerm, key: String, context: TrustContext) async throws -> EditedResponse<ImportResult> {
+        let trust = context.trust
         let today = todayUTC()
         guard term.isOpen(on: today) else {
             throw APIError(.unprocessableContent, "returns for \(term) open on its census day, \(term.censusDay)")
         }
-        var request = request
-        let body = try await request.collectBody(limit: Self.csvUploadLimit, what: "a CSV import")
-        let bytes = Array(body.readableBytesView)
         var hasher = SHA256()
         hasher.update(data: Array("\(term)\n".utf8))
         hasher.update(data: bytes)

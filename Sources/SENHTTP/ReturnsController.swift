@@ -36,10 +36,16 @@ struct ReturnsController {
     }
 
     @Sendable func versions(_ request: Request, context: SchoolContext) async throws -> ReturnVersions {
+        let versions = try await versionHistory(context: context)
+        guard !versions.versions.isEmpty else { throw APIError.notFound("the return") }
+        return versions
+    }
+
+    /// Every version of the return at `:term`, each with what changed from the one before (none: no return yet).
+    func versionHistory(context: SchoolContext) async throws -> ReturnVersions {
         let school = context.school
         let term = try context.term()
         let versions = try await returns.versions(trust: school.trust, urn: school.urn, term: term, logger: context.logger)
-        guard !versions.isEmpty else { throw APIError.notFound("the return") }
         var previous: SENReturn?
         var list: [ReturnVersions.Version] = []
         for version in versions {
@@ -56,19 +62,29 @@ struct ReturnsController {
     }
 
     @Sendable func put(_ request: Request, context: SchoolContext) async throws -> EditedResponse<ReturnBody> {
+        let ifMatch = try parseIfMatchHeader(request.headers[.ifMatch])
+        var request = request
+        let buffer = try await request.collectBody(limit: 1 << 20, what: "a JSON body")
+        let json = try checkedJSON(Data(buffer.readableBytesView))
+        let (raw, structural) = SENReturnValidator.fields(fromJSON: json)
+        let (stored, created) = try await submit(raw, earlierIssues: structural, ifMatch: ifMatch, context: context)
+        return Self.respond(stored, status: created ? .created : .ok)
+    }
+
+    /// Validates and writes a new version of the return at `:term`: every rule of a return (the term must be open,
+    /// every field valid, plausibility warnings kept, `ifMatch` the version amended), for the API's PUT and the web
+    /// app's form alike. Invalid fields are one 422 naming each; a lost race is `APIError(ReturnWriteError)`.
+    func submit(
+        _ raw: [String: RawField], earlierIssues: [ReturnIssue], ifMatch: Int??, context: SchoolContext
+    ) async throws -> (stored: StoredReturn, created: Bool) {
         let school = context.school
         let term = try context.term()
         let today = todayUTC()
         guard term.isOpen(on: today) else {
             throw APIError(.unprocessableContent, "returns for \(term) open on its census day, \(term.censusDay)")
         }
-        let ifMatch = try parseIfMatchHeader(request.headers[.ifMatch])
-        var request = request
-        let buffer = try await request.collectBody(limit: 1 << 20, what: "a JSON body")
-        let json = try checkedJSON(Data(buffer.readableBytesView))
-        let (raw, structural) = SENReturnValidator.fields(fromJSON: json)
         let value: SENReturn
-        switch SENReturnValidator.validate(raw, earlierIssues: structural) {
+        switch SENReturnValidator.validate(raw, earlierIssues: earlierIssues) {
         case .success(let valid): value = valid
         case .failure(let issues):
             throw APIError.validation(issues.map { .init(pointer: $0.pointer, code: $0.code, message: $0.message) })
@@ -79,35 +95,44 @@ struct ReturnsController {
         }
         let warnings = SENReturnValidator.warnings(for: value, sameTermLastYear: previous, censusDay: term.censusDay)
         do {
-            let (stored, created) = try await returns.submit(
+            return try await returns.submit(
                 trust: school.trust, urn: school.urn, term: term, value: value, warnings: warnings, ifMatch: ifMatch,
                 actor: context.principal.tokenID, late: term.isLate(on: today), logger: context.logger)
-            return Self.respond(stored, status: created ? .created : .ok)
         } catch let error as ReturnWriteError {
             throw APIError(error)
         }
     }
 
     @Sendable func approve(_ request: Request, context: SchoolContext) async throws -> EditedResponse<ReturnBody> {
+        Self.respond(try await approve(context: context), status: .ok)
+    }
+
+    /// Approves and locks the return at `:term`.
+    func approve(context: SchoolContext) async throws -> StoredReturn {
         let school = context.school
         guard
             let stored = try await returns.approve(
                 trust: school.trust, urn: school.urn, term: try context.term(), actor: context.principal.tokenID,
                 logger: context.logger)
         else { throw APIError.notFound("the return") }
-        return Self.respond(stored, status: .ok)
+        return stored
     }
 
     @Sendable func withdrawApproval(_ request: Request, context: SchoolContext) async throws -> EditedResponse<ReturnBody> {
-        let school = context.school
-        let term = try context.term()
         var reason = request.uri.queryParameters.get("reason") ?? ""
         if reason.isEmpty, request.headers[.contentType]?.hasPrefix("application/json") == true {
             struct Body: Decodable { let reason: String? }
             var request = request
             reason = try await request.decodeJSON(Body.self).reason ?? ""
         }
-        reason = reason.trimmingASCIIWhitespace()
+        return Self.respond(try await withdrawApproval(reason: reason, context: context), status: .ok)
+    }
+
+    /// Unlocks an approved return, with the reason kept in the audit trail (the API's DELETE and the web app's form).
+    func withdrawApproval(reason: String, context: SchoolContext) async throws -> StoredReturn {
+        let school = context.school
+        let term = try context.term()
+        let reason = reason.trimmingASCIIWhitespace()
         guard !reason.isEmpty, reason.databaseLength <= 500, !reason.unicodeScalars.contains("\u{0}") else {
             throw APIError.validation([.init(pointer: "/reason", code: "required", message: "say why the approval is withdrawn (at most 500 characters)")])
         }
@@ -115,7 +140,7 @@ struct ReturnsController {
             trust: school.trust, urn: school.urn, term: term, reason: reason, actor: context.principal.tokenID,
             logger: context.logger)
         {
-        case .unapproved(let stored): return Self.respond(stored, status: .ok)
+        case .unapproved(let stored): return stored
         case .notApproved: throw APIError(.conflict, "the return is not approved")
         case .missing: throw APIError.notFound("the return")
         }

@@ -64,6 +64,22 @@ public struct TokenStore: Sendable {
         return Session(principal: principal, lastWritePosition: position)
     }
 
+    /// The session for the token with this id if it is neither revoked nor expired: what a web session, which keeps
+    /// the id of the token it was signed in with and never its secret, resolves at every request (migration 0012).
+    public func session(forTokenID id: TokenID, logger: Logger) async throws -> Session? {
+        let client = database.client
+        let rows = try await database.withDeadline {
+            var found: [(TokenID, String, TrustID?, [URN], String?)] = []
+            let result = try await client.query(
+                "SELECT token_id, role, trust_id, urns, last_write_lsn::text FROM authenticate_token_id(\(id))", logger: logger)
+            for try await row in result.decode((TokenID, String, TrustID?, [URN], String?).self) { found.append(row) }
+            return found
+        }
+        guard let (id, roleText, trust, urns, position) = rows.first else { return nil }
+        let principal = Principal(tokenID: id, role: try Self.role(roleText), trustID: trust, urns: Set(urns))
+        return Session(principal: principal, lastWritePosition: position)
+    }
+
     /// Notes, after a write by `tokenID` has committed, the primary's WAL position, so that the token's next reads
     /// wait for a replica that has replayed it (read-your-writes). Returns the position.
     @discardableResult

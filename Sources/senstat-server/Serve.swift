@@ -96,6 +96,7 @@ struct Serve: AsyncParsableCommand {
         }
         let db = Database(client: client, replica: replica, tenantSetting: database.tenantSetting)
         var loadDemo: (@Sendable () async throws -> Void)? = nil
+        let demoSignIn = demo ? DemoSignIn() : nil
         if demo {
             let tokenFile = database.resolvedDataDirectory.appendingPathComponent("demo-tokens.json")
             loadDemo = {
@@ -105,6 +106,7 @@ struct Serve: AsyncParsableCommand {
                 try await DemoData.releaseTerms(into: ResearchStore(database: db), logger: logger)
                 let tokens = try await DemoData.issueTokens(store: TokenStore(database: db), logger: logger)
                 try writeDemoTokens(tokens, to: tokenFile)
+                demoSignIn?.set(demoSignInRoles(tokens))
                 var text = "demo tokens (also in \(tokenFile.path)):\n"
                 for name in tokens.keys.sorted() { text += "  \(name): \(tokens[name]!.token)\n" }
                 FileHandle.standardOutput.write(Data(text.utf8))
@@ -113,7 +115,7 @@ struct Serve: AsyncParsableCommand {
         let app = buildApplication(
             settings: settings, database: db, migrator: migrator, logger: logger,
             servicesBeforeDatabase: setup.embedded.map { [EmbeddedPostgresService($0)] } ?? [],
-            beforeServerStarts: loadDemo)
+            demo: demoSignIn, beforeServerStarts: loadDemo)
         do {
             // SIGTERM and SIGINT stop the server gracefully; whatever has not stopped 15 s later (a pool waiting on a
             // connection that died with its database) is cancelled, and the embedded cluster is still stopped.
@@ -166,4 +168,18 @@ func writeDemoTokens(_ tokens: [String: DemoData.Token], to file: URL) throws {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
     FileManager.default.createFile(atPath: file.path, contents: data, attributes: [.posixPermissions: 0o600])
+}
+
+/// The demo's people as the sign-in page offers them, in the order a visitor would try them.
+func demoSignInRoles(_ tokens: [String: DemoData.Token]) -> [DemoSignIn.Role] {
+    func trustName(_ id: TrustID?) -> String { DemoData.trusts.first { $0.id == id }?.name ?? "" }
+    func schoolName(_ urn: URN?) -> String { DemoData.trusts.flatMap(\.schools).first { $0.urn == urn?.value }?.name ?? "" }
+    let plan: [(String, (DemoData.Token) -> String)] = [
+        ("trust_executive", { "Trust executive, \(trustName($0.trustID))" }),
+        ("school_leader", { "School leader, \(schoolName($0.urns.first))" }),
+        ("researcher", { _ in "Researcher" }),
+        ("admin", { _ in "Administrator" }),
+        ("other_trust_executive", { "Trust executive, \(trustName($0.trustID))" }),
+    ]
+    return plan.compactMap { name, label in tokens[name].map { DemoSignIn.Role(name: name, label: label($0), token: $0.token) } }
 }

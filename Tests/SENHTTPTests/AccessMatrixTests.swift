@@ -257,7 +257,8 @@ extension HTTPFields {
     /// its documentation (or documentation left behind by a removed route) fails here.
     @Test func theRegisteredRoutesAreTheDocumentedOperations() async throws {
         try await withTestDatabase { db in
-            let router = buildRouter(database: db.makeDatabase(), migrator: try Migrator.bundled(logger: .test), settings: ServerSettings())
+            let migrator = try Migrator.bundled(logger: .test)
+            let router = buildRouter(database: db.makeDatabase(), migrator: migrator, settings: ServerSettings(), webApp: false)
             let registered = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
             let documented = Set(
                 OpenAPIDocument.bundled().operations.flatMap { operation in
@@ -265,6 +266,12 @@ extension HTTPFields {
                 })
             #expect(registered.count >= 30)
             #expect(registered == documented, "registered only: \(registered.subtracting(documented).sorted()); documented only: \(documented.subtracting(registered).sorted())")
+            // The web app's pages add routes of their own outside /v1, and take none of the API's.
+            let withPages = Set(
+                buildRouter(database: db.makeDatabase(), migrator: migrator, settings: ServerSettings()).routes.map { "\($0.method.rawValue) \($0.path.description)" })
+            let pages = withPages.subtracting(registered)
+            #expect(pages.count >= 10 && registered.isSubset(of: withPages))
+            #expect(pages.allSatisfy { !$0.contains(" /v1") }, "\(pages.sorted())")
         }
     }
 

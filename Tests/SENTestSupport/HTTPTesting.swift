@@ -15,12 +15,15 @@ public func withApp(
     _ db: TestDatabase, migrator: Migrator? = nil, database: Database? = nil,
     rateLimit: RateLimit = RateLimit(perSecond: 1_000, burst: 10_000),
     authFailureLimit: RateLimit = RateLimit(perSecond: 1_000, burst: 10_000),
+    web: WebSessionSettings = WebSessionSettings(),
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     var logger = Logger(label: "senstat.test.http")
     logger.logLevel = Logger.test.logLevel
+    var settings = ServerSettings(host: "127.0.0.1", port: 0, rateLimit: rateLimit, authFailureLimit: authFailureLimit)
+    settings.web = web
     let app = buildApplication(
-        settings: ServerSettings(host: "127.0.0.1", port: 0, rateLimit: rateLimit, authFailureLimit: authFailureLimit),
+        settings: settings,
         database: database ?? db.makeDatabase(), migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger)
     try await app.test(.router, body)
 }

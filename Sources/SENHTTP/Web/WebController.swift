@@ -1,0 +1,203 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SENAPI
+import SENCore
+import SENStore
+import Synchronization
+
+/// The demo's one-click sign-in (`senstat-server --demo` only): the demo tokens, filled in when the demo loads.
+public final class DemoSignIn: Sendable {
+    public struct Role: Sendable {
+        public let name: String
+        public let label: String
+        public let token: String
+        public init(name: String, label: String, token: String) {
+            self.name = name
+            self.label = label
+            self.token = token
+        }
+    }
+    private let roles = Mutex<[Role]>([])
+    public init() {}
+    public func set(_ roles: [Role]) { self.roles.withLock { $0 = roles } }
+    var all: [Role] { roles.withLock { $0 } }
+}
+
+/// The web app (Docs/web.md): server-rendered pages at `/`, beside the API at `/v1`. Its signed-in pages run in
+/// the API's own contexts — `AuthenticatedContext`, and `SchoolContext`/`TrustContext` resolved by the same
+/// `SchoolAccess`/`TrustAccess` — and call the API controllers' own functions, so access, validation, statistics
+/// and disclosure control are the API's, to the letter. Only the rendering is the web app's.
+struct WebController {
+    let renderer: WebRenderer
+    let sessions: WebSessions
+    let demo: DemoSignIn?
+    let tokens: TokenStore
+    let register: RegisterStore
+    let returns: ReturnsStore
+    let benchmarks: BenchmarkStore
+    let benchmark: BenchmarkController
+    let returnsAPI: ReturnsController
+    let returnImport: ReturnImportController
+    let rateLimit: RateLimiter
+
+    func addRoutes(to router: Router<AppRequestContext>, allowed: AllowedMethods) {
+        let web = router.group()
+            .add(middleware: WebHeadersMiddleware())
+            .add(middleware: HTMLErrorMiddleware(allowed: allowed, renderer: renderer) { title, _ in .signedOut(title) })
+        web.get("assets/:file", use: asset)
+        web.get("sign-in", use: signInPage)
+        web.post("sign-in", use: signIn)
+
+        let app = web.add(middleware: WebSessionMiddleware(sessions: sessions))
+            .group(context: AuthenticatedContext.self)
+            .add(middleware: HTMLErrorMiddleware(allowed: allowed, renderer: renderer) { title, context in Chrome(title, context, section: "") })
+            .add(middleware: RateLimitMiddleware(limiter: rateLimit))
+        app.get("/", use: home)
+        app.post("sign-out", use: signOut)
+        app.get("schools", use: schoolList)
+        app.trust("trusts/:trust", .trustExecutive)
+            .get(use: trustHome)
+            .get("comparison", use: comparisonPage)
+            .get("comparison.csv", use: comparisonCSV)
+            .get("completeness.csv", use: completenessCSV)
+            .get("import", use: importPage)
+            .post("import", use: importReturns)
+            .get("funnel.svg", use: benchmark.funnelPlot)
+        app.school("schools/:urn", .trustExecutive, .schoolLeader, register: register)
+            .get(use: schoolPage)
+        app.school("schools/:urn/returns/:term", .trustExecutive, .schoolLeader, register: register)
+            .get(use: returnPage)
+            .get("edit", use: editReturnPage)
+            .post("edit", use: saveReturn)
+        app.school("schools/:urn/returns/:term", .trustExecutive, register: register)
+            .post("approve", use: approve)
+            .post("unapprove", use: unapprove)
+    }
+
+    // MARK: Assets
+
+    static let assets: [String: (type: String, bytes: ByteBuffer)] = {
+        let folder = Bundle.module.resourceURL!.appendingPathComponent("assets")
+        var result: [String: (String, ByteBuffer)] = [:]
+        for (file, type) in [("senstat.css", "text/css; charset=utf-8"), ("senstat.js", "text/javascript; charset=utf-8")] {
+            if let data = try? Data(contentsOf: folder.appendingPathComponent(file)) { result[file] = (type, ByteBuffer(bytes: data)) }
+        }
+        return result
+    }()
+
+    @Sendable func asset(_ request: Request, context: AppRequestContext) throws -> Response {
+        guard let name = context.parameters.get("file"), let asset = Self.assets[name] else { throw HTTPError(.notFound) }
+        return Response(
+            status: .ok, headers: [.contentType: asset.type, .cacheControl: "public, max-age=3600"],
+            body: .init(byteBuffer: asset.bytes))
+    }
+
+    // MARK: Signing in and out
+
+    struct SignInView {
+        let chrome: Chrome
+        let next: String
+        let error: String?
+        let notice: String?
+        let demo: [DemoSignIn.Role]
+        let hasDemo: Bool
+    }
+
+    @Sendable func signInPage(_ request: Request, context: AppRequestContext) -> Response {
+        let query = request.uri.queryParameters
+        let notice: String? =
+            switch query.get("session") {
+            case "ended": "Your session has ended. Sign in again to continue."
+            case "revoked": "The token this session was signed in with has been revoked or has expired. Sign in again."
+            case "signed-out": "You have signed out."
+            default: nil
+            }
+        return signInForm(next: WebForms.safeNext(query.get("next")), error: nil, notice: notice, status: .ok)
+    }
+
+    func signInForm(next: String?, error: String?, notice: String?, status: HTTPResponse.Status) -> Response {
+        renderer.page(
+            "sign-in",
+            SignInView(chrome: .signedOut("Sign in"), next: next ?? "", error: error, notice: notice, demo: demo?.all ?? [], hasDemo: !(demo?.all.isEmpty ?? true)),
+            status: status)
+    }
+
+    /// Sign-in with an API token (or, under `--demo`, a demo role): the token is checked exactly as the API checks
+    /// it, and the browser gets a new session that names the token by id.
+    @Sendable func signIn(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try WebForms.checkSameOrigin(request)
+        var request = request
+        let form = try await WebForm.read(&request)
+        let next = WebForms.safeNext(form["next"])
+        var token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        if let name = form["demo"], let role = demo?.all.first(where: { $0.name == name }) { token = role.token }
+        guard !token.isEmpty else {
+            return signInForm(next: next, error: "Enter your API token", notice: nil, status: .unprocessableContent)
+        }
+        guard let session = try await tokens.session(for: token, logger: context.logger) else {
+            context.logger.notice("web sign-in refused: unknown, expired or revoked token")
+            return signInForm(
+                next: next, error: "That token is not valid: it may be mistyped, expired or revoked", notice: nil, status: .unauthorized)
+        }
+        let cookie = try await sessions.begin(tokenID: session.principal.tokenID, replacing: request)
+        context.logger.info("web sign-in", metadata: ["token_id": "\(session.principal.tokenID)", "role": "\(session.principal.role.rawValue)"])
+        return Response(status: .seeOther, headers: [.location: next ?? "/", .setCookie: cookie.description])
+    }
+
+    @Sendable func signOut(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        var headers: HTTPFields = [.location: "/sign-in?session=signed-out"]
+        let cookie = try await sessions.end(request) ?? sessions.expiredCookie()
+        headers.append(HTTPField(name: .setCookie, value: cookie.description))
+        context.logger.info("web sign-out")
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    @Sendable func completenessCSV(_ request: Request, context: TrustContext) async throws -> Response {
+        let term = try await chosenTerm(request, trust: context.trust, context: context)
+        let rows = try await returns.completeness(trust: context.trust, term: term, logger: context.logger)
+        return csvResponse(TrustReturnsController.completenessCSV(rows), name: "completeness-\(term).csv")
+    }
+
+    /// Each role's first page.
+    @Sendable func home(_ request: Request, context: AuthenticatedContext) throws -> Response {
+        let principal = context.principal
+        let target: String
+        switch principal.role {
+        case .trustExecutive: target = principal.trustID.map { "/trusts/\($0)" } ?? "/sign-in"
+        case .schoolLeader: target = principal.urns.count == 1 ? "/schools/\(principal.urns.first!)" : "/schools"
+        case .researcher, .admin: target = "/schools"
+        }
+        return Response(status: .seeOther, headers: [.location: target])
+    }
+
+    struct SchoolListView {
+        struct School { let urn: Int; let name: String; let phase: String }
+        let chrome: Chrome
+        let schools: [School]
+        let noSchools: Bool
+        let otherRole: Bool
+    }
+
+    /// A school leader's schools; other roles are told where their work is.
+    @Sendable func schoolList(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        var schools: [SchoolListView.School] = []
+        if principal.role == .schoolLeader {
+            for urn in principal.urns.sorted(by: { $0.value < $1.value }) {
+                if let school = try await register.school(urn, scope: principal.scope, logger: context.logger),
+                    principal.canSee(school: urn, currentTrust: school.trustID)
+                {
+                    schools.append(.init(urn: urn.value, name: school.name, phase: school.phase))
+                }
+            }
+        }
+        let view = SchoolListView(
+            chrome: Chrome(principal.role == .schoolLeader ? "Your schools" : "senstat", context, section: "Your schools"),
+            schools: schools, noSchools: principal.role == .schoolLeader && schools.isEmpty,
+            otherRole: principal.role == .researcher || principal.role == .admin)
+        return renderer.page("schools", view)
+    }
+}

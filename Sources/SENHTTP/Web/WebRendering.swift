@@ -1,0 +1,164 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Mustache
+import NIOCore
+import SENAPI
+import SENCore
+
+/// The web app's templates (Resources/templates, Mustache), loaded once at start. Every page is a template that
+/// fills the blocks of `layout`.
+struct WebRenderer: Sendable {
+    let library: MustacheLibrary
+
+    init() {
+        var library = MustacheLibrary()
+        let folder = Bundle.module.resourceURL!.appendingPathComponent("templates")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for file in files where file.hasSuffix(".mustache") {
+            let text = (try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)) ?? ""
+            do {
+                library.register(try MustacheTemplate(string: text), named: String(file.dropLast(".mustache".count)))
+            } catch {
+                // The templates ship with the server; one that does not parse is a build error the tests catch.
+                preconditionFailure("template \(file) does not parse: \(error)")
+            }
+        }
+        self.library = library
+    }
+
+    /// The page `template` for `view`, as HTML.
+    func page(_ template: String, _ view: Any, status: HTTPResponse.Status = .ok) -> Response {
+        guard let html = library.render(view, withTemplate: template) else {
+            preconditionFailure("no template named \(template)")
+        }
+        return Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}
+
+/// What every page's layout shows: who is signed in, the navigation for their role, and the form token the
+/// sign-out button (and every form) carries.
+struct Chrome: Sendable {
+    struct Link: Sendable {
+        let href: String
+        let label: String
+        let current: Bool
+    }
+    let title: String
+    let signedIn: Bool
+    let who: String
+    let csrf: String
+    let nav: [Link]
+    // Mustache reads stored properties only (Mirror).
+    let hasNav: Bool
+
+    static func signedOut(_ title: String) -> Chrome { Chrome(title: title, signedIn: false, who: "", csrf: "", nav: []) }
+
+    init(title: String, signedIn: Bool, who: String, csrf: String, nav: [Link]) {
+        self.title = title
+        self.signedIn = signedIn
+        self.who = who
+        self.csrf = csrf
+        self.nav = nav
+        self.hasNav = !nav.isEmpty
+    }
+
+    /// The chrome for `principal`'s pages; `section` marks the current navigation item.
+    init(_ title: String, _ context: some AuthenticatedRequestContext, section: String) {
+        let principal = context.principal
+        var nav: [(String, String)] = []
+        switch principal.role {
+        case .trustExecutive:
+            if let trust = principal.trustID {
+                nav = [("/trusts/\(trust)", "This term"), ("/trusts/\(trust)/comparison", "Comparison"), ("/trusts/\(trust)/import", "Import")]
+            }
+        case .schoolLeader: nav = [("/schools", "Your schools")]
+        case .researcher: nav = [("/research", "Research")]
+        case .admin: nav = [("/admin", "Administration")]
+        }
+        self.init(
+            title: title, signedIn: true, who: principal.role.label, csrf: context.webSession?.csrf ?? "",
+            nav: nav.map { Link(href: $0.0, label: $0.1, current: $0.1 == section) })
+    }
+}
+
+extension Role {
+    /// How the web app names the role.
+    var label: String {
+        switch self {
+        case .admin: "Administrator"
+        case .trustExecutive: "Trust executive"
+        case .schoolLeader: "School leader"
+        case .researcher: "Researcher"
+        }
+    }
+}
+
+/// Headers of every web app page: a content security policy that allows only this server's own stylesheet,
+/// script and images (no inline script), no framing, forms posting only here, and referrers only to this site.
+struct WebHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var policy: String {
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        if response.headers[.contentSecurityPolicy] == nil { response.headers[.contentSecurityPolicy] = Self.policy }
+        // Not no-referrer: under it browsers send `Origin: null` with a form, and the app could not tell its own
+        // forms from another site's. Other sites still get nothing.
+        response.headers[.referrerPolicy] = "same-origin"
+        return response
+    }
+}
+
+/// Errors on the web app's pages are pages: the same classification as the API's problem+json (status, detail,
+/// field errors, Allow, Retry-After), shown as HTML with a way back.
+struct HTMLErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let problems: ProblemMiddleware<Context>
+    let renderer: WebRenderer
+    /// The page's chrome: signed out, or (inside the signed-in pages) the person's own.
+    let chrome: @Sendable (String, Context) -> Chrome
+
+    init(allowed: AllowedMethods, renderer: WebRenderer, chrome: @escaping @Sendable (String, Context) -> Chrome) {
+        self.problems = ProblemMiddleware(allowed: allowed)
+        self.renderer = renderer
+        self.chrome = chrome
+    }
+
+    struct View {
+        let chrome: Chrome
+        let status: Int
+        let heading: String
+        let detail: String
+        let requestID: String
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = try problems.problem(for: error, request: request, context: context)
+            let status = problem.status
+            let heading: String
+            switch status {
+            case .notFound: heading = "Page not found"
+            case .forbidden: heading = "You cannot do that"
+            case .methodNotAllowed: heading = "That cannot be done to this page"
+            case .serviceUnavailable: heading = "Sorry, the service is unavailable"
+            case .internalServerError: heading = "Sorry, there is a problem with the service"
+            default: heading = status.reasonPhrase
+            }
+            let detail =
+                status == .notFound
+                ? "If you typed the web address, check it is correct. If you followed a link, the page may belong to another trust, or it may have moved."
+                : problem.detail ?? status.reasonPhrase
+            var response = renderer.page(
+                "error", View(chrome: chrome(heading, context), status: Int(status.code), heading: heading, detail: detail, requestID: context.id),
+                status: status)
+            for field in problem.headers where field.name != .contentType { response.headers.append(field) }
+            return response
+        }
+    }
+}

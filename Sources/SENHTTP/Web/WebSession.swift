@@ -1,0 +1,161 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdAuth
+import Logging
+import SENCore
+import SENStore
+
+/// What a browser's session holds, on the server (web_sessions, by the SHA-256 of its id): the API token it was
+/// signed in with, by id and never by secret; the form token that every state-changing form must carry; and when
+/// it began, for the absolute timeout.
+public struct WebSession: Codable, Sendable, Equatable {
+    public var tokenID: TokenID
+    public var csrf: String
+    public var signedInAt: Date
+}
+
+/// How long sessions last and how their cookie is sent (Docs/web.md).
+public struct WebSessionSettings: Sendable {
+    /// A session not used for this long ends (SENSTAT_SESSION_IDLE_MINUTES, default 30).
+    public var idleTimeout: Duration
+    /// A session ends this long after sign-in however much it is used (SENSTAT_SESSION_HOURS, default 8).
+    public var absoluteTimeout: Duration
+    /// Behind TLS (SENSTAT_PUBLIC_URL starts with https://): the cookie is `__Host-senstat`, Secure. On plain
+    /// http (the local demo) a browser would drop a Secure cookie, so it is `senstat`, without.
+    public var secureCookie: Bool
+
+    public init(idleTimeout: Duration = .seconds(30 * 60), absoluteTimeout: Duration = .seconds(8 * 3600), secureCookie: Bool = false) {
+        self.idleTimeout = idleTimeout
+        self.absoluteTimeout = absoluteTimeout
+        self.secureCookie = secureCookie
+    }
+
+    public init(environment: [String: String]) {
+        self.init()
+        if let minutes = environment["SENSTAT_SESSION_IDLE_MINUTES"].flatMap(Int.init), minutes > 0 { idleTimeout = .seconds(minutes * 60) }
+        if let hours = environment["SENSTAT_SESSION_HOURS"].flatMap(Int.init), hours > 0 { absoluteTimeout = .seconds(hours * 3600) }
+        secureCookie = environment["SENSTAT_PUBLIC_URL"]?.lowercased().hasPrefix("https://") == true
+    }
+
+    var cookieName: String { secureCookie ? "__Host-senstat" : "senstat" }
+}
+
+/// Beginning, resolving and ending web sessions, on hummingbird-auth's `SessionStorage` over our PostgreSQL
+/// persist driver. Sign-in always makes a new id (the old one, if any, is deleted first), so an id planted before
+/// sign-in never becomes a signed-in session.
+struct WebSessions: Sendable {
+    let storage: SessionStorage<WebSession>
+    let settings: WebSessionSettings
+    let tokens: TokenStore
+
+    init(driver: any PersistDriver, settings: WebSessionSettings, tokens: TokenStore) {
+        self.settings = settings
+        self.tokens = tokens
+        self.storage = SessionStorage(
+            driver,
+            configuration: .init(
+                sessionCookieParameters: .init(name: settings.cookieName, path: "/", secure: settings.secureCookie, sameSite: .lax),
+                keyPrefix: "web."))
+    }
+
+    /// A new session for the token `tokenID`; returns the cookie that carries it.
+    func begin(tokenID: TokenID, replacing request: Request) async throws -> Cookie {
+        if storage.getId(request: request) != nil { _ = try? await storage.delete(request: request) }
+        let session = WebSession(tokenID: tokenID, csrf: Self.randomToken(), signedInAt: .now)
+        return try await storage.save(session: session, expiresIn: settings.idleTimeout)
+    }
+
+    /// Deletes the request's session; the cookie that clears it in the browser.
+    func end(_ request: Request) async throws -> Cookie? {
+        guard storage.getId(request: request) != nil else { return nil }
+        return try await storage.delete(request: request)
+    }
+
+    /// The cookie for session `id`, valid for `lifetime` (sent again when the idle timeout is extended).
+    func cookie(id: String, lifetime: Duration) -> Cookie {
+        Cookie(
+            name: settings.cookieName, value: id, expires: Date.now + TimeInterval(lifetime.components.seconds), path: "/",
+            secure: settings.secureCookie, httpOnly: true, sameSite: .lax)
+    }
+
+    /// A cookie that removes the session cookie from the browser.
+    func expiredCookie() -> Cookie {
+        Cookie(name: settings.cookieName, value: "", expires: Date(timeIntervalSince1970: 0), path: "/", secure: settings.secureCookie, httpOnly: true, sameSite: .lax)
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// Resolves the browser's session for the web app's signed-in pages: no session, an expired one (idle or
+/// absolute), or one whose token has been revoked or has expired goes to the sign-in page; otherwise the request
+/// continues as the token's principal, exactly as an API request with that token would. State-changing requests
+/// must come from this site (Origin, Sec-Fetch-Site) and carry the session's form token (`csrf`).
+struct WebSessionMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let sessions: WebSessions
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let settings = sessions.settings
+        let hadCookie = sessions.storage.getId(request: request) != nil
+        var loaded: (session: WebSession, ttl: Duration?)?
+        do {
+            loaded = try await sessions.storage.loadWithTTL(request: request)
+        } catch let error as SessionStorage<WebSession>.Error where error == .sessionInvalidType {
+            loaded = nil
+        }
+        guard let (session, ttl) = loaded else {
+            return signIn(request, clearCookie: hadCookie, reason: hadCookie ? "ended" : nil)
+        }
+        if Date.now.timeIntervalSince(session.signedInAt) > TimeInterval(settings.absoluteTimeout.components.seconds) {
+            _ = try? await sessions.storage.delete(request: request)
+            return signIn(request, clearCookie: true, reason: "ended")
+        }
+        guard let resolved = try await sessions.tokens.session(forTokenID: session.tokenID, logger: context.logger) else {
+            _ = try? await sessions.storage.delete(request: request)
+            return signIn(request, clearCookie: true, reason: "revoked")
+        }
+        var request = request
+        if request.method != .get && request.method != .head {
+            try WebForms.checkSameOrigin(request)
+            let form = try await WebForm.read(&request)
+            guard let sent = form["csrf"], BearerToken.constantTimeEqual(Array(sent.utf8), Array(session.csrf.utf8)) else {
+                throw APIError(.forbidden, "this form has expired or did not come from senstat; go back, reload the page and send it again")
+            }
+        }
+        var context = context
+        context.principal = resolved.principal
+        context.lastWritePosition = resolved.lastWritePosition
+        context.webSession = session
+        context.logger[metadataKey: "token_id"] = "\(resolved.principal.tokenID)"
+        context.logger[metadataKey: "role"] = "\(resolved.principal.role.rawValue)"
+        var response = try await next(request, context)
+        // Idle timeout: used within the last minute of a fresh window, nothing is written; otherwise the window
+        // starts again (a write at most once a minute per session), never past the absolute timeout.
+        if let left = ttl, left < settings.idleTimeout - .seconds(60), let id = sessions.storage.getId(request: request) {
+            let untilAbsolute = settings.absoluteTimeout - .seconds(Int64(Date.now.timeIntervalSince(session.signedInAt)))
+            let window = min(settings.idleTimeout, untilAbsolute)
+            if window > .zero {
+                try await sessions.storage.update(session: session, expiresIn: window, request: request)
+                response.headers[values: .setCookie].append(sessions.cookie(id: id, lifetime: window).description)
+            }
+        }
+        return response
+    }
+
+    /// To the sign-in page, coming back here afterwards (GET only).
+    func signIn(_ request: Request, clearCookie: Bool, reason: String?) -> Response {
+        var query: [String] = []
+        if request.method == .get, let path = WebForms.safeNext(request.uri.description) { query.append("next=" + WebForms.percentEncode(path)) }
+        if let reason { query.append("session=" + reason) }
+        var headers: HTTPFields = [.location: "/sign-in" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))]
+        if clearCookie { headers.append(HTTPField(name: .setCookie, value: sessions.expiredCookie().description)) }
+        return Response(status: .seeOther, headers: headers)
+    }
+}

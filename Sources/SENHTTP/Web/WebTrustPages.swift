@@ -1,0 +1,335 @@
+import Foundation
+import Hummingbird
+import SENAPI
+import SENCore
+import SENStore
+
+/// A trust executive's pages: this term at a glance, and the comparison of every school against its comparator.
+extension WebController {
+    /// Figures as the pages show them.
+    enum Show {
+        static func percent(_ rate: Double) -> String { String(format: "%.1f%%", rate * 100) }
+        static func pp(_ value: Double) -> String { (value > 0 ? "+" : value < 0 ? "−" : "") + String(format: "%.1f pp", abs(value)) }
+        static func interval(_ i: Interval) -> String { "\(percent(i.lower)) to \(percent(i.upper))" }
+        static func date(_ date: Date?) -> String {
+            guard let date else { return "" }
+            return date.formatted(.iso8601.year().month().day())
+        }
+        static func measure(_ measure: String) -> String { measure == "ehc_plan" ? "EHC plans" : "SEN support" }
+        static func term(_ text: String) -> String {
+            guard let term = AcademicTerm(text) else { return text }
+            let end = (term.startYear + 1) % 100
+            return "\(term.season.rawValue.capitalized) \(term.startYear)/\(end < 10 ? "0" : "")\(end)"
+        }
+        /// `state_funded_primary` → `state-funded primary`.
+        static func phase(_ raw: String) -> String {
+            raw.replacingOccurrences(of: "state_funded", with: "state-funded").replacingOccurrences(of: "_", with: " ")
+        }
+
+        /// A flag as text and symbol as well as colour: above (▲) or below (▼) the 99.8% or 95% limit.
+        struct Flag {
+            let text: String
+            let symbol: String
+            let tag: String
+            let outlier: Bool
+        }
+        static func flag(_ raw: String) -> Flag {
+            switch raw {
+            case "high_99_8": Flag(text: "Above 99.8% limit", symbol: "▲▲", tag: "red", outlier: true)
+            case "high_95": Flag(text: "Above 95% limit", symbol: "▲", tag: "orange", outlier: true)
+            case "low_95": Flag(text: "Below 95% limit", symbol: "▼", tag: "blue", outlier: true)
+            case "low_99_8": Flag(text: "Below 99.8% limit", symbol: "▼▼", tag: "purple", outlier: true)
+            default: Flag(text: "Within limits", symbol: "", tag: "grey", outlier: false)
+            }
+        }
+
+        static func status(_ raw: String) -> (text: String, tag: String) {
+            switch raw {
+            case "approved": ("Approved", "green")
+            case "submitted": ("Sent", "blue")
+            case "late": ("Sent late", "orange")
+            case "missing": ("Not sent", "red")
+            default: (raw, "grey")
+            }
+        }
+    }
+
+    struct TermOption {
+        let value: String
+        let label: String
+        let selected: Bool
+    }
+
+    func termOptions(selected: AcademicTerm) -> [TermOption] {
+        let latest = max(AcademicTerm.current(on: todayUTC()) ?? selected, selected)
+        return latest.lastTerms(9).reversed().map { TermOption(value: $0.description, label: Show.term($0.description), selected: $0 == selected) }
+    }
+
+    /// The term a page shows: `?term=`, or else the latest of the last nine terms in which any school of the
+    /// trust sent a return (the current term when none has).
+    func chosenTerm(_ request: Request, trust: TrustID, context: some AuthenticatedRequestContext) async throws -> AcademicTerm {
+        if let text = request.uri.queryParameters.get("term"), !text.isEmpty { return try parseTerm(text) }
+        let current = AcademicTerm.current(on: todayUTC())!
+        let terms = current.lastTerms(9)
+        let history = try await benchmarks.history(trust: trust, terms: terms, logger: context.logger)
+        let sent = Set(history.values.flatMap { $0.keys })
+        return terms.last { sent.contains($0) } ?? current
+    }
+
+    // MARK: This term
+
+    struct TrustHomeView {
+        struct SchoolRow { let urn: Int; let name: String; let phase: String; let status: String; let tag: String; let updated: String; let term: String }
+        struct Flagged { let urn: Int; let name: String; let sentence: String; let flag: Show.Flag }
+        struct Total { let label: String; let count: Int; let tag: String }
+        let chrome: Chrome
+        let trustID: String
+        let term: String
+        let termLabel: String
+        let terms: [TermOption]
+        let deadline: String
+        let totals: [Total]
+        let schools: [SchoolRow]
+        let flagged: [Flagged]
+        let noFlags: Bool
+        let comparedCount: Int
+        let pooled: [String]
+        let changes: [String]
+        let noReturns: Bool
+    }
+
+    @Sendable func trustHome(_ request: Request, context: TrustContext) async throws -> Response {
+        let term = try await chosenTerm(request, trust: context.trust, context: context)
+        let rows = try await returns.completeness(trust: context.trust, term: term, logger: context.logger)
+        let completeness = Completeness(trust: context.trust, term: term, rows: rows)
+        var flagged: [TrustHomeView.Flagged] = []
+        var pooled: [String] = []
+        var changes: [String] = []
+        var compared = 0
+        let anySent = completeness.schools.contains { $0.status != "missing" }
+        if anySent {
+            for measure in Provision.allCases {
+                let comparison = try await benchmark.compare(term: term, level: .national, measure: measure, context: context)
+                compared = max(compared, comparison.schools.count + comparison.specialistSchools.count)
+                for row in comparison.schools + comparison.specialistSchools where Show.flag(row.flag).outlier {
+                    flagged.append(.init(urn: row.urn, name: row.name, sentence: Self.explain(row, measure: comparison.measure), flag: Show.flag(row.flag)))
+                }
+                pooled.append(Self.explainPooled(comparison))
+                if let change = comparison.pooledChange {
+                    changes.append(
+                        "\(Show.measure(comparison.measure)) across the trust: \(Show.pp(change.differencePP)) since \(Show.term(change.fromTerm)) (\(Show.percent(change.fromRate)) then); "
+                            + (change.significant ? "a real change (the 95% interval, \(Show.pp(change.interval95PP.lower)) to \(Show.pp(change.interval95PP.upper)), excludes no change)." : "within what chance alone would give."))
+                }
+                for row in comparison.schools + comparison.specialistSchools {
+                    if let change = row.change, change.significant {
+                        changes.append("\(row.name): \(Show.measure(comparison.measure)) \(Show.pp(change.differencePP)) since \(Show.term(change.fromTerm)), a real change.")
+                    }
+                }
+            }
+        }
+        let labels = [("submitted", "Sent", "blue"), ("late", "Sent late", "orange"), ("approved", "Approved", "green"), ("missing", "Not sent", "red")]
+        let view = TrustHomeView(
+            chrome: Chrome("This term", context, section: "This term"),
+            trustID: context.trust.uuidString, term: term.description, termLabel: Show.term(term.description), terms: termOptions(selected: term),
+            deadline: term.deadline.description,
+            totals: labels.map { .init(label: $0.1, count: completeness.totals[$0.0] ?? 0, tag: $0.2) },
+            schools: completeness.schools.map {
+                let status = Show.status($0.status)
+                return .init(urn: $0.urn, name: $0.name, phase: Show.phase($0.phase), status: status.text, tag: status.tag, updated: Show.date($0.updatedAt), term: term.description)
+            },
+            flagged: flagged, noFlags: anySent && flagged.isEmpty, comparedCount: compared, pooled: pooled, changes: changes, noReturns: !anySent)
+        return renderer.page("trust-home", view)
+    }
+
+    /// One line a trust executive can read: the school's rate, what its comparator predicts, and which limit it is
+    /// outside.
+    static func explain(_ row: ComparisonRow, measure: String) -> String {
+        let what = measure == "ehc_plan" ? "with an EHC plan" : "on SEN support"
+        let direction = row.rate > row.comparator.rate ? "higher" : "lower"
+        let strength =
+            row.flag.hasSuffix("99_8")
+            ? "outside the 99.8% limits: a difference this large would arise by chance about once in 500 schools"
+            : "outside the 95% limits (but inside 99.8%): worth a look, as one school in 20 would be by chance"
+        return "\(Show.percent(row.rate)) of pupils \(what) (\(row.count) of \(row.pupilsOnRoll)), \(direction) than the \(Show.percent(row.comparator.rate)) of \(Show.phase(row.comparator.phase)) schools \(row.comparator.level == "national" ? "nationally" : "in \(row.comparator.area)"); \(strength)."
+    }
+
+    static func explainPooled(_ c: Comparison) -> String {
+        let rate = c.pooled["rate"] ?? 0
+        let what = Show.measure(c.measure)
+        guard let s = c.standardised else {
+            return "\(what): \(Show.percent(rate)) across the trust's schools that sent a return."
+        }
+        let verdict =
+            switch s.verdict {
+            case "above": "more than the national rates predict for schools like the trust's"
+            case "below": "fewer than the national rates predict for schools like the trust's"
+            default: "in line with what the national rates predict for schools like the trust's"
+            }
+        return "\(what): \(Show.percent(rate)) across the trust; \(s.observed) pupils against \(String(format: "%.0f", s.expected)) expected from each school's comparator (ratio \(String(format: "%.2f", s.ratio)), 95% interval \(String(format: "%.2f", s.interval95.lower)) to \(String(format: "%.2f", s.interval95.upper))): \(verdict)."
+    }
+
+    // MARK: Comparison
+
+    struct ComparisonView {
+        struct Row {
+            let urn: Int; let name: String; let phase: String; let pupils: Int; let count: Int; let rate: String; let interval: String
+            let comparator: String; let difference: String; let ratio: String; let flag: Show.Flag
+        }
+        struct Option { let value: String; let label: String; let selected: Bool }
+        struct Column { let key: String; let label: String; let href: String; let sort: String; let numeric: Bool }
+        let chrome: Chrome
+        let trustID: String
+        let termLabel: String
+        let measureLabel: String
+        let terms: [TermOption]
+        let measures: [Option]
+        let comparators: [Option]
+        let columns: [Column]
+        let rows: [Row]
+        let hasRows: Bool
+        let funnel: String
+        let svgHref: String
+        let csvHref: String
+        let notCompared: [NotCompared]
+        let missing: [MissingSchool]
+        let hasNotCompared: Bool
+        let hasMissing: Bool
+        let pooled: String
+    }
+
+    func comparisonQuery(_ request: Request, _ context: TrustContext) async throws -> (AcademicTerm, ComparatorLevel, Provision) {
+        let term = try await chosenTerm(request, trust: context.trust, context: context)
+        let query = request.uri.queryParameters
+        guard let level = ComparatorLevel(rawValue: query.get("comparator") ?? "national") else {
+            throw APIError(.badRequest, "comparator must be national, regional or la")
+        }
+        guard let measure = Provision(rawValue: query.get("measure") ?? "sen_support") else {
+            throw APIError(.badRequest, "measure must be sen_support or ehc_plan")
+        }
+        return (term, level, measure)
+    }
+
+    @Sendable func comparisonPage(_ request: Request, context: TrustContext) async throws -> Response {
+        let (term, level, measure) = try await comparisonQuery(request, context)
+        let c = try await benchmark.compare(term: term, level: level, measure: measure, context: context)
+        let sort = request.uri.queryParameters.get("sort") ?? "name"
+        let descending = sort.hasPrefix("-")
+        let key = descending ? String(sort.dropFirst()) : sort
+        var rows = c.schools + c.specialistSchools
+        let orders: [String: (ComparisonRow, ComparisonRow) -> Bool] = [
+            "name": { $0.name.localizedCaseInsensitiveCompare($1.name) == .orderedAscending },
+            "pupils": { $0.pupilsOnRoll < $1.pupilsOnRoll },
+            "rate": { $0.rate < $1.rate },
+            "difference": { $0.differencePP < $1.differencePP },
+            "ratio": { $0.ratio.ratio < $1.ratio.ratio },
+            "z": { $0.z < $1.z },
+        ]
+        if let order = orders[key] { rows.sort { descending ? order($1, $0) : order($0, $1) } }
+        let base = "/trusts/\(context.trust)/comparison?term=\(term)&measure=\(measure.rawValue)&comparator=\(level.rawValue)"
+        let columns = [("name", "School", false), ("pupils", "Pupils on roll", true), ("rate", "Rate", true), ("difference", "Difference from comparator", true), ("ratio", "Observed ÷ expected", true), ("z", "Flag", true)].map { column in
+            let current = key == column.0
+            return ComparisonView.Column(
+                key: column.0, label: column.1, href: base + "&sort=" + (current && !descending ? "-" : "") + column.0,
+                sort: current ? (descending ? "descending" : "ascending") : "none", numeric: column.2)
+        }
+        let query = "term=\(term)&measure=\(measure.rawValue)&comparator=\(level.rawValue)"
+        let view = ComparisonView(
+            chrome: Chrome("Comparison", context, section: "Comparison"), trustID: context.trust.uuidString,
+            termLabel: Show.term(term.description), measureLabel: Show.measure(measure.rawValue), terms: termOptions(selected: term),
+            measures: Provision.allCases.map { .init(value: $0.rawValue, label: Show.measure($0.rawValue), selected: $0 == measure) },
+            comparators: [(ComparatorLevel.national, "National"), (.regional, "Region"), (.la, "Local authority")].map {
+                .init(value: $0.0.rawValue, label: $0.1, selected: $0.0 == level)
+            },
+            columns: columns,
+            rows: rows.map {
+                .init(
+                    urn: $0.urn, name: $0.name, phase: Show.phase($0.phase), pupils: $0.pupilsOnRoll, count: $0.count, rate: Show.percent($0.rate),
+                    interval: Show.interval($0.wilson95), comparator: "\(Show.percent($0.comparator.rate)) (\(Show.phase($0.comparator.phase)), \($0.comparator.area))",
+                    difference: Show.pp($0.differencePP), ratio: String(format: "%.2f", $0.ratio.ratio), flag: Show.flag($0.flag))
+            },
+            hasRows: !rows.isEmpty,
+            funnel: rows.isEmpty ? "" : Self.inline(benchmark.funnel(c, view: .ratio), trust: context.trust),
+            svgHref: "/trusts/\(context.trust)/funnel.svg?" + query, csvHref: "/trusts/\(context.trust)/comparison.csv?" + query,
+            notCompared: c.notCompared, missing: c.missing, hasNotCompared: !c.notCompared.isEmpty, hasMissing: !c.missing.isEmpty,
+            pooled: Self.explainPooled(c))
+        return renderer.page("comparison", view)
+    }
+
+    /// The funnel plot for a page: the API's SVG, with a title the page's heading already gives dropped of its
+    /// XML prolog.
+    static func inline(_ svg: String, trust: TrustID) -> String {
+        var text = svg
+        if text.hasPrefix("<?xml"), let end = text.range(of: "?>") { text = String(text[end.upperBound...]) }
+        return text
+    }
+
+    @Sendable func comparisonCSV(_ request: Request, context: TrustContext) async throws -> Response {
+        let (term, level, measure) = try await comparisonQuery(request, context)
+        let c = try await benchmark.compare(term: term, level: level, measure: measure, context: context)
+        return csvResponse(benchmark.comparisonCSV(c), name: "comparison-\(c.term)-\(c.measure).csv")
+    }
+}
+
+// MARK: Import of many schools' returns
+
+extension WebController {
+    struct ImportView {
+        struct Problem { let row: String; let column: String; let message: String }
+        struct Warning { let urn: Int; let row: Int; let message: String }
+        let chrome: Chrome
+        let trustID: String
+        let terms: [TermOption]
+        let key: String
+        let error: String?
+        let problems: [Problem]
+        let hasProblems: Bool
+        let done: Bool
+        let summary: String
+        let warnings: [Warning]
+        let hasWarnings: Bool
+        let columns: String
+    }
+
+    func importView(
+        _ context: TrustContext, term: AcademicTerm?, error: String? = nil, problems: [ImportView.Problem] = [], receipt: ImportResult? = nil
+    ) -> ImportView {
+        let current = AcademicTerm.current(on: todayUTC())!
+        let selected = term ?? current
+        let summary = receipt.map {
+            "\($0.rows) row\($0.rows == 1 ? "" : "s") for \(Show.term($0.term)): \($0.created) new, \($0.amended) amended, \($0.unchanged) unchanged\($0.late ? " (after the deadline, so marked late)" : "")."
+        }
+        return ImportView(
+            chrome: Chrome("Import returns", context, section: "Import"), trustID: context.trust.uuidString,
+            terms: current.lastTerms(3).reversed().map { TermOption(value: $0.description, label: Show.term($0.description), selected: $0 == selected) },
+            key: WebSessions.randomToken(), error: error, problems: problems, hasProblems: !problems.isEmpty, done: receipt != nil,
+            summary: summary ?? "", warnings: receipt?.warnings.map { .init(urn: $0.urn, row: $0.row, message: $0.message) } ?? [],
+            hasWarnings: !(receipt?.warnings.isEmpty ?? true),
+            columns: (["urn"] + ReturnField.all.prefix(3).map(\.key)).joined(separator: ","))
+    }
+
+    @Sendable func importPage(_ request: Request, context: TrustContext) async throws -> Response {
+        renderer.page("import", importView(context, term: nil))
+    }
+
+    /// The CSV upload: the API's import, keyed by a one-off key the page carried, so sending the form twice imports
+    /// once.
+    @Sendable func importReturns(_ request: Request, context: TrustContext) async throws -> Response {
+        var request = request
+        let form = try await WebForm.read(&request)
+        let term = try parseTerm(form["term"])
+        guard let file = form.files["file"], !file.text.isEmpty else {
+            return renderer.page("import", importView(context, term: term, error: "Choose a CSV file of returns"), status: .unprocessableContent)
+        }
+        guard let key = form["key"], !key.isEmpty, key.count <= 200 else { throw APIError(.badRequest, "the form has no import key; reload the page") }
+        do {
+            let result = try await returnImport.importCSV(Array(file.text.utf8), term: term, key: key, context: context)
+            return renderer.page("import", importView(context, term: term, receipt: result.responseGenerator))
+        } catch let error as APIError where error.status == .unprocessableContent {
+            let problems = error.errors.map {
+                ImportView.Problem(row: $0.row.map(String.init) ?? "", column: $0.column ?? "", message: ReturnFormView.capitalised($0.message))
+            }
+            return renderer.page(
+                "import", importView(context, term: term, error: ReturnFormView.capitalised(error.detail), problems: problems), status: .unprocessableContent)
+        }
+    }
+}

@@ -1,0 +1,286 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import SENAPI
+import SENCore
+import SENHTTP
+import SENStore
+import SENTestSupport
+import Testing
+
+/// A browser's view of the web app, without the browser: its cookie, and the form token of the last page.
+struct WebVisitor {
+    let client: any TestClientProtocol
+    var cookie: String?
+    var csrf: String?
+
+    init(_ client: any TestClientProtocol) { self.client = client }
+
+    /// Signs in with an API token as the sign-in form does; returns the answer (a redirect when it worked).
+    @discardableResult
+    mutating func signIn(_ token: String, planted: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .origin: "http://localhost"]
+        if let planted { headers[.cookie] = "senstat=\(planted)" }
+        let response = try await client.execute(
+            uri: "/sign-in", method: .post, headers: headers, body: ByteBuffer(string: "token=\(token)&next="))
+        if let set = response.headers[.setCookie], let value = Self.cookieValue(set) { cookie = value }
+        return response
+    }
+
+    mutating func get(_ path: String) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let cookie { headers[.cookie] = "senstat=\(cookie)" }
+        let response = try await client.execute(uri: path, method: .get, headers: headers, body: nil)
+        if let token = Self.formToken(response.text) { csrf = token }
+        return response
+    }
+
+    /// Posts a form as a page of this site would (with the page's token unless `csrf` says otherwise).
+    func post(_ path: String, _ fields: [(String, String)], csrf: String?? = nil, origin: String? = "http://localhost", site: String? = nil)
+        async throws -> TestResponse
+    {
+        var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        if let origin { headers[.origin] = origin }
+        if let site { headers[HTTPField.Name("Sec-Fetch-Site")!] = site }
+        if let cookie { headers[.cookie] = "senstat=\(cookie)" }
+        var all = fields
+        if let token = csrf ?? self.csrf { all.append(("csrf", token)) }
+        let body = all.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        return try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    static func cookieValue(_ header: String) -> String? {
+        guard header.hasPrefix("senstat=") else { return nil }
+        return String(header.dropFirst("senstat=".count).prefix { $0 != ";" })
+    }
+
+    static func formToken(_ html: String) -> String? {
+        guard let range = html.range(of: #"name="csrf" value=""#) else { return nil }
+        let rest = html[range.upperBound...]
+        return String(rest.prefix { $0 != "\"" })
+    }
+}
+
+@Suite struct WebAppTests {
+    static let openTerm = AcademicTerm.current(on: CalendarDate.todayUTC())!
+
+    @Test func signInMakesANewSessionAndAPlantedIdNeverBecomesOne() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.load(db)
+            try await withApp(db) { client in
+                var visitor = WebVisitor(client)
+                let first = try await visitor.get("/")
+                #expect(first.status == .seeOther && first.headers[.location] == "/sign-in?next=/")
+
+                let planted = "attacker-chosen-session-id"
+                let signedIn = try await visitor.signIn(fixture.tokens["trust_executive"]!.token, planted: planted)
+                #expect(signedIn.status == .seeOther && signedIn.headers[.location] == "/")
+                let setCookie = try #require(signedIn.headers[.setCookie])
+                #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/"))
+                let id = try #require(visitor.cookie)
+                #expect(id != planted && id.count >= 40)
+
+                // The planted id is not a session.
+                var attacker = WebVisitor(client)
+                attacker.cookie = planted
+                #expect(try await attacker.get("/").headers[.location]?.hasPrefix("/sign-in") == true)
+
+                let home = try await visitor.get("/")
+                #expect(home.status == .seeOther && home.headers[.location] == "/trusts/\(fixture.trustA.id)")
+                let page = try await visitor.get("/trusts/\(fixture.trustA.id)")
+                #expect(page.status == .ok)
+                #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(page.headers[.cacheControl] == "no-store")
+                #expect(page.headers[.xContentTypeOptionsTest] == "nosniff")
+                #expect(page.headers[.referrerPolicyTest] == "same-origin")
+                let policy = try #require(page.headers[.contentSecurityPolicy])
+                #expect(policy.contains("frame-ancestors 'none'") && policy.contains("script-src 'self'") && !policy.contains("unsafe"))
+                #expect(page.text.contains("Moorside Primary Academy"))
+            }
+            // Only the digest of the id is stored.
+            let stored = try await db.adminSQL("SELECT encode(key_digest, 'hex'), value::text FROM web_sessions")
+            #expect(stored.count == 1)
+            #expect(stored[0][1]?.contains("attacker") == false)
+        }
+    }
+
+    @Test func aFormWithoutTheSessionsTokenOrFromAnotherSiteChangesNothing() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.withReturns(db)
+            let urn = fixture.ownSchool.urn
+            let term = "2025-26-summer"
+            try await withApp(db) { client in
+                var visitor = WebVisitor(client)
+                try await visitor.signIn(fixture.tokens["trust_executive"]!.token)
+                let page = try await visitor.get("/schools/\(urn)/returns/\(term)")
+                #expect(page.status == .ok && page.text.contains("Approve and lock"))
+                let path = "/schools/\(urn)/returns/\(term)/approve"
+                #expect(try await visitor.post(path, [], csrf: .some(nil)).status == .forbidden, "no token")
+                #expect(try await visitor.post(path, [], csrf: "forged").status == .forbidden, "a wrong token")
+                #expect(try await visitor.post(path, [], origin: "https://evil.example").status == .forbidden, "another origin")
+                #expect(try await visitor.post(path, [], origin: "null").status == .forbidden, "an opaque origin")
+                #expect(try await visitor.post(path, [], site: "cross-site").status == .forbidden, "a cross-site request")
+                let api = try await client.execute(
+                    uri: "/v1/schools/\(urn)/sen-returns/\(term)", method: .get, headers: fixture.headers("trust_executive"), body: nil)
+                #expect(try api.decode(ReturnBody.self).status == "submitted", "none of them approved the return")
+
+                let approved = try await visitor.post(path, [])
+                #expect(approved.status == .seeOther && approved.headers[.location]?.hasSuffix("?done=approved") == true)
+                let after = try await client.execute(
+                    uri: "/v1/schools/\(urn)/sen-returns/\(term)", method: .get, headers: fixture.headers("trust_executive"), body: nil)
+                #expect(try after.decode(ReturnBody.self).status == "approved")
+            }
+        }
+    }
+
+    @Test func signOutEndsTheSessionAndRevokingTheTokenEndsItsSessions() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.load(db)
+            try await withApp(db) { client in
+                var visitor = WebVisitor(client)
+                try await visitor.signIn(fixture.tokens["school_leader"]!.token)
+                let old = visitor.cookie
+                #expect(try await visitor.get("/schools/\(fixture.ownSchool.urn)").status == .ok)
+                let out = try await visitor.post("/sign-out", [])
+                #expect(out.status == .seeOther && out.headers[.location] == "/sign-in?session=signed-out")
+                #expect(out.headers[.setCookie]?.contains("Expires=") == true)
+                var replay = WebVisitor(client)
+                replay.cookie = old
+                #expect(try await replay.get("/schools/\(fixture.ownSchool.urn)").headers[.location]?.hasPrefix("/sign-in") == true)
+
+                var other = WebVisitor(client)
+                try await other.signIn(fixture.tokens["trust_executive"]!.token)
+                #expect(try await other.get("/trusts/\(fixture.trustA.id)").status == .ok)
+                _ = try await db.adminSQL("UPDATE api_tokens SET revoked_at = now() WHERE label = 'demo:trust_executive'")
+                let revoked = try await other.get("/trusts/\(fixture.trustA.id)")
+                #expect(revoked.status == .seeOther && revoked.headers[.location]?.contains("session=revoked") == true)
+            }
+            #expect(try await db.adminSQL("SELECT count(*) FROM web_sessions") == [["0"]], "signed out and revoked sessions are deleted")
+        }
+    }
+
+    @Test func sessionsEndWhenIdleAndAtTheAbsoluteLimit() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.load(db)
+            let token = fixture.tokens["school_leader"]!.token
+            let school = "/schools/\(fixture.ownSchool.urn)"
+            try await withApp(db, web: WebSessionSettings(idleTimeout: .seconds(1), absoluteTimeout: .seconds(3600))) { client in
+                var visitor = WebVisitor(client)
+                try await visitor.signIn(token)
+                #expect(try await visitor.get(school).status == .ok)
+                try await Task.sleep(for: .milliseconds(1500))
+                #expect(try await visitor.get(school).headers[.location]?.hasPrefix("/sign-in") == true, "idle for longer than the idle timeout")
+            }
+            try await withApp(db, web: WebSessionSettings(idleTimeout: .seconds(600), absoluteTimeout: .seconds(1))) { client in
+                var visitor = WebVisitor(client)
+                try await visitor.signIn(token)
+                #expect(try await visitor.get(school).status == .ok)
+                try await Task.sleep(for: .milliseconds(2100))
+                let ended = try await visitor.get(school)
+                #expect(ended.headers[.location]?.contains("session=ended") == true, "past the absolute timeout, however active")
+            }
+        }
+    }
+
+    @Test func anotherTrustsPagesAreNotFoundPages() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.withReturns(db)
+            try await withApp(db) { client in
+                var executive = WebVisitor(client)
+                try await executive.signIn(fixture.tokens["trust_executive"]!.token)
+                for path in [
+                    "/trusts/\(fixture.trustB.id)", "/trusts/\(fixture.trustB.id)/comparison", "/trusts/\(fixture.trustB.id)/comparison.csv",
+                    "/schools/\(fixture.foreignSchool.urn)", "/schools/\(fixture.foreignSchool.urn)/returns/2025-26-summer",
+                ] {
+                    let page = try await executive.get(path)
+                    #expect(page.status == .notFound, "\(path)")
+                    #expect(page.text.contains("Page not found") && page.headers[.contentType] == "text/html; charset=utf-8", "\(path)")
+                    #expect(!page.text.contains(fixture.foreignSchool.name), "\(path)")
+                }
+                var leader = WebVisitor(client)
+                try await leader.signIn(fixture.tokens["school_leader"]!.token)
+                #expect(try await leader.get("/schools/\(fixture.siblingSchool.urn)").status == .notFound, "a school of the trust that is not theirs")
+                #expect(try await leader.get("/trusts/\(fixture.trustA.id)").status == .forbidden, "a school leader has no trust pages")
+            }
+        }
+    }
+
+    @Test func theReturnFormShowsEveryErrorStoresNothingAndHandlesAConcurrentEdit() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.load(db)
+            let urn = fixture.ownSchool.urn
+            let path = "/schools/\(urn)/returns/\(Self.openTerm)"
+            try await withApp(db) { client in
+                var leader = WebVisitor(client)
+                try await leader.signIn(fixture.tokens["school_leader"]!.token)
+                let form = try await leader.get(path + "/edit")
+                #expect(form.status == .ok && form.text.contains(#"name="primary_need.SEMH.sen_support""#))
+                let wrong = try await leader.post(
+                    path + "/edit", [("version", ""), ("pupils_on_roll", "300"), ("sen_support", "400"), ("ehc_plan", "many")])
+                #expect(wrong.status == .unprocessableContent)
+                #expect(wrong.text.contains("There is a problem"))
+                #expect(wrong.text.contains(##"href="#f-sen_support""##) && wrong.text.contains(##"href="#f-ehc_plan""##), "both errors, linked to their fields")
+                #expect(wrong.text.contains(#"value="many""#), "what was typed is kept")
+                let missing = try await client.execute(uri: "/v1\(path.replacingOccurrences(of: "/returns/", with: "/sen-returns/"))", method: .get, headers: fixture.headers("school_leader"), body: nil)
+                #expect(missing.status == .notFound, "nothing was stored")
+
+                let saved = try await leader.post(path + "/edit", [("version", ""), ("pupils_on_roll", "300"), ("sen_support", "40"), ("ehc_plan", "9")])
+                #expect(saved.status == .seeOther && saved.headers[.location] == path + "?done=saved")
+                // Someone else amends it (through the API) while the leader has version 1 open.
+                var executive = WebVisitor(client)
+                try await executive.signIn(fixture.tokens["trust_executive"]!.token)
+                _ = try await executive.get(path + "/edit")
+                let theirs = try await executive.post(path + "/edit", [("version", "1"), ("pupils_on_roll", "300"), ("sen_support", "44"), ("ehc_plan", "9")])
+                #expect(theirs.status == .seeOther)
+                let conflict = try await leader.post(path + "/edit", [("version", "1"), ("pupils_on_roll", "301"), ("sen_support", "40"), ("ehc_plan", "9")])
+                #expect(conflict.status == .conflict)
+                #expect(conflict.text.contains("Someone else saved this return") && conflict.text.contains("40 → 44"))
+                #expect(conflict.text.contains(#"name="version" value="2""#) && conflict.text.contains(#"value="301""#), "redo over the new version, with what was typed")
+                let redone = try await leader.post(path + "/edit", [("version", "2"), ("pupils_on_roll", "301"), ("sen_support", "40"), ("ehc_plan", "9")])
+                #expect(redone.status == .seeOther)
+
+                // Approved: the leader can no longer change it.
+                #expect(try await executive.post(path + "/approve", []).status == .seeOther)
+                let locked = try await leader.post(path + "/edit", [("version", "3"), ("pupils_on_roll", "1"), ("sen_support", "0"), ("ehc_plan", "0")])
+                #expect(locked.status == .conflict && locked.text.contains("approved"))
+                let page = try await leader.get(path)
+                #expect(page.text.contains("Approved") && !page.text.contains("Amend the return"))
+            }
+            let versions = try await db.adminSQL("SELECT max(version)::text FROM sen_return_versions WHERE urn = $1", [String(urn)])
+            #expect(versions == [["3"]])
+        }
+    }
+
+    @Test func aCSVImportWithABadRowShowsItAndStoresNothing() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.load(db)
+            try await withApp(db) { client in
+                var executive = WebVisitor(client)
+                try await executive.signIn(fixture.tokens["trust_executive"]!.token)
+                let page = try await executive.get("/trusts/\(fixture.trustA.id)/import")
+                let key = try #require(page.text.range(of: #"name="key" value=""#).map { String(page.text[$0.upperBound...].prefix { $0 != "\"" }) })
+                let boundary = "----senstat-test"
+                let csv = "urn,pupils_on_roll,sen_support,ehc_plan\n\(fixture.siblingSchool.urn),300,40,5\n\(fixture.ownSchool.urn),abc,10,2\n"
+                var body = ""
+                for (name, value) in [("csrf", executive.csrf!), ("key", key), ("term", Self.openTerm.description)] {
+                    body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
+                }
+                body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"returns.csv\"\r\nContent-Type: text/csv\r\n\r\n\(csv)\r\n--\(boundary)--\r\n"
+                let answer = try await client.execute(
+                    uri: "/trusts/\(fixture.trustA.id)/import", method: .post,
+                    headers: [.contentType: "multipart/form-data; boundary=\(boundary)", .cookie: "senstat=\(executive.cookie!)", .origin: "http://localhost"],
+                    body: ByteBuffer(string: body))
+                #expect(answer.status == .unprocessableContent)
+                #expect(answer.text.contains("<td class=\"numeric\">3</td><td><code>pupils_on_roll</code></td>"), "row 3, column pupils_on_roll")
+            }
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["0"]], "nothing was stored")
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let xContentTypeOptionsTest = HTTPField.Name("X-Content-Type-Options")!
+    static let referrerPolicyTest = HTTPField.Name("Referrer-Policy")!
+}

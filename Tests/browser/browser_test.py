@@ -1,0 +1,269 @@
+"""The web app as people use it, in a real Chromium (Debian's chromium and chromium-driver, driven by Selenium).
+
+Run by Tests/browser/run, which starts `senstat-server --demo` on a fresh data directory on loopback and stops it.
+Every page of every role is checked with axe-core (WCAG 2.2 AA rules: no violations) and photographed at 1280 and
+375 px wide into the screenshot folder. Exits non-zero on the first failed check, saying which.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def axe_source():
+    """axe-core as shipped inside the axe-playwright-python wheel (only its script is used)."""
+    spec = importlib.util.find_spec("axe_playwright_python")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("axe-playwright-python is not installed (Tests/browser/requirements.txt)")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "axe.min.js")
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+class Failure(Exception):
+    pass
+
+
+class Browser:
+    def __init__(self, base, shots):
+        self.base = base.rstrip("/")
+        self.shots = shots
+        self.axe = axe_source()
+        self.pages_checked = []
+        options = Options()
+        options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+        for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
+                    "--disable-extensions", "--no-first-run", "--password-store=basic"]:
+            options.add_argument(arg)
+        service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+        self.driver = webdriver.Chrome(service=service, options=options)
+        self.driver.set_page_load_timeout(30)
+
+    def close(self):
+        self.driver.quit()
+
+    # Navigation
+
+    def go(self, path):
+        self.driver.get(self.base + path)
+
+    def path(self):
+        url = self.driver.current_url
+        return url[len(self.base):] if url.startswith(self.base) else url
+
+    def h1(self):
+        return self.driver.find_element(By.TAG_NAME, "h1").text
+
+    def text(self):
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+    def follow(self, element):
+        """Clicks a link or a submit button and waits for the next page to load."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def click_button(self, label):
+        for button in self.driver.find_elements(By.TAG_NAME, "button"):
+            if button.text.strip() == label:
+                self.follow(button)
+                return
+        raise Failure(f"no button '{label}' on {self.path()}")
+
+    def click_link(self, label):
+        for link in self.driver.find_elements(By.TAG_NAME, "a"):
+            if link.text.strip() == label:
+                self.follow(link)
+                return
+        raise Failure(f"no link '{label}' on {self.path()}")
+
+    def fill(self, field_id, value):
+        element = self.driver.find_element(By.ID, field_id)
+        element.clear()
+        element.send_keys(value)
+
+    # Checks
+
+    def check(self, condition, message):
+        if not condition:
+            self.screenshot("FAILED")
+            raise Failure(f"{message} (at {self.path()})")
+        print(f"  ok: {message}")
+
+    def page(self, name):
+        """axe-core on the page as it is (zero violations of the WCAG 2.2 AA rules), and its screenshots."""
+        self.driver.execute_script(self.axe)
+        result = self.driver.execute_async_script(
+            "var done = arguments[arguments.length - 1];"
+            "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}}).then(function (r) { done(r.violations); })"
+            ".catch(function (e) { done([{id: 'axe-error', help: String(e), nodes: []}]); });",
+            AXE_TAGS)
+        if result:
+            for v in result:
+                targets = [n.get("target") for n in v.get("nodes", [])][:5]
+                print(f"  axe violation on {name}: {v['id']}: {v.get('help')} {targets}")
+            self.screenshot(name)
+            raise Failure(f"{len(result)} axe violation(s) on {name} ({self.path()})")
+        self.screenshot(name)
+        self.pages_checked.append(name)
+        print(f"  ok: {name}: no axe violations ({self.path()})")
+
+    def screenshot(self, name):
+        if not self.shots:
+            return
+        for width in (1280, 375):
+            self.driver.set_window_size(width, 900)
+            height = self.driver.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+            self.driver.set_window_size(width, min(max(int(height) + 120, 600), 8000))
+            self.driver.save_screenshot(os.path.join(self.shots, f"{name}-{width}.png"))
+        self.driver.set_window_size(1280, 900)
+
+    # People
+
+    def sign_in_as(self, label_prefix):
+        self.go("/sign-in")
+        for button in self.driver.find_elements(By.CSS_SELECTOR, ".demo-list button"):
+            if button.text.startswith(label_prefix):
+                self.follow(button)
+                return
+        raise Failure(f"no demo sign-in for '{label_prefix}'")
+
+    def sign_out(self):
+        self.click_button("Sign out")
+
+
+def run(b, tokens):
+    leader_urn = tokens["school_leader"]["urns"][0]
+    trust = tokens["trust_executive"]["trust_id"]
+    other_trust = tokens["other_trust_executive"]["trust_id"]
+    other_urn = tokens["other_trust_executive"]["urns"][0]
+    siblings = [u for u in tokens["trust_executive"]["urns"] if u != leader_urn]
+    sibling_urn = siblings[0]
+
+    print("signed out")
+    b.go("/")
+    b.check(b.path().startswith("/sign-in"), "a signed-out visitor is sent to sign in")
+    b.page("sign-in")
+    b.fill("token", "sst_not-a-real-token")
+    b.click_button("Sign in")
+    b.check("not valid" in b.text(), "a wrong token is refused with a message")
+    b.page("sign-in-error")
+
+    print("a school leader sends a return with two mistakes, then fixes them")
+    b.sign_in_as("School leader")
+    b.check(b.path() == f"/schools/{leader_urn}", "the school leader lands on their school")
+    b.page("leader-school")
+    b.follow(b.driver.find_element(By.CSS_SELECTOR, "tbody tr a[href$='/edit']"))
+    b.check(b.path().endswith("/edit"), "the return form opens")
+    b.page("leader-return-form")
+    b.fill("f-pupils_on_roll", "400")
+    b.fill("f-sen_support", "500")
+    b.fill("f-ehc_plan", "twelve")
+    b.click_button("Send the return")
+    summary = b.driver.find_elements(By.CSS_SELECTOR, ".error-summary li")
+    b.check(len(summary) == 2, f"both mistakes are listed in the error summary ({[s.text for s in summary]})")
+    b.check(b.driver.find_element(By.ID, "f-ehc_plan").get_attribute("value") == "twelve", "what was typed is kept")
+    b.check(len(b.driver.find_elements(By.CSS_SELECTOR, ".error-message")) == 2, "each mistake is shown next to its field")
+    b.page("leader-return-form-errors")
+    b.fill("f-sen_support", "52")
+    b.fill("f-ehc_plan", "12")
+    b.click_button("Send the return")
+    b.check("Your return has been saved" in b.text(), "the corrected return is saved")
+    return_path = b.path().split("?")[0]
+    b.page("leader-return")
+    b.sign_out()
+    b.check(b.path().startswith("/sign-in"), "signing out goes to the sign-in page")
+    b.driver.back()
+    b.check(b.path().startswith("/sign-in") and "Version 1" not in b.text(), "after sign-out the back button shows no data")
+    b.go(return_path)
+    b.check(b.path().startswith("/sign-in"), "the signed-out session cannot be used again")
+
+    print("the trust executive sees it, approves it, and tries the comparison and the import")
+    b.sign_in_as("Trust executive, " )
+    b.check(b.path() == f"/trusts/{trust}", "the trust executive lands on this term")
+    b.page("exec-home")
+    row = [r for r in b.driver.find_elements(By.CSS_SELECTOR, "tbody tr") if f"/schools/{leader_urn}/" in r.get_attribute("innerHTML")]
+    b.check(row and "Sent" in row[0].text, "the school's return shows as sent on the home page")
+    b.follow(row[0].find_element(By.TAG_NAME, "a"))
+    b.page("exec-return")
+    b.click_button("Approve and lock")
+    b.check("approved and locked" in b.text(), "the return is approved")
+    b.page("exec-return-approved")
+    b.go(f"/trusts/{trust}/comparison")
+    b.page("exec-comparison")
+    b.click_link("Rate")
+    b.check("sort=rate" in b.path(), "the comparison sorts by a column")
+    b.go(f"/trusts/{trust}/comparison?measure=ehc_plan&comparator=regional")
+    b.page("exec-comparison-ehc")
+    b.go(f"/schools/{sibling_urn}")
+    b.page("exec-school")
+    b.go(f"/trusts/{trust}/import")
+    b.page("exec-import")
+    csv = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False)
+    csv.write(f"urn,pupils_on_roll,sen_support,ehc_plan\n{sibling_urn},300,40,5\n{siblings[1]},abc,10,2\n")
+    csv.close()
+    b.driver.find_element(By.ID, "file").send_keys(csv.name)
+    b.click_button("Import")
+    problems = [r.text for r in b.driver.find_elements(By.CSS_SELECTOR, "#problems ~ .table-wrap tbody tr")]
+    b.check(any(p.startswith("3 ") and "pupils_on_roll" in p for p in problems), f"the bad row is shown by row and column ({problems})")
+    b.page("exec-import-errors")
+    b.go(f"/trusts/{trust}")
+    row = [r for r in b.driver.find_elements(By.CSS_SELECTOR, "tbody tr") if f"/schools/{sibling_urn}/" in r.get_attribute("innerHTML")]
+    b.check(row and "Not sent" in row[0].text, "nothing from the rejected file was stored")
+    for path in (f"/trusts/{other_trust}", f"/trusts/{other_trust}/comparison", f"/schools/{other_urn}", f"/schools/{other_urn}/returns/2025-26-summer"):
+        b.go(path)
+        b.check(b.h1() == "Page not found", f"another trust's page is a 404 page: {path}")
+    b.page("not-found")
+    b.sign_out()
+
+    print("the school leader can no longer edit the approved return")
+    b.sign_in_as("School leader")
+    b.go(return_path)
+    b.check("Approved" in b.text() and not b.driver.find_elements(By.LINK_TEXT, "Amend the return"), "the approved return offers no amendment")
+    b.go(return_path + "/edit")
+    b.check("approved and locked" in b.text() and not b.driver.find_elements(By.ID, "f-pupils_on_roll"), "the form is refused for an approved return")
+    b.page("leader-return-locked")
+    b.sign_out()
+
+    for label, name in (("Researcher", "researcher-home"), ("Administrator", "admin-home")):
+        b.sign_in_as(label)
+        b.page(name)
+        b.sign_out()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--tokens", required=True, help="the demo's demo-tokens.json")
+    parser.add_argument("--shots", default="", help="folder for screenshots (none if empty)")
+    args = parser.parse_args()
+    if args.shots:
+        os.makedirs(args.shots, exist_ok=True)
+    with open(args.tokens, encoding="utf-8") as f:
+        tokens = json.load(f)
+    b = Browser(args.base, args.shots)
+    try:
+        run(b, tokens)
+    except Failure as failure:
+        print(f"FAILED: {failure}")
+        sys.exit(1)
+    finally:
+        b.close()
+    print(f"browser tests passed: {len(b.pages_checked)} pages checked with axe-core ({', '.join(b.pages_checked)})")
+
+
+if __name__ == "__main__":
+    main()
