@@ -36,9 +36,16 @@ struct AdminImportsController {
         }
         var request = request
         let body = try await request.collectBody(limit: Self.giasUploadLimit, what: "a GIAS file")
+        return try await importGIAS(Array(buffer: body), createTrusts: createTrusts, encoding: encoding, context: context)
+    }
+
+    /// Reads a GIAS export, checks it, and writes the register in one transaction (the API's upload and the web
+    /// app's form).
+    func importGIAS(_ bytes: [UInt8], createTrusts: Bool, encoding: TextEncoding?, context: AuthenticatedContext) async throws -> GIASImportResult {
+        _ = try context.require(.admin)
         let register: GIASRegisterReader.Result
         do {
-            register = try GIASRegisterReader.read(Array(buffer: body), encoding: encoding)
+            register = try GIASRegisterReader.read(bytes, encoding: encoding)
         } catch let failure as GIASRegisterReader.Failure {
             throw APIError(.unprocessableContent, failure.description)
         }
@@ -55,8 +62,14 @@ struct AdminImportsController {
         _ = try context.require(.admin)
         var request = request
         let body = try await request.collectBody(limit: Self.nationalUploadLimit, what: "a DfE release file")
+        return try await importNational(Array(body.readableBytesView), context: context)
+    }
+
+    /// Reads a DfE release (SEN rates, or shares by type of need) and writes it in one transaction.
+    func importNational(_ bytes: [UInt8], context: AuthenticatedContext) async throws -> NationalImportResult {
+        _ = try context.require(.admin)
         do {
-            let imported = try await NationalImport.run(Array(body.readableBytesView), store: benchmarks, logger: context.logger)
+            let imported = try await NationalImport.run(bytes, store: benchmarks, logger: context.logger)
             return NationalImportResult(
                 kind: imported.kind, rates: imported.rows, new: imported.counts.new, changed: imported.counts.changed,
                 unchanged: imported.counts.unchanged, skippedRows: imported.skippedRows, rejections: imported.rejections)

@@ -117,18 +117,20 @@ public func buildRouter(
         .add(middleware: WritePositionMiddleware(tokens: tokens))
     let benchmarkController = BenchmarkController(benchmarks: benchmarks, register: register, database: database)
     let returnsController = ReturnsController(returns: returns, register: register)
-    v1.addRoutes(AccountsController(tokens: tokens, register: register).routes)
+    let accountsController = AccountsController(tokens: tokens, register: register)
+    v1.addRoutes(accountsController.routes)
     v1.addRoutes(RegisterController(register: register).routes)
-    v1.addRoutes(AdminImportsController(giasImporter: GIASImporter(database: database), benchmarks: benchmarks).routes)
+    let adminImportsController = AdminImportsController(giasImporter: GIASImporter(database: database), benchmarks: benchmarks)
+    v1.addRoutes(adminImportsController.routes)
     v1.addRoutes(returnsController.routes)
     let importController = ReturnImportController(returns: returns, register: register)
     v1.addRoutes(importController.routes)
     v1.addRoutes(TrustReturnsController(returns: returns, replica: ReplicaReadMiddleware(database: database)).routes)
     v1.addRoutes(benchmarkController.routes)
     v1.addRoutes(SurveysController(surveys: surveys, register: register, replica: ReplicaReadMiddleware(database: database)).routes)
-    v1.addRoutes(
-        ResearchController(research: ResearchStore(database: database), surveys: surveys, budget: settings.privacyBudget, database: database)
-            .routes)
+    let researchController = ResearchController(
+        research: ResearchStore(database: database), surveys: surveys, budget: settings.privacyBudget, database: database)
+    v1.addRoutes(researchController.routes)
 
     // The web app at `/`: the same controllers behind a browser session instead of a bearer token.
     // One request budget per token, whether it comes as a bearer token or through a browser session.
@@ -138,7 +140,7 @@ public func buildRouter(
         WebController(
             renderer: WebRenderer(), sessions: sessions, demo: demo, tokens: tokens, register: register, returns: returns,
             benchmarks: benchmarks, benchmark: benchmarkController, returnsAPI: returnsController, returnImport: importController,
-            rateLimit: rateLimiter
+            research: researchController, accounts: accountsController, adminImports: adminImportsController, surveys: surveys, researchBudget: settings.privacyBudget, rateLimit: rateLimiter
         ).addRoutes(to: router, allowed: allowed)
     }
 

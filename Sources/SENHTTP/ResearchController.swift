@@ -32,7 +32,12 @@ struct ResearchController {
         struct Body: Decodable { let term: String }
         var request = request
         let body = try await request.decodeJSON(Body.self)
-        let term = try parseTerm(body.term)
+        return EditedResponse(status: .created, response: try await release(term: try parseTerm(body.term), context: context))
+    }
+
+    /// Freezes `term` for research, once, after its deadline.
+    func release(term: AcademicTerm, context: AuthenticatedContext) async throws -> ReleaseBody {
+        _ = try context.require(.admin)
         guard todayUTC() > term.deadline else {
             throw APIError(.unprocessableContent, "\(term) can be released after its deadline, \(term.deadline)")
         }
@@ -44,7 +49,7 @@ struct ResearchController {
         guard let release = try await research.releases(logger: context.logger).first(where: { $0.term == term }) else {
             throw APIError.notFound("the release")
         }
-        return EditedResponse(status: .created, response: ReleaseBody(term: release.term.description, releasedAt: release.releasedAt, schools: release.schools))
+        return ReleaseBody(term: release.term.description, releasedAt: release.releasedAt, schools: release.schools)
     }
 
     @Sendable func adminReleases(_ request: Request, context: AuthenticatedContext) async throws -> ReleaseList {
@@ -64,23 +69,75 @@ struct ResearchController {
     }
 
     @Sendable func sen(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try respond(request, try await senAnswer(ResearchQuery(request), context: context))
+    }
+
+    @Sendable func survey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let code = context.parameters.get("instrument") ?? ""
+        return try respond(request, try await surveyAnswer(ResearchQuery(request), instrument: code, context: context))
+    }
+
+    /// What a research query asks, from the API's query string or the web app's form.
+    struct ResearchQuery: Sendable {
+        var term: String?
+        var groupBy: String?
+        var privacy: String?
+        var epsilon: String?
+        var item: String?
+
+        init(term: String?, groupBy: String?, privacy: String?, epsilon: String?, item: String?) {
+            (self.term, self.groupBy, self.privacy, self.epsilon, self.item) = (term, groupBy, privacy, epsilon, item)
+        }
+
+        init(_ request: Request) {
+            let query = request.uri.queryParameters
+            self.init(
+                term: query.get("term"), groupBy: query.get("group_by"), privacy: query.get("privacy"), epsilon: query.get("epsilon"),
+                item: query.get("item"))
+        }
+    }
+
+    /// An answer as stored (JSON text), with the budget headers of a differentially private one.
+    typealias Answered = (text: String, headers: HTTPFields)
+
+    func respond(_ request: Request, _ answered: Answered) throws -> Response {
+        if wantsCSV(request) {
+            let answer = try Self.decode(answered.text)
+            return csvResponse(Self.csv(answer), name: "research-\(answer.term).csv")
+        }
+        var response = jsonResponse(answered.text, status: .ok)
+        for field in answered.headers { response.headers[field.name] = field.value }
+        return response
+    }
+
+    static func decode(_ text: String) throws -> ResearchAnswer {
+        do {
+            return try JSONDecoder.api.decode(ResearchAnswer.self, from: Data(text.utf8))
+        } catch {
+            throw CorruptRow(table: "release_answers or dp_answers", detail: "a stored research answer cannot be read: \(error)")
+        }
+    }
+
+    /// Pupils on SEN support and with EHC plans by a dimension of a released term.
+    func senAnswer(_ query: ResearchQuery, context: AuthenticatedContext) async throws -> Answered {
         let principal = try context.require(.researcher)
-        let (term, dimension, dp) = try parameters(request, allowNeed: true)
+        let (term, dimension, dp) = try parameters(query, allowNeed: true)
         return try await answer(
-            request, context, principal: principal, term: term, query: "sen", dimension: dimension, dp: dp,
+            context, principal: principal, term: term, query: "sen", dimension: dimension, dp: dp,
             units: dimension == .need ? "pupils_with_need" : "pupils", sensitivity: PrivacyLoss.sensitivity(valuesPerUnit: 1)
         ) { by in
             try await research.senCells(term: term, by: by, logger: context.logger)
         }
     }
 
-    @Sendable func survey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    /// One item of a survey instrument by a dimension of a released term.
+    func surveyAnswer(_ query: ResearchQuery, instrument code: String, context: AuthenticatedContext) async throws -> Answered {
         let principal = try context.require(.researcher)
-        let (term, dimension, dp) = try parameters(request, allowNeed: false)
-        guard let code = context.parameters.get("instrument"), let instrument = try await surveys.instrument(code, logger: context.logger) else {
+        let (term, dimension, dp) = try parameters(query, allowNeed: false)
+        guard let instrument = try await surveys.instrument(code, logger: context.logger) else {
             throw APIError.notFound("the instrument")
         }
-        guard let item = request.uri.queryParameters.get("item").map({ String($0) }) else {
+        guard let item = query.item else {
             throw APIError.validation([.init(pointer: "/item", code: "required", message: "give ?item=, one of \(instrument.items.map(\.code).joined(separator: ", "))")])
         }
         guard let definition = instrument.items.first(where: { $0.code == item }) else {
@@ -89,26 +146,25 @@ struct ResearchController {
         // A respondent ticks one option of a single-choice item, up to every option of a multiple-choice one.
         let sensitivity = PrivacyLoss.sensitivity(valuesPerUnit: definition.isMultiple ? definition.options.count : 1)
         return try await answer(
-            request, context, principal: principal, term: term, query: "surveys/\(code)/\(item)", dimension: dimension, dp: dp,
+            context, principal: principal, term: term, query: "surveys/\(code)/\(item)", dimension: dimension, dp: dp,
             units: "respondents", sensitivity: sensitivity
         ) { by in
             try await research.surveyCells(term: term, instrument: code, item: item, by: by, logger: context.logger)
         }
     }
 
-    func parameters(_ request: Request, allowNeed: Bool) throws -> (AcademicTerm, ResearchStore.Dimension, Epsilon?) {
-        let query = request.uri.queryParameters
-        let term = try parseTerm(query.get("term").map { String($0) })
-        let groupText = query.get("group_by").map { String($0) } ?? "region"
+    func parameters(_ query: ResearchQuery, allowNeed: Bool) throws -> (AcademicTerm, ResearchStore.Dimension, Epsilon?) {
+        let term = try parseTerm(query.term)
+        let groupText = query.groupBy ?? "region"
         guard let dimension = ResearchStore.Dimension(rawValue: groupText), allowNeed || dimension != .need else {
             throw APIError(.badRequest, "group_by must be one of region, la, phase, trust_size\(allowNeed ? ", need" : "")")
         }
         var epsilon: Epsilon?
-        switch query.get("privacy").map({ String($0) }) {
+        switch query.privacy {
         case nil, "sdc": epsilon = nil
         case "dp":
             let maximum = min(budget, Epsilon.queryMaximum)
-            guard let text = query.get("epsilon"), let value = Epsilon(parsing: text, decimals: Epsilon.queryDecimals),
+            guard let text = query.epsilon, let value = Epsilon(parsing: text, decimals: Epsilon.queryDecimals),
                 value >= Epsilon.queryMinimum, value <= maximum
             else {
                 throw APIError(
@@ -130,10 +186,10 @@ struct ResearchController {
     typealias Table = (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)
 
     func answer(
-        _ request: Request, _ context: AuthenticatedContext, principal: Principal, term: AcademicTerm, query: String,
+        _ context: AuthenticatedContext, principal: Principal, term: AcademicTerm, query: String,
         dimension: ResearchStore.Dimension, dp epsilon: Epsilon?, units: String, sensitivity: Int,
         cells: @escaping @Sendable (ResearchStore.Dimension) async throws -> Table?
-    ) async throws -> Response {
+    ) async throws -> Answered {
         func render(_ by: ResearchStore.Dimension, _ body: (cells: [ResearchCell], total: ResearchCell), epsilon: Epsilon?, perCount: Double?) throws -> String {
             let answer = ResearchAnswer(
                 term: term.description, query: query, groupBy: by.rawValue, units: units, privacy: epsilon == nil ? "sdc" : "dp",
@@ -210,18 +266,7 @@ struct ResearchController {
         } else {
             text = try await controlled()
         }
-        if wantsCSV(request) {
-            let answer: ResearchAnswer
-            do {
-                answer = try JSONDecoder.api.decode(ResearchAnswer.self, from: Data(text.utf8))
-            } catch {
-                throw CorruptRow(table: "release_answers or dp_answers", detail: "the stored answer to \(query) for \(term) cannot be read: \(error)")
-            }
-            return csvResponse(Self.csv(answer), name: "research-\(term).csv")
-        }
-        var response = jsonResponse(text, status: .ok)
-        for field in headers { response.headers[field.name] = field.value }
-        return response
+        return (text, headers)
     }
 
     static func body(_ c: DisclosureControl.Controlled, names: [String]) -> ResearchCell {

@@ -51,6 +51,20 @@ struct WebVisitor {
         return try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body))
     }
 
+    /// Posts a multipart form (an upload) as a page of this site would, with the page's form token.
+    func upload(_ path: String, fields: [(String, String)], file: (field: String, name: String, bytes: [UInt8])) async throws -> TestResponse {
+        let boundary = "----senstat-test-\(UInt64.random(in: 0...UInt64.max))"
+        var body: [UInt8] = []
+        for (name, value) in fields + [("csrf", csrf ?? "")] {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+        }
+        body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(file.name)\"\r\nContent-Type: text/csv\r\n\r\n".utf8)
+        body += file.bytes + Array("\r\n--\(boundary)--\r\n".utf8)
+        var headers: HTTPFields = [.contentType: "multipart/form-data; boundary=\(boundary)", .origin: "http://localhost"]
+        if let cookie { headers[.cookie] = "senstat=\(cookie)" }
+        return try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(bytes: body))
+    }
+
     static func cookieValue(_ header: String) -> String? {
         guard header.hasPrefix("senstat=") else { return nil }
         return String(header.dropFirst("senstat=".count).prefix { $0 != ";" })
@@ -261,21 +275,104 @@ struct WebVisitor {
                 try await executive.signIn(fixture.tokens["trust_executive"]!.token)
                 let page = try await executive.get("/trusts/\(fixture.trustA.id)/import")
                 let key = try #require(page.text.range(of: #"name="key" value=""#).map { String(page.text[$0.upperBound...].prefix { $0 != "\"" }) })
-                let boundary = "----senstat-test"
                 let csv = "urn,pupils_on_roll,sen_support,ehc_plan\n\(fixture.siblingSchool.urn),300,40,5\n\(fixture.ownSchool.urn),abc,10,2\n"
-                var body = ""
-                for (name, value) in [("csrf", executive.csrf!), ("key", key), ("term", Self.openTerm.description)] {
-                    body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
-                }
-                body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"returns.csv\"\r\nContent-Type: text/csv\r\n\r\n\(csv)\r\n--\(boundary)--\r\n"
-                let answer = try await client.execute(
-                    uri: "/trusts/\(fixture.trustA.id)/import", method: .post,
-                    headers: [.contentType: "multipart/form-data; boundary=\(boundary)", .cookie: "senstat=\(executive.cookie!)", .origin: "http://localhost"],
-                    body: ByteBuffer(string: body))
+                let answer = try await executive.upload(
+                    "/trusts/\(fixture.trustA.id)/import", fields: [("key", key), ("term", Self.openTerm.description)],
+                    file: ("file", "returns.csv", Array(csv.utf8)))
                 #expect(answer.status == .unprocessableContent)
                 #expect(answer.text.contains("<td class=\"numeric\">3</td><td><code>pupils_on_roll</code></td>"), "row 3, column pupils_on_roll")
             }
             #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["0"]], "nothing was stored")
+        }
+    }
+}
+
+@Suite struct WebAdminAndResearchTests {
+    @Test func aResearchersDifferentiallyPrivateQuerySpendsTheirBudgetOnceAndOnlyFromAForm() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.withReturns(db)
+            try await db.withDatabase { database in
+                try await DemoData.releaseTerms(into: ResearchStore(database: database), logger: .test)
+            }
+            try await withApp(db) { client in
+                var researcher = WebVisitor(client)
+                try await researcher.signIn(fixture.tokens["researcher"]!.token)
+                let page = try await researcher.get("/research")
+                #expect(page.status == .ok && page.text.contains("Released term"))
+                let fields = [("term", "2024-25-autumn"), ("query", "sen"), ("group_by", "region"), ("privacy", "dp"), ("epsilon", "0.25"), ("format", "html")]
+                #expect(try await researcher.post("/research", fields, csrf: .some(nil)).status == .forbidden, "no form token, no query")
+                let first = try await researcher.post("/research", fields)
+                #expect(first.status == .ok && first.text.contains("Budget left for this release: ε 0.75"))
+                let again = try await researcher.post("/research", fields)
+                #expect(again.text.contains("cost nothing") && again.text.contains("ε 0.75"), "asking again is free")
+                let sdc = try await researcher.post("/research", [("term", "2024-25-autumn"), ("query", "sen"), ("group_by", "la"), ("privacy", "sdc"), ("format", "csv")])
+                #expect(sdc.status == .ok && sdc.headers[.contentType]?.hasPrefix("text/csv") == true && sdc.text.hasPrefix("key,parent,pupils"))
+                let unreleased = try await researcher.post("/research", [("term", "2025-26-summer"), ("query", "sen"), ("group_by", "region"), ("privacy", "sdc")])
+                #expect(unreleased.status == .notFound && unreleased.text.contains("only released terms"))
+                var executive = WebVisitor(client)
+                try await executive.signIn(fixture.tokens["trust_executive"]!.token)
+                #expect(try await executive.get("/research").status == .forbidden)
+            }
+            let spent = try await db.adminSQL("SELECT spent_micro::text FROM dp_budgets")
+            #expect(spent == [["250000"]])
+        }
+    }
+
+    @Test func tokensAreIssuedOnceRevokedAndLimitedToWhatTheIssuerMayGive() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.load(db)
+            try await withApp(db) { client in
+                var executive = WebVisitor(client)
+                try await executive.signIn(fixture.tokens["trust_executive"]!.token)
+                let page = try await executive.get("/tokens")
+                #expect(page.status == .ok && !page.text.contains(#"value="admin""#), "a trust executive is offered school leaders' tokens only")
+                let refused = try await executive.post("/tokens", [("role", "admin"), ("label", "x")])
+                #expect(refused.status == .unprocessableContent)
+                let foreign = try await executive.post("/tokens", [("role", "school_leader"), ("urns", String(fixture.foreignSchool.urn)), ("label", "x")])
+                #expect(foreign.status == .unprocessableContent && foreign.text.contains("not in this trust"))
+                let issued = try await executive.post("/tokens", [("role", "school_leader"), ("urns", String(fixture.ownSchool.urn)), ("label", "new leader")])
+                #expect(issued.status == .created)
+                let secret = try #require(issued.text.range(of: #"id="issued-token" type="text" readonly value=""#).map {
+                    String(issued.text[$0.upperBound...].prefix { $0 != "\"" })
+                })
+                #expect(secret.hasPrefix("sst_"))
+                #expect(try await executive.get("/tokens").text.contains(secret) == false, "shown once")
+                var leader = WebVisitor(client)
+                #expect(try await leader.signIn(secret).headers[.location] == "/")
+                #expect(try await leader.get("/schools/\(fixture.ownSchool.urn)").status == .ok)
+                let id = try #require(try await db.adminSQL("SELECT token_id::text FROM api_tokens WHERE label = 'new leader'").first?.first ?? nil)
+                #expect(try await executive.post("/tokens/\(id)/revoke", []).status == .seeOther)
+                #expect(try await leader.get("/schools/\(fixture.ownSchool.urn)").headers[.location]?.contains("session=revoked") == true)
+                let admin = try #require(try await db.adminSQL("SELECT token_id::text FROM api_tokens WHERE label = 'demo:admin'").first?.first ?? nil)
+                #expect(try await executive.post("/tokens/\(admin)/revoke", []).status == .notFound, "not a token the executive manages")
+            }
+        }
+    }
+
+    @Test func anAdministratorImportsTheRegisterAndReleasesATerm() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.withReturns(db)
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/gias-sample-cp1252.csv")
+            let file = Array(try Data(contentsOf: url))
+            try await withApp(db) { client in
+                var admin = WebVisitor(client)
+                try await admin.signIn(fixture.tokens["admin"]!.token)
+                #expect(try await admin.get("/").headers[.location] == "/admin")
+                let page = try await admin.get("/admin")
+                #expect(page.status == .ok && page.text.contains(fixture.trustA.name))
+                let imported = try await admin.upload("/admin/gias", fields: [("create_trusts", "true"), ("encoding", "")], file: ("file", "gias.csv", file))
+                #expect(imported.status == .ok && imported.text.contains("5 new") && imported.text.contains("Rows left out"))
+                let bad = try await admin.upload("/admin/gias", fields: [], file: ("file", "x.csv", Array("EstablishmentName,Town\nx,y\n".utf8)))
+                #expect(bad.status == .unprocessableContent && bad.text.contains("There is a problem"))
+                let released = try await admin.post("/admin/releases", [("term", "2024-25-autumn")])
+                #expect(released.status == .ok && released.text.contains("is released for research"))
+                let twice = try await admin.post("/admin/releases", [("term", "2024-25-autumn")])
+                #expect(twice.status == .conflict && twice.text.contains("already released"))
+                var executive = WebVisitor(client)
+                try await executive.signIn(fixture.tokens["trust_executive"]!.token)
+                #expect(try await executive.get("/admin").status == .forbidden)
+            }
         }
     }
 }

@@ -41,6 +41,12 @@ struct WebController {
     let benchmark: BenchmarkController
     let returnsAPI: ReturnsController
     let returnImport: ReturnImportController
+    let research: ResearchController
+    let accounts: AccountsController
+    let adminImports: AdminImportsController
+    let surveys: SurveyStore
+    /// ε each researcher may spend on one release (shown on the research page).
+    let researchBudget: Epsilon
     let rateLimit: RateLimiter
 
     func addRoutes(to router: Router<AppRequestContext>, allowed: AllowedMethods) {
@@ -58,6 +64,15 @@ struct WebController {
         app.get("/", use: home)
         app.post("sign-out", use: signOut)
         app.get("schools", use: schoolList)
+        app.get("admin", use: adminPage)
+        app.post("admin/gias", use: adminGIAS)
+        app.post("admin/national", use: adminNational)
+        app.post("admin/releases", use: adminRelease)
+        app.get("tokens", use: tokensPage)
+        app.post("tokens", use: createToken)
+        app.post("tokens/:id/revoke", use: revokeToken)
+        app.get("research", use: researchPage)
+        app.post("research", use: researchQuery)
         app.trust("trusts/:trust", .trustExecutive)
             .get(use: trustHome)
             .get("comparison", use: comparisonPage)
@@ -168,7 +183,8 @@ struct WebController {
         switch principal.role {
         case .trustExecutive: target = principal.trustID.map { "/trusts/\($0)" } ?? "/sign-in"
         case .schoolLeader: target = principal.urns.count == 1 ? "/schools/\(principal.urns.first!)" : "/schools"
-        case .researcher, .admin: target = "/schools"
+        case .researcher: target = "/research"
+        case .admin: target = "/admin"
         }
         return Response(status: .seeOther, headers: [.location: target])
     }
@@ -178,26 +194,20 @@ struct WebController {
         let chrome: Chrome
         let schools: [School]
         let noSchools: Bool
-        let otherRole: Bool
     }
 
-    /// A school leader's schools; other roles are told where their work is.
+    /// A school leader's schools.
     @Sendable func schoolList(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let principal = context.principal
+        let principal = try context.require(.schoolLeader)
         var schools: [SchoolListView.School] = []
-        if principal.role == .schoolLeader {
-            for urn in principal.urns.sorted(by: { $0.value < $1.value }) {
-                if let school = try await register.school(urn, scope: principal.scope, logger: context.logger),
-                    principal.canSee(school: urn, currentTrust: school.trustID)
-                {
-                    schools.append(.init(urn: urn.value, name: school.name, phase: school.phase))
-                }
+        for urn in principal.urns.sorted(by: { $0.value < $1.value }) {
+            if let school = try await register.school(urn, scope: principal.scope, logger: context.logger),
+                principal.canSee(school: urn, currentTrust: school.trustID)
+            {
+                schools.append(.init(urn: urn.value, name: school.name, phase: Show.phase(school.phase)))
             }
         }
-        let view = SchoolListView(
-            chrome: Chrome(principal.role == .schoolLeader ? "Your schools" : "senstat", context, section: "Your schools"),
-            schools: schools, noSchools: principal.role == .schoolLeader && schools.isEmpty,
-            otherRole: principal.role == .researcher || principal.role == .admin)
+        let view = SchoolListView(chrome: Chrome("Your schools", context, section: "Your schools"), schools: schools, noSchools: schools.isEmpty)
         return renderer.page("schools", view)
     }
 }

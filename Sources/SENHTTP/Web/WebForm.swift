@@ -7,13 +7,22 @@ import NIOCore
 /// `multipart/form-data` (the CSV upload). A name sent twice keeps its first value.
 struct WebForm: Sendable {
     private(set) var fields: [String: String] = [:]
-    /// Uploaded files by field name: the file's bytes as text (CSV is UTF-8).
-    private(set) var files: [String: (name: String, text: String)] = [:]
+    /// Every value of each name, in order (checkboxes send one name many times).
+    private(set) var lists: [String: [String]] = [:]
+    /// Uploaded files by field name: the name the browser gave and the bytes.
+    private(set) var files: [String: UploadedFile] = [:]
+
+    struct UploadedFile: Sendable {
+        let name: String
+        let bytes: [UInt8]
+    }
 
     subscript(name: String) -> String? { fields[name] }
 
-    /// Forms are small; an upload is a CSV file of many schools' returns, as large as the API takes.
-    static let limit = ReturnImportController.csvUploadLimit + (1 << 20)
+    func all(_ name: String) -> [String] { lists[name] ?? [] }
+
+    /// Forms are small; an upload (many schools' returns, a GIAS export) is as large as the API takes.
+    static let limit = max(ReturnImportController.csvUploadLimit, AdminImportsController.giasUploadLimit) + (1 << 20)
 
     /// Reads (and keeps, for the handler) the body of `request`.
     static func read(_ request: inout Request) async throws -> WebForm {
@@ -35,6 +44,7 @@ struct WebForm: Sendable {
             let name = decode(parts[0])
             let value = parts.count > 1 ? decode(parts[1]) : ""
             if form.fields[name] == nil { form.fields[name] = value }
+            form.lists[name, default: []].append(value)
         }
         return form
     }
@@ -72,14 +82,16 @@ struct WebForm: Sendable {
             let headers = String(decoding: bytes[partStart..<headerEnd], as: UTF8.self)
             var contentEnd = end
             if contentEnd >= 2, bytes[contentEnd - 2] == 13, bytes[contentEnd - 1] == 10 { contentEnd -= 2 }
-            let content = String(decoding: bytes[(headerEnd + 4)..<max(headerEnd + 4, contentEnd)], as: UTF8.self)
+            let raw = Array(bytes[(headerEnd + 4)..<max(headerEnd + 4, contentEnd)])
             guard let disposition = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-disposition:") }),
                 let name = parameter("name", of: String(disposition))
             else { continue }
             if let filename = parameter("filename", of: String(disposition)) {
-                if form.files[name] == nil { form.files[name] = (filename, content) }
-            } else if form.fields[name] == nil {
-                form.fields[name] = content
+                if form.files[name] == nil { form.files[name] = UploadedFile(name: filename, bytes: raw) }
+            } else {
+                let content = String(decoding: raw, as: UTF8.self)
+                if form.fields[name] == nil { form.fields[name] = content }
+                form.lists[name, default: []].append(content)
             }
         }
         return form

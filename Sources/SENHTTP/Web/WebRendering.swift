@@ -72,11 +72,14 @@ struct Chrome: Sendable {
         switch principal.role {
         case .trustExecutive:
             if let trust = principal.trustID {
-                nav = [("/trusts/\(trust)", "This term"), ("/trusts/\(trust)/comparison", "Comparison"), ("/trusts/\(trust)/import", "Import")]
+                nav = [
+                    ("/trusts/\(trust)", "This term"), ("/trusts/\(trust)/comparison", "Comparison"), ("/trusts/\(trust)/import", "Import"),
+                    ("/tokens", "Tokens"),
+                ]
             }
         case .schoolLeader: nav = [("/schools", "Your schools")]
         case .researcher: nav = [("/research", "Research")]
-        case .admin: nav = [("/admin", "Administration")]
+        case .admin: nav = [("/admin", "Administration"), ("/tokens", "Tokens")]
         }
         self.init(
             title: title, signedIn: true, who: principal.role.label, csrf: context.webSession?.csrf ?? "",

@@ -317,12 +317,12 @@ extension WebController {
         var request = request
         let form = try await WebForm.read(&request)
         let term = try parseTerm(form["term"])
-        guard let file = form.files["file"], !file.text.isEmpty else {
+        guard let file = form.files["file"], !file.bytes.isEmpty else {
             return renderer.page("import", importView(context, term: term, error: "Choose a CSV file of returns"), status: .unprocessableContent)
         }
         guard let key = form["key"], !key.isEmpty, key.count <= 200 else { throw APIError(.badRequest, "the form has no import key; reload the page") }
         do {
-            let result = try await returnImport.importCSV(Array(file.text.utf8), term: term, key: key, context: context)
+            let result = try await returnImport.importCSV(file.bytes, term: term, key: key, context: context)
             return renderer.page("import", importView(context, term: term, receipt: result.responseGenerator))
         } catch let error as APIError where error.status == .unprocessableContent {
             let problems = error.errors.map {

@@ -1,0 +1,97 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SENAPI
+import SENCore
+import SENStore
+
+/// An administrator's page: trusts, the GIAS register import with its report, DfE's national rates, and releases
+/// for research, through the API controllers' own functions.
+extension WebController {
+    struct AdminView {
+        struct Trust { let name: String; let code: String; let schools: Int; let created: String }
+        struct Release { let label: String; let released: String; let schools: Int }
+        struct Option { let value: String; let label: String }
+        struct Rejection { let row: Int; let column: String; let reason: String }
+        let chrome: Chrome
+        let trusts: [Trust]
+        let releases: [Release]
+        let releasable: [Option]
+        let hasReleasable: Bool
+        let notice: String?
+        let error: String?
+        let errorField: String
+        let rejections: [Rejection]
+        let hasRejections: Bool
+    }
+
+    func adminView(_ context: AuthenticatedContext, notice: String? = nil, error: (field: String, message: String)? = nil, rejections: [Rejection] = [])
+        async throws -> AdminView
+    {
+        _ = try context.require(.admin)
+        let trusts = try await register.trusts(scope: .platform, logger: context.logger)
+        let releases = try await research.releaseList(context).releases
+        let released = Set(releases.map(\.term))
+        // Terms past their deadline and not released yet, latest first.
+        let current = AcademicTerm.current(on: todayUTC())!
+        let releasable = current.lastTerms(9).reversed().filter { todayUTC() > $0.deadline && !released.contains($0.description) }
+        return AdminView(
+            chrome: Chrome("Administration", context, section: "Administration"),
+            trusts: trusts.map { .init(name: $0.name, code: $0.giasCode ?? "", schools: $0.schoolCount, created: Show.date($0.createdAt)) },
+            releases: releases.reversed().map { .init(label: Show.term($0.term), released: Show.date($0.releasedAt), schools: $0.schools) },
+            releasable: releasable.map { .init(value: $0.description, label: Show.term($0.description)) }, hasReleasable: !releasable.isEmpty,
+            notice: notice, error: error?.message, errorField: error?.field ?? "gias-file",
+            rejections: rejections.prefix(200).map { .init(row: $0.row, column: $0.column ?? "", reason: $0.reason) }, hasRejections: !rejections.isEmpty)
+    }
+
+    @Sendable func adminPage(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        renderer.page("admin", try await adminView(context))
+    }
+
+    @Sendable func adminGIAS(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        _ = try context.require(.admin)
+        var request = request
+        let form = try await WebForm.read(&request)
+        guard let file = form.files["file"], !file.bytes.isEmpty else {
+            return renderer.page("admin", try await adminView(context, error: ("gias-file", "Choose a GIAS export (CSV)")), status: .unprocessableContent)
+        }
+        do {
+            let r = try await adminImports.importGIAS(
+                file.bytes, createTrusts: form["create_trusts"] == "true", encoding: TextEncoding(rawValue: form["encoding"] ?? ""), context: context)
+            let notice = "GIAS register imported (effective \(r.effectiveDate)): \(r.new) new, \(r.changed) changed, \(r.closed) closed, \(r.unchanged) unchanged schools; \(r.trustsCreated) trusts created; \(r.membershipsOpened) memberships opened and \(r.membershipsClosed) closed; \(r.rejected) rows left out."
+            return renderer.page("admin", try await adminView(context, notice: notice, rejections: r.rejections))
+        } catch let error as APIError where error.status == .unprocessableContent {
+            return renderer.page("admin", try await adminView(context, error: ("gias-file", ReturnFormView.capitalised(error.detail))), status: .unprocessableContent)
+        }
+    }
+
+    @Sendable func adminNational(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        _ = try context.require(.admin)
+        var request = request
+        let form = try await WebForm.read(&request)
+        guard let file = form.files["file"], !file.bytes.isEmpty else {
+            return renderer.page("admin", try await adminView(context, error: ("national-file", "Choose a DfE release file (CSV)")), status: .unprocessableContent)
+        }
+        do {
+            let r = try await adminImports.importNational(file.bytes, context: context)
+            let notice = "DfE release imported (\(r.kind)): \(r.rates) figures, \(r.new) new, \(r.changed) changed, \(r.unchanged) unchanged; \(r.skippedRows) rows skipped."
+            return renderer.page("admin", try await adminView(context, notice: notice, rejections: r.rejections))
+        } catch let error as APIError where error.status == .unprocessableContent {
+            return renderer.page(
+                "admin", try await adminView(context, error: ("national-file", ReturnFormView.capitalised(error.detail))), status: .unprocessableContent)
+        }
+    }
+
+    @Sendable func adminRelease(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        _ = try context.require(.admin)
+        var request = request
+        let form = try await WebForm.read(&request)
+        do {
+            let release = try await research.release(term: try parseTerm(form["term"]), context: context)
+            return renderer.page(
+                "admin", try await adminView(context, notice: "\(Show.term(release.term)) is released for research: \(release.schools) schools, frozen."))
+        } catch let error as APIError where error.status == .unprocessableContent || error.status == .conflict || error.status == .badRequest {
+            return renderer.page("admin", try await adminView(context, error: ("term", ReturnFormView.capitalised(error.detail))), status: error.status)
+        }
+    }
+}
