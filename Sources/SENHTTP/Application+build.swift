@@ -127,7 +127,8 @@ public func buildRouter(
     v1.addRoutes(importController.routes)
     v1.addRoutes(TrustReturnsController(returns: returns, replica: ReplicaReadMiddleware(database: database)).routes)
     v1.addRoutes(benchmarkController.routes)
-    v1.addRoutes(SurveysController(surveys: surveys, register: register, replica: ReplicaReadMiddleware(database: database)).routes)
+    let surveysController = SurveysController(surveys: surveys, register: register, replica: ReplicaReadMiddleware(database: database))
+    v1.addRoutes(surveysController.routes)
     let researchController = ResearchController(
         research: ResearchStore(database: database), surveys: surveys, budget: settings.privacyBudget, database: database)
     v1.addRoutes(researchController.routes)
@@ -140,7 +141,7 @@ public func buildRouter(
         WebController(
             renderer: WebRenderer(), sessions: sessions, demo: demo, tokens: tokens, register: register, returns: returns,
             benchmarks: benchmarks, benchmark: benchmarkController, returnsAPI: returnsController, returnImport: importController,
-            research: researchController, accounts: accountsController, adminImports: adminImportsController, surveys: surveys, researchBudget: settings.privacyBudget, rateLimit: rateLimiter
+            research: researchController, surveysAPI: surveysController, accounts: accountsController, adminImports: adminImportsController, surveys: surveys, researchBudget: settings.privacyBudget, rateLimit: rateLimiter
         ).addRoutes(to: router, allowed: allowed)
     }
 

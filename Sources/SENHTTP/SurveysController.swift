@@ -71,15 +71,23 @@ struct SurveysController {
     }
 
     @Sendable func put(_ request: Request, context: SchoolContext) async throws -> Response {
+        let ifMatch = try parseIfMatchHeader(request.headers[.ifMatch])
+        var request = request
+        let buffer = try await request.collectBody(limit: 1 << 20, what: "a JSON body")
+        let body = try checkedJSON(Data(buffer.readableBytesView))
+        let (stored, created) = try await submit(body, ifMatch: ifMatch, context: context)
+        return respond(stored, status: created ? .created : .ok)
+    }
+
+    /// Validates and writes a new version of the school's survey return at `:instrument/:term` (the API's PUT and
+    /// the web app's form): the term must be open, every count valid for the instrument, `ifMatch` the version
+    /// amended.
+    func submit(_ body: JSONValue, ifMatch: Int??, context: SchoolContext) async throws -> (stored: StoredSurvey, created: Bool) {
         let (trust, urn) = (context.school.trust, context.school.urn)
         var (term, instrument) = try await termAndInstrument(context)
         guard term.isOpen(on: todayUTC()) else {
             throw APIError(.unprocessableContent, "returns for \(term) open on its census day, \(term.censusDay)")
         }
-        let ifMatch = try parseIfMatchHeader(request.headers[.ifMatch])
-        var request = request
-        let buffer = try await request.collectBody(limit: 1 << 20, what: "a JSON body")
-        let body = try checkedJSON(Data(buffer.readableBytesView))
         if case .object(let root) = body, let version = root["instrument_version"] {
             guard case .integer(let v) = version,
                 let chosen = try await surveys.instrument(instrument.code, version: Int(v), logger: context.logger)
@@ -95,10 +103,9 @@ struct SurveysController {
             throw APIError.validation(issues.map { .init(pointer: "/" + $0.key.replacingOccurrences(of: ".", with: "/"), code: $0.code, message: $0.message) })
         }
         do {
-            let (stored, created) = try await surveys.submit(
+            return try await surveys.submit(
                 trust: trust, urn: urn, instrument: instrument, term: term, counts: counts, ifMatch: ifMatch,
                 actor: context.principal.tokenID, logger: context.logger)
-            return respond(stored, status: created ? .created : .ok)
         } catch let error as ReturnWriteError {
             throw APIError(error)
         }

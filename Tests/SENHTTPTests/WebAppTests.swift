@@ -287,6 +287,38 @@ struct WebVisitor {
     }
 }
 
+@Suite struct WebSurveyTests {
+    @Test func aSchoolLeaderSendsASurveyReturnAndTheTrustSeesSmallSchoolsHidden() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.withReturns(db)
+            try await db.withDatabase { database in
+                try await DemoData.loadSurveys(into: SurveyStore(database: database), logger: .test)
+            }
+            let term = WebAppTests.openTerm
+            let path = "/schools/\(fixture.ownSchool.urn)/surveys/leader_concerns/\(term)"
+            try await withApp(db) { client in
+                var leader = WebVisitor(client)
+                try await leader.signIn(fixture.tokens["school_leader"]!.token)
+                let form = try await leader.get(path)
+                #expect(form.status == .ok && form.text.contains(#"name="items.concern_mental_health.very""#))
+                let wrong = try await leader.post(path, [("version", ""), ("respondents", "3"), ("items.concern_mental_health.very", "five")])
+                #expect(wrong.status == .unprocessableContent && wrong.text.contains("There is a problem") && wrong.text.contains(#"value="five""#))
+                let saved = try await leader.post(path, [("version", ""), ("respondents", "3"), ("items.concern_mental_health.very", "2"), ("items.concern_mental_health.somewhat", "1")])
+                #expect(saved.status == .seeOther)
+                let again = try await leader.get(path)
+                #expect(again.text.contains(#"name="version" value="1""#) && again.text.contains(#"value="2""#), "the form shows the stored return")
+                var executive = WebVisitor(client)
+                try await executive.signIn(fixture.tokens["trust_executive"]!.token)
+                #expect(try await executive.get(path).status == .forbidden, "the form is the school leader's")
+                let results = try await executive.get("/trusts/\(fixture.trustA.id)/surveys/leader_concerns?term=\(term)")
+                #expect(results.status == .ok && results.text.contains(fixture.ownSchool.name))
+                #expect(results.text.contains("c: fewer than 10 respondents"), "three respondents are hidden")
+                #expect(!results.text.contains(">3</td>"), "the hidden count is not on the page")
+            }
+        }
+    }
+}
+
 @Suite struct WebAdminAndResearchTests {
     @Test func aResearchersDifferentiallyPrivateQuerySpendsTheirBudgetOnceAndOnlyFromAForm() async throws {
         try await withTestDatabase { db in

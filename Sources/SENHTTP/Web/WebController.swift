@@ -42,6 +42,7 @@ struct WebController {
     let returnsAPI: ReturnsController
     let returnImport: ReturnImportController
     let research: ResearchController
+    let surveysAPI: SurveysController
     let accounts: AccountsController
     let adminImports: AdminImportsController
     let surveys: SurveyStore
@@ -80,6 +81,8 @@ struct WebController {
             .get("completeness.csv", use: completenessCSV)
             .get("import", use: importPage)
             .post("import", use: importReturns)
+            .get("surveys", use: surveysHome)
+            .get("surveys/:instrument", use: surveyResults)
             .get("funnel.svg", use: benchmark.funnelPlot)
         app.school("schools/:urn", .trustExecutive, .schoolLeader, register: register)
             .get(use: schoolPage)
@@ -87,6 +90,9 @@ struct WebController {
             .get(use: returnPage)
             .get("edit", use: editReturnPage)
             .post("edit", use: saveReturn)
+        app.school("schools/:urn/surveys/:instrument/:term", .schoolLeader, register: register)
+            .get(use: surveyPage)
+            .post(use: saveSurvey)
         app.school("schools/:urn/returns/:term", .trustExecutive, register: register)
             .post("approve", use: approve)
             .post("unapprove", use: unapprove)

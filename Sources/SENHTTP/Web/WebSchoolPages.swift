@@ -15,6 +15,7 @@ extension WebController {
         struct MeasureRow { let label: String; let rate: String; let interval: String; let comparator: String; let difference: String; let flag: Show.Flag; let change: String }
         struct TrendRow { let label: String; let pupils: String; let senSupport: String; let ehcPlan: String }
         struct NeedRow { let label: String; let school: String; let trust: String; let national: String }
+        struct SurveyRow { let href: String; let title: String; let term: String; let status: String; let tag: String }
         let chrome: Chrome
         let urn: Int
         let name: String
@@ -28,6 +29,8 @@ extension WebController {
         let needs: [NeedRow]
         let hasNeeds: Bool
         let needNote: String
+        let surveys: [SurveyRow]
+        let hasSurveys: Bool
     }
 
     @Sendable func schoolPage(_ request: Request, context: SchoolContext) async throws -> Response {
@@ -80,11 +83,24 @@ extension WebController {
         } catch let error as APIError where error.status == .notFound {
             noBenchmark = "No benchmark for \(Show.term(term.description)): \(error.detail)."
         }
+        // A school leader's survey returns for the terms open now (the trust reads results on its survey pages).
+        var surveyRows: [SchoolView.SurveyRow] = []
+        if context.principal.role == .schoolLeader {
+            for instrument in try await surveys.instruments(logger: context.logger) {
+                for term in current.lastTerms(2).reversed() {
+                    let stored = try await surveys.current(trust: school.trust, urn: school.urn, instrument: instrument.code, term: term, logger: context.logger)
+                    surveyRows.append(
+                        .init(
+                            href: "/schools/\(school.urn)/surveys/\(instrument.code)/\(term)", title: instrument.title, term: Show.term(term.description),
+                            status: stored == nil ? "Not sent" : "Sent", tag: stored == nil ? "red" : "blue"))
+                }
+            }
+        }
         let view = SchoolView(
             chrome: Chrome(school.name, context, section: context.principal.role == .schoolLeader ? "Your schools" : ""),
             urn: school.urn.value, name: school.name, termLabel: Show.term(term.description), terms: termOptions(selected: term),
             returns: termRows, measures: measures, hasBenchmark: !measures.isEmpty, noBenchmark: noBenchmark, trend: trend, needs: needs,
-            hasNeeds: !needs.isEmpty, needNote: needNote)
+            hasNeeds: !needs.isEmpty, needNote: needNote, surveys: surveyRows, hasSurveys: !surveyRows.isEmpty)
         return renderer.page("school", view)
     }
 
