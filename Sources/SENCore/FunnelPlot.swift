@@ -9,14 +9,18 @@ public enum FunnelPlot {
         public let series: Int
         /// For a funnel of ratios: the school's expected count (its x); `rate` is then its ratio O/E.
         public let expected: Double?
+        /// Where the school's point leads (its page in the web app): the point is then a link with an accessible
+        /// name, reached by the keyboard.
+        public let link: String?
 
-        public init(label: String, n: Int, rate: Double, flag: Statistics.Flag, series: Int, expected: Double? = nil) {
+        public init(label: String, n: Int, rate: Double, flag: Statistics.Flag, series: Int, expected: Double? = nil, link: String? = nil) {
             self.label = label
             self.n = n
             self.rate = rate
             self.flag = flag
             self.series = series
             self.expected = expected
+            self.link = link
         }
     }
 
@@ -136,9 +140,10 @@ public enum FunnelPlot {
                 }
             let colour = seriesColour(point.series, of: series.count)
             let (cx, cy) = centres[index]
+            let name = "\(number). \(point.label): \(ratios ? "observed ÷ expected " : "")\(value(point)) of \(point.n) pupils (\(Self.flagText(point.flag)))"
+            if let link = point.link { out += "<a href=\"\(escape(link))\" aria-label=\"\(escape(name))\">" }
             out += "<g class=\"school \(point.flag.rawValue)\">"
-            out += "<circle class=\"school\" cx=\"\(f(cx))\" cy=\"\(f(cy))\" r=\"\(flagged ? 7 : 5)\" fill=\"\(fill)\" stroke=\"\(flagged ? "#000" : colour)\" stroke-width=\"\(flagged ? 2 : 1.5)\">"
-            out += "<title>\(number). \(escape(point.label)): \(ratios ? "observed ÷ expected " : "")\(value(point)) of \(point.n) pupils (\(point.flag.rawValue))</title></circle>"
+            out += Self.marker(point.flag, cx: cx, cy: cy, fill: fill, stroke: flagged ? "#000" : colour, title: name)
             let width = Double(number.count) * 7 + 2
             let spot = Self.freeSpot(around: (cx, cy), width: width, height: 12, avoiding: placed, within: Box(x: left, y: top - 12, width: plotW, height: plotH + 12))
             placed.append(spot)
@@ -147,7 +152,8 @@ public enum FunnelPlot {
             if ((sx - cx) * (sx - cx) + (sy - cy) * (sy - cy)).squareRoot() > 22 {
                 out += "<line x1=\"\(f(cx))\" y1=\"\(f(cy))\" x2=\"\(f(sx))\" y2=\"\(f(sy))\" stroke=\"#777\" stroke-width=\"0.6\"/>"
             }
-            out += "<text class=\"number\" x=\"\(f(spot.x + 1))\" y=\"\(f(spot.y + 10))\" font-size=\"11\"\(flagged ? " font-weight=\"bold\"" : "")>\(number)</text></g>\n"
+            out += "<text class=\"number\" x=\"\(f(spot.x + 1))\" y=\"\(f(spot.y + 10))\" font-size=\"11\"\(flagged ? " font-weight=\"bold\"" : "")>\(number)</text></g>"
+            out += point.link == nil ? "\n" : "</a>\n"
         }
         // Legend.
         var ly = top + 10
@@ -163,8 +169,13 @@ public enum FunnelPlot {
             out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(label)</text>\n"
             ly += 20
         }
-        for (label, fill) in [("outside 99.8%", "#c0392b"), ("outside 95%", "#e67e22"), ("within limits", "#ffffff")] {
-            out += "<circle cx=\"\(f(lx + 12))\" cy=\"\(f(ly))\" r=\"5\" fill=\"\(fill)\" stroke=\"#000\"/>"
+        // Flags by shape as well as colour: a triangle pointing up above the limits, down below, a circle within.
+        let legend: [(String, Statistics.Flag, String)] = [
+            ("above 99.8%", .high998, "#c0392b"), ("above 95%", .high95, "#e67e22"), ("within limits", .within, "#ffffff"),
+            ("below 95%", .low95, "#e67e22"), ("below 99.8%", .low998, "#c0392b"),
+        ]
+        for (label, flag, fill) in legend {
+            out += Self.marker(flag, cx: lx + 12, cy: ly, fill: fill, stroke: "#000", title: nil)
             out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(label)</text>\n"
             ly += 20
         }
@@ -255,6 +266,32 @@ public enum FunnelPlot {
         if count <= seriesColours.count { return seriesColours[index] }
         let hue = Double(index) * 360 / Double(count)
         return "hsl(\(Int(hue)), 65%, 35%)"
+    }
+
+    /// A school's mark: a circle within the limits; outside them a larger triangle, pointing up above and down below.
+    /// `title` nil: the legend's sample, not a school.
+    static func marker(_ flag: Statistics.Flag, cx: Double, cy: Double, fill: String, stroke: String, title: String?) -> String {
+        let kind = title == nil ? "sample" : "school"
+        func f(_ v: Double) -> String { String((v * 10).rounded() / 10) }
+        let titled = title.map { "<title>\(escape($0))</title>" } ?? ""
+        switch flag {
+        case .within:
+            return "<circle class=\"\(kind)\" cx=\"\(f(cx))\" cy=\"\(f(cy))\" r=\"5\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"1.5\">\(titled)</circle>"
+        case .high95, .high998, .low95, .low998:
+            let up = flag == .high95 || flag == .high998
+            let (tip, base) = up ? (cy - 8, cy + 6) : (cy + 8, cy - 6)
+            return "<path class=\"\(kind)\" d=\"M\(f(cx)) \(f(tip)) L\(f(cx + 8)) \(f(base)) L\(f(cx - 8)) \(f(base)) Z\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"2\">\(titled)</path>"
+        }
+    }
+
+    static func flagText(_ flag: Statistics.Flag) -> String {
+        switch flag {
+        case .high998: "above the 99.8% limit"
+        case .high95: "above the 95% limit"
+        case .within: "within the limits"
+        case .low95: "below the 95% limit"
+        case .low998: "below the 99.8% limit"
+        }
     }
 
     /// The opening of every funnel SVG: the document, its title and the two heading lines.

@@ -39,7 +39,9 @@ extension BenchmarkController {
         return out
     }
 
-    func funnel(_ c: Comparison, view: FunnelView) -> String {
+    /// `linked`: each point links to the school's page in the web app (the page's inline chart); the API's SVG has
+    /// no links.
+    func funnel(_ c: Comparison, view: FunnelView, linked: Bool = false) -> String {
         let measure = c.measure == "ehc_plan" ? "EHC plans" : "SEN support"
         let against = c.level == "la" ? "local authority" : c.level
         let missing =
@@ -52,7 +54,7 @@ extension BenchmarkController {
             let points = c.schools.map { row in
                 FunnelPlot.Point(
                     label: row.name, n: row.pupilsOnRoll, rate: row.ratio.ratio, flag: Statistics.Flag(rawValue: row.ratio.flag) ?? .within,
-                    series: 0, expected: row.ratio.expected)
+                    series: 0, expected: row.ratio.expected, link: linked ? "/schools/\(row.urn)" : nil)
             }
             let apart = c.specialistSchools.count + c.notCompared.count
             let apartNote = apart == 0 ? "" : "; \(apart) special/AP school\(apart == 1 ? "" : "s") apart (view=phase)"
@@ -80,7 +82,9 @@ extension BenchmarkController {
                         series.append(.init(label: "\(row.comparator.area) \(row.comparator.censusYear)", target: row.comparator.rate))
                     }
                     points.append(
-                        .init(label: row.name, n: row.pupilsOnRoll, rate: row.rate, flag: Statistics.Flag(rawValue: row.flag) ?? .within, series: seriesIndex[key]!))
+                        .init(
+                            label: row.name, n: row.pupilsOnRoll, rate: row.rate, flag: Statistics.Flag(rawValue: row.flag) ?? .within,
+                            series: seriesIndex[key]!, link: linked ? "/schools/\(row.urn)" : nil))
                 }
                 let years = Set(mine.map(\.comparator.censusYear)).sorted().map(String.init).joined(separator: ", ")
                 panels.append(

@@ -132,8 +132,10 @@ let latestDemoTerm = "2025-26-summer"
                     #expect(parser.parse(), "the SVG parses as XML")
                     // One funnel of observed ÷ expected for the mainstream schools with a return (the special
                     // school, with no comparator of its kind, is not on it).
-                    #expect(counter.schoolCircles == f.trustA.schools.count - 2, "one point per compared mainstream school")
-                    #expect(counter.elements["path", default: 0] == 4, "95% and 99.8% limits around 1, above and below")
+                    #expect(counter.schoolMarks == f.trustA.schools.count - 2, "one point per compared mainstream school")
+                    #expect(counter.schoolTriangles >= 2, "the demo's outliers are drawn as triangles, not by colour alone")
+                    #expect(counter.otherPaths == 4, "95% and 99.8% limits around 1, above and below")
+                    #expect(!response.text.contains("<a "), "the API's SVG stands alone: no links")
                     #expect(!response.text.contains("<script"))
                     #expect(response.text.contains("Heaton Brook Primary"))
                     #expect(response.text.contains("Expected count"))
@@ -149,7 +151,7 @@ let latestDemoTerm = "2025-26-summer"
                     let parser = XMLParser(data: Data(response.text.utf8))
                     parser.delegate = counter
                     #expect(parser.parse(), "the SVG parses as XML")
-                    #expect(counter.schoolCircles == f.trustA.schools.count - 2)
+                    #expect(counter.schoolMarks == f.trustA.schools.count - 2)
                     #expect(counter.elements["svg", default: 0] >= 3, "the document and a panel each for primary and secondary")
                     #expect(response.text.contains("state-funded primary") && response.text.contains("state-funded secondary"))
                     #expect(response.text.contains("not compared") && response.text.contains("Pupils on roll"))
@@ -533,10 +535,17 @@ let latestDemoTerm = "2025-26-summer"
 
 final class ElementCounter: NSObject, XMLParserDelegate {
     var elements: [String: Int] = [:]
-    var schoolCircles = 0
+    /// Schools' marks: circles within the limits, triangles (paths) outside them.
+    var schoolMarks = 0
+    var schoolTriangles = 0
+    /// Paths that are not schools' marks: the limit curves.
+    var otherPaths = 0
 
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
         elements[name, default: 0] += 1
-        if name == "circle" && attributes["class"] == "school" { schoolCircles += 1 }
+        let school = attributes["class"] == "school"
+        if school && (name == "circle" || name == "path") { schoolMarks += 1 }
+        if school && name == "path" { schoolTriangles += 1 }
+        if !school && name == "path" && attributes["class"] != "sample" { otherPaths += 1 }
     }
 }

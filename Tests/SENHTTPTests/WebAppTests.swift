@@ -198,6 +198,38 @@ struct WebVisitor {
         }
     }
 
+    @Test func theComparisonPageLinksEveryPointAndOffersItsDownloads() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.withReturns(db)
+            let trust = fixture.trustA.id
+            try await withApp(db) { client in
+                var executive = WebVisitor(client)
+                try await executive.signIn(fixture.tokens["trust_executive"]!.token)
+                let page = try await executive.get("/trusts/\(trust)/comparison?term=2025-26-summer&sort=-rate")
+                #expect(page.status == .ok)
+                #expect(page.text.utf8.count < 150_000, "no page over 150 KB")
+                let figure = try #require(page.text.range(of: "<figure class=\"funnel\">").map { String(page.text[$0.upperBound...]) })
+                let svg = String(figure.prefix { $0 != "\u{0}" }.components(separatedBy: "</figure>")[0])
+                let api = try await client.execute(
+                    uri: "/v1/trusts/\(trust)/comparison?term=2025-26-summer", method: .get, headers: fixture.headers("trust_executive"), body: nil)
+                let comparison = try api.decode(Comparison.self)
+                #expect(svg.components(separatedBy: "<a href=\"/schools/").count - 1 == comparison.schools.count, "one link per point")
+                #expect(svg.contains("aria-label=\"1. "), "each point has an accessible name")
+                #expect(!svg.contains("<?xml"))
+                // Sorted by rate, highest first, as the link asked.
+                let rates = comparison.schools.sorted { $0.rate > $1.rate }.map(\.name)
+                let order = rates.compactMap { name in page.text.range(of: ">\(name.replacingOccurrences(of: "'", with: "&#39;"))</a><span")?.lowerBound }
+                #expect(order.count == rates.count && order == order.sorted(), "rows in the order asked for")
+                let csv = try await executive.get("/trusts/\(trust)/comparison.csv?term=2025-26-summer&measure=ehc_plan")
+                #expect(csv.headers[.contentType] == "text/csv; charset=utf-8" && csv.text.hasPrefix("urn,name,phase"))
+                let download = try await executive.get("/trusts/\(trust)/funnel.svg?term=2025-26-summer")
+                #expect(download.headers[.contentType]?.hasPrefix("image/svg+xml") == true && !download.text.contains("<a "))
+                let empty = try await executive.get("/trusts/\(trust)/comparison?term=2016-17-autumn")
+                #expect(empty.status == .ok && empty.text.contains("No school has a return to compare") && !empty.text.contains("NaN"))
+            }
+        }
+    }
+
     @Test func anotherTrustsPagesAreNotFoundPages() async throws {
         try await withTestDatabase { db in
             let fixture = try await Fixture.withReturns(db)

@@ -248,16 +248,15 @@ extension WebController {
                     difference: Show.pp($0.differencePP), ratio: String(format: "%.2f", $0.ratio.ratio), flag: Show.flag($0.flag))
             },
             hasRows: !rows.isEmpty,
-            funnel: rows.isEmpty ? "" : Self.inline(benchmark.funnel(c, view: .ratio), trust: context.trust),
+            funnel: rows.isEmpty ? "" : Self.inline(benchmark.funnel(c, view: .ratio, linked: true)),
             svgHref: "/trusts/\(context.trust)/funnel.svg?" + query, csvHref: "/trusts/\(context.trust)/comparison.csv?" + query,
             notCompared: c.notCompared, missing: c.missing, hasNotCompared: !c.notCompared.isEmpty, hasMissing: !c.missing.isEmpty,
             pooled: Self.explainPooled(c))
         return renderer.page("comparison", view)
     }
 
-    /// The funnel plot for a page: the API's SVG, with a title the page's heading already gives dropped of its
-    /// XML prolog.
-    static func inline(_ svg: String, trust: TrustID) -> String {
+    /// The funnel plot for a page: the API's SVG without its XML prolog, which HTML does not take.
+    static func inline(_ svg: String) -> String {
         var text = svg
         if text.hasPrefix("<?xml"), let end = text.range(of: "?>") { text = String(text[end.upperBound...]) }
         return text
