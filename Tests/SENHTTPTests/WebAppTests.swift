@@ -224,6 +224,11 @@ struct WebVisitor {
                 #expect(csv.headers[.contentType] == "text/csv; charset=utf-8" && csv.text.hasPrefix("urn,name,phase"))
                 let download = try await executive.get("/trusts/\(trust)/funnel.svg?term=2025-26-summer")
                 #expect(download.headers[.contentType]?.hasPrefix("image/svg+xml") == true && !download.text.contains("<a "))
+                let senco = try await executive.get("/trusts/\(trust)/senco?term=2025-26-summer")
+                #expect(senco.status == .ok && senco.text.contains("How the SENCO works") && senco.text.contains(fixture.ownSchool.name))
+                #expect(senco.text.contains("of \(comparison.schools.count + comparison.specialistSchools.count + comparison.notCompared.count) schools that sent a return"))
+                let school = try await executive.get("/schools/\(fixture.ownSchool.urn)?term=2025-26-summer")
+                #expect(school.text.contains("<svg") && school.text.contains("role=\"img\"") && !school.text.contains("NaN"), "the trend chart")
                 let empty = try await executive.get("/trusts/\(trust)/comparison?term=2016-17-autumn")
                 #expect(empty.status == .ok && empty.text.contains("No school has a return to compare") && !empty.text.contains("NaN"))
             }

@@ -82,6 +82,7 @@ struct WebController {
             .get("import", use: importPage)
             .post("import", use: importReturns)
             .get("surveys", use: surveysHome)
+            .get("senco", use: sencoPage)
             .get("surveys/:instrument", use: surveyResults)
             .get("funnel.svg", use: benchmark.funnelPlot)
         app.school("schools/:urn", .trustExecutive, .schoolLeader, register: register)

@@ -74,7 +74,7 @@ struct Chrome: Sendable {
             if let trust = principal.trustID {
                 nav = [
                     ("/trusts/\(trust)", "This term"), ("/trusts/\(trust)/comparison", "Comparison"), ("/trusts/\(trust)/import", "Import"),
-                    ("/trusts/\(trust)/surveys", "Surveys"), ("/tokens", "Tokens"),
+                    ("/trusts/\(trust)/senco", "SENCO and progress"), ("/trusts/\(trust)/surveys", "Surveys"), ("/tokens", "Tokens"),
                 ]
             }
         case .schoolLeader: nav = [("/schools", "Your schools")]

@@ -31,6 +31,8 @@ extension WebController {
         let needNote: String
         let surveys: [SurveyRow]
         let hasSurveys: Bool
+        /// The trend as a chart (inline SVG); the table beside it gives the same figures.
+        let trendChart: String
     }
 
     @Sendable func schoolPage(_ request: Request, context: SchoolContext) async throws -> Response {
@@ -56,6 +58,7 @@ extension WebController {
         var needs: [SchoolView.NeedRow] = []
         var needNote = ""
         var noBenchmark: String?
+        var chart = ""
         do {
             let b = try await benchmark.schoolBenchmark(term: term, level: .national, context: context)
             for (label, m) in [("SEN support", b.senSupport), ("EHC plans", b.ehcPlan)] {
@@ -66,6 +69,13 @@ extension WebController {
                         difference: Show.pp(m.differencePP), flag: Show.flag(m.flag),
                         change: m.change.map { "\(Show.pp($0.differencePP)) since \(Show.term($0.fromTerm))\($0.significant ? ", a real change" : ", within chance")" } ?? "No return a year earlier"))
             }
+            chart = TrendChart.svg(
+                title: "\(school.name): SEN support and EHC plans, nine terms to \(Show.term(term.description)), against the national comparator",
+                terms: b.trend.map { Show.shortTerm($0.term) },
+                lines: [
+                    .init(label: "SEN support", values: b.trend.map(\.senSupportRate), comparator: b.senSupport.comparator.rate, comparatorLabel: "national"),
+                    .init(label: "EHC plans", values: b.trend.map(\.ehcPlanRate), comparator: b.ehcPlan.comparator.rate, comparatorLabel: "national"),
+                ])
             trend = b.trend.reversed().map {
                 .init(
                     label: Show.term($0.term), pupils: $0.pupilsOnRoll.map(String.init) ?? "No return",
@@ -100,7 +110,7 @@ extension WebController {
             chrome: Chrome(school.name, context, section: context.principal.role == .schoolLeader ? "Your schools" : ""),
             urn: school.urn.value, name: school.name, termLabel: Show.term(term.description), terms: termOptions(selected: term),
             returns: termRows, measures: measures, hasBenchmark: !measures.isEmpty, noBenchmark: noBenchmark, trend: trend, needs: needs,
-            hasNeeds: !needs.isEmpty, needNote: needNote, surveys: surveyRows, hasSurveys: !surveyRows.isEmpty)
+            hasNeeds: !needs.isEmpty, needNote: needNote, surveys: surveyRows, hasSurveys: !surveyRows.isEmpty, trendChart: chart)
         return renderer.page("school", view)
     }
 

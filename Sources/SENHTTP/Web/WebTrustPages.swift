@@ -21,6 +21,12 @@ extension WebController {
             let end = (term.startYear + 1) % 100
             return "\(term.season.rawValue.capitalized) \(term.startYear)/\(end < 10 ? "0" : "")\(end)"
         }
+        /// `2025-26-autumn` → `Aut 25/26`, for a chart's axis.
+        static func shortTerm(_ text: String) -> String {
+            guard let term = AcademicTerm(text) else { return text }
+            let (a, b) = (term.startYear % 100, (term.startYear + 1) % 100)
+            return "\(term.season.rawValue.prefix(3).capitalized) \(a < 10 ? "0" : "")\(a)/\(b < 10 ? "0" : "")\(b)"
+        }
         /// `state_funded_primary` → `state-funded primary`.
         static func phase(_ raw: String) -> String {
             raw.replacingOccurrences(of: "state_funded", with: "state-funded").replacingOccurrences(of: "_", with: " ")
