@@ -32,7 +32,7 @@ struct AccountsController {
     }
 
     /// The tokens the caller manages: every token for an admin, the trust's for a trust executive.
-    func list(context: AuthenticatedContext) async throws -> TokenList {
+    func list(context: some AuthenticatedRequestContext) async throws -> TokenList {
         let principal = try context.require(.admin, .trustExecutive)
         return TokenList(tokens: try await tokens.list(scope: principal.scope, logger: context.logger).map { TokenBody($0) })
     }

@@ -164,6 +164,15 @@ extension WebController {
         let approved = stored?.status == .approved
         let shown = Show.status(stored.map { $0.status == .approved ? "approved" : $0.late ? "late" : "submitted" } ?? "missing")
         let executive = context.principal.role == .trustExecutive
+        // Who sent each version: a trust executive sees the trust's tokens by label and role (as GET /v1/tokens
+        // lists them); a school leader, who cannot list tokens, sees whether it was them.
+        var senders: [String: String] = [:]
+        if executive {
+            for token in try await accounts.list(context: context).tokens {
+                senders[token.id] = "\(token.label.isEmpty ? "a token" : token.label) (\(Role(rawValue: token.role)?.label.lowercased() ?? token.role))"
+            }
+        }
+        senders[context.principal.tokenID.uuidString] = "you"
         let view = ReturnView(
             chrome: Chrome("\(school.name): \(Show.term(term.description))", context, section: ""),
             urn: school.urn.value, name: school.name, term: term.description, termLabel: Show.term(term.description), notice: notice,
@@ -173,7 +182,8 @@ extension WebController {
             sections: stored.map { Self.sections($0.value) } ?? [],
             versions: history.versions.reversed().map { v in
                 .init(
-                    version: v.version, at: v.submittedAt.formatted(.iso8601), by: v.submittedBy ?? "senstat", source: v.source, late: v.late,
+                    version: v.version, at: v.submittedAt.formatted(.iso8601), by: v.submittedBy.map { senders[$0] ?? "another token" } ?? "senstat (the demo or an import without a token)",
+                    source: v.source, late: v.late,
                     changes: v.changes.map { "\(ReturnFormView.label($0.field)): \($0.from.map(Self.text) ?? "blank") → \($0.to.map(Self.text) ?? "blank")" },
                     warnings: v.warnings.map(\.message))
             },

@@ -98,7 +98,7 @@ extension WebController {
         let schools: [SchoolRow]
         let flagged: [Flagged]
         let noFlags: Bool
-        let comparedCount: Int
+        let noFlagsText: String
         let pooled: [String]
         let changes: [String]
         let noReturns: Bool
@@ -114,7 +114,7 @@ extension WebController {
         var compared = 0
         let anySent = completeness.schools.contains { $0.status != "missing" }
         if anySent {
-            for measure in Provision.allCases {
+            for measure in [Provision.senSupport, .ehcPlan] {
                 let comparison = try await benchmark.compare(term: term, level: .national, measure: measure, context: context)
                 compared = max(compared, comparison.schools.count + comparison.specialistSchools.count)
                 for row in comparison.schools + comparison.specialistSchools where Show.flag(row.flag).outlier {
@@ -143,7 +143,11 @@ extension WebController {
                 let status = Show.status($0.status)
                 return .init(urn: $0.urn, name: $0.name, phase: Show.phase($0.phase), status: status.text, tag: status.tag, updated: Show.date($0.updatedAt), term: term.description)
             },
-            flagged: flagged, noFlags: anySent && flagged.isEmpty, comparedCount: compared, pooled: pooled, changes: changes, noReturns: !anySent)
+            flagged: flagged, noFlags: anySent && flagged.isEmpty,
+            noFlagsText: compared == 1
+                ? "The one school compared is within the 95% limits of its national comparator for SEN support and EHC plans."
+                : "All \(compared) schools compared are within the 95% limits of their national comparator for SEN support and EHC plans.",
+            pooled: pooled, changes: changes, noReturns: !anySent)
         return renderer.page("trust-home", view)
     }
 
