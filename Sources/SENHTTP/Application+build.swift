@@ -95,6 +95,8 @@ public func buildRouter(
     router.add(middleware: ResponseHeadersMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware(allowed: allowed))
+    let renderer = WebRenderer()
+    if webApp { router.add(middleware: BrowserNotFoundMiddleware(renderer: renderer)) }
 
     router.addRoutes(HealthController(database: database, migrator: migrator).routes)
     router.addRoutes(SenstatMetrics.routes)
@@ -119,7 +121,8 @@ public func buildRouter(
     let returnsController = ReturnsController(returns: returns, register: register)
     let accountsController = AccountsController(tokens: tokens, register: register)
     v1.addRoutes(accountsController.routes)
-    v1.addRoutes(RegisterController(register: register).routes)
+    let registerController = RegisterController(register: register)
+    v1.addRoutes(registerController.routes)
     let adminImportsController = AdminImportsController(giasImporter: GIASImporter(database: database), benchmarks: benchmarks)
     v1.addRoutes(adminImportsController.routes)
     v1.addRoutes(returnsController.routes)
@@ -139,9 +142,9 @@ public func buildRouter(
         let sessions = WebSessions(
             driver: SessionPersistDriver(database: database, logger: Logger(label: "senstat.sessions")), settings: settings.web, tokens: tokens)
         WebController(
-            renderer: WebRenderer(), sessions: sessions, demo: demo, tokens: tokens, register: register, returns: returns,
+            renderer: renderer, sessions: sessions, demo: demo, tokens: tokens, register: register, returns: returns,
             benchmarks: benchmarks, benchmark: benchmarkController, returnsAPI: returnsController, returnImport: importController,
-            research: researchController, surveysAPI: surveysController, accounts: accountsController, adminImports: adminImportsController, surveys: surveys, researchBudget: settings.privacyBudget, rateLimit: rateLimiter
+            research: researchController, surveysAPI: surveysController, accounts: accountsController, registerAPI: registerController, adminImports: adminImportsController, surveys: surveys, researchBudget: settings.privacyBudget, rateLimit: rateLimiter
         ).addRoutes(to: router, allowed: allowed)
     }
 

@@ -29,3 +29,11 @@ func iso(_ date: Date?) -> String {
 }
 
 let isoStyle = Date.ISO8601FormatStyle()
+
+/// A chart as a file a browser saves.
+func svgDownload(_ svg: String, name: String) -> Response {
+    Response(
+        status: .ok,
+        headers: [.contentType: "image/svg+xml; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name)\""],
+        body: .init(byteBuffer: ByteBuffer(string: svg)))
+}

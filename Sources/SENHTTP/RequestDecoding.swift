@@ -9,13 +9,14 @@ import SENStore
 extension Request {
     /// Collects the body up to `limit` bytes; beyond it, 413.
     mutating func collectBody(limit: Int, what: String) async throws -> ByteBuffer {
+        let most = limit >= 1_048_576 ? "\(limit / 1_048_576) MB" : "\(limit / 1024) KB"
         if let length = headers[.contentLength].flatMap(Int.init), length > limit {
-            throw APIError(.contentTooLarge, "\(what) may be at most \(limit / 1_048_576) MB")
+            throw APIError(.contentTooLarge, "\(what) may be at most \(most)")
         }
         do {
             return try await collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, "\(what) may be at most \(limit / 1_048_576) MB")
+            throw APIError(.contentTooLarge, "\(what) may be at most \(most)")
         }
     }
 

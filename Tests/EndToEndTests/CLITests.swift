@@ -39,7 +39,7 @@ import FoundationXML
         }
 
         func waitUntilReady() async throws {
-            let deadline = ContinuousClock.now + .seconds(120)
+            let deadline = ContinuousClock.now + .seconds(300)
             while ContinuousClock.now < deadline {
                 if await ServerProcessTests.get("\(url)/health/ready")?.status == 200,
                     FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("demo-tokens.json").path)

@@ -75,7 +75,7 @@ import FoundationNetworking
         try server.run()
 
         var ready: (status: Int, body: String)?
-        let deadline = ContinuousClock.now + .seconds(90)
+        let deadline = ContinuousClock.now + .seconds(300)
         while ContinuousClock.now < deadline {
             ready = await Self.get("http://127.0.0.1:\(port)/health/ready")
             if ready?.status == 200 { break }

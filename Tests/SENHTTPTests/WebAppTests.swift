@@ -136,6 +136,8 @@ struct WebVisitor {
                 #expect(try await visitor.post(path, [], origin: "https://evil.example").status == .forbidden, "another origin")
                 #expect(try await visitor.post(path, [], origin: "null").status == .forbidden, "an opaque origin")
                 #expect(try await visitor.post(path, [], site: "cross-site").status == .forbidden, "a cross-site request")
+                let huge = try await visitor.post(path, [("padding", String(repeating: "x", count: 70_000))])
+                #expect(huge.status == .contentTooLarge && huge.text.contains("64 KB"), "a form is small; only the upload pages take files")
                 let api = try await client.execute(
                     uri: "/v1/schools/\(urn)/sen-returns/\(term)", method: .get, headers: fixture.headers("trust_executive"), body: nil)
                 #expect(try api.decode(ReturnBody.self).status == "submitted", "none of them approved the return")
@@ -175,25 +177,42 @@ struct WebVisitor {
         }
     }
 
+    /// Time is moved in the session's row rather than waited for, so that a loaded machine cannot make the test
+    /// flaky: the idle timeout is the row's expiry, the absolute one the sign-in time it holds.
     @Test func sessionsEndWhenIdleAndAtTheAbsoluteLimit() async throws {
         try await withTestDatabase { db in
             let fixture = try await Fixture.load(db)
             let token = fixture.tokens["school_leader"]!.token
             let school = "/schools/\(fixture.ownSchool.urn)"
-            try await withApp(db, web: WebSessionSettings(idleTimeout: .seconds(1), absoluteTimeout: .seconds(3600))) { client in
+            try await withApp(db) { client in
                 var visitor = WebVisitor(client)
                 try await visitor.signIn(token)
                 #expect(try await visitor.get(school).status == .ok)
-                try await Task.sleep(for: .milliseconds(1500))
+                let left = try await db.adminSQL("SELECT extract(epoch FROM expires_at - now())::int FROM web_sessions")
+                let seconds = Int((left.first?.first ?? nil) ?? "") ?? -1
+                #expect(seconds > 25 * 60 && seconds <= 30 * 60, "the idle window is 30 minutes")
+                _ = try await db.adminSQL("UPDATE web_sessions SET expires_at = now() - interval '1 second'")
                 #expect(try await visitor.get(school).headers[.location]?.hasPrefix("/sign-in") == true, "idle for longer than the idle timeout")
-            }
-            try await withApp(db, web: WebSessionSettings(idleTimeout: .seconds(600), absoluteTimeout: .seconds(1))) { client in
-                var visitor = WebVisitor(client)
-                try await visitor.signIn(token)
-                #expect(try await visitor.get(school).status == .ok)
-                try await Task.sleep(for: .milliseconds(2100))
-                let ended = try await visitor.get(school)
+
+                var busy = WebVisitor(client)
+                try await busy.signIn(token)
+                #expect(try await busy.get(school).status == .ok)
+                // Signed in nine hours ago and used all along: past the absolute timeout (8 hours).
+                _ = try await db.adminSQL(
+                    "UPDATE web_sessions SET value = jsonb_set(value, '{signed_in_at}', to_jsonb(to_char((now() - interval '9 hours') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))")
+                let ended = try await busy.get(school)
                 #expect(ended.headers[.location]?.contains("session=ended") == true, "past the absolute timeout, however active")
+
+                // A session near the end of its idle window is extended when used, and the cookie with it.
+                var active = WebVisitor(client)
+                try await active.signIn(token)
+                _ = try await db.adminSQL("UPDATE web_sessions SET expires_at = now() + interval '5 minutes'")
+                let used = try await active.get(school)
+                #expect(used.status == .ok && used.headers[.setCookie]?.hasPrefix("senstat=") == true)
+                let after = try await db.adminSQL("SELECT extract(epoch FROM expires_at - now())::int FROM web_sessions ORDER BY created_at DESC LIMIT 1")
+                let all = try await db.adminSQL("SELECT extract(epoch FROM expires_at - now())::int, created_at::text FROM web_sessions")
+                let extended = Int((after.first?.first ?? nil) ?? "0") ?? 0
+                #expect(extended > 25 * 60, "the idle window starts again: \(all)")
             }
         }
     }
@@ -229,6 +248,23 @@ struct WebVisitor {
                 #expect(senco.text.contains("of \(comparison.schools.count + comparison.specialistSchools.count + comparison.notCompared.count) schools that sent a return"))
                 let school = try await executive.get("/schools/\(fixture.ownSchool.urn)?term=2025-26-summer")
                 #expect(school.text.contains("<svg") && school.text.contains("role=\"img\"") && !school.text.contains("NaN"), "the trend chart")
+                // Every table of the school page as CSV, and its chart as SVG.
+                let base = "/schools/\(fixture.ownSchool.urn)?term=2025-26-summer&download="
+                let trendCSV = try await executive.get(base + "trend")
+                #expect(trendCSV.headers[.contentType] == "text/csv; charset=utf-8" && trendCSV.text.hasPrefix("term,pupils_on_roll,sen_support_rate,ehc_plan_rate"))
+                #expect(trendCSV.text.split(whereSeparator: \.isNewline).count == 10, "nine terms and a header")
+                let benchmarkCSV = try await executive.get(base + "benchmark")
+                #expect(benchmarkCSV.text.contains("sen_support,") && benchmarkCSV.text.contains("ehc_plan,"))
+                #expect(try await executive.get(base + "needs").text.hasPrefix("need,school_count"))
+                #expect(try await executive.get(base + "returns").text.hasPrefix("term,deadline,status"))
+                let chart = try await executive.get(base + "trend.svg")
+                #expect(chart.headers[.contentType]?.hasPrefix("image/svg+xml") == true && chart.text.hasPrefix("<svg"))
+                #expect(try await executive.get(base + "nonsense").status == .notFound)
+                let values = try await executive.get("/schools/\(fixture.ownSchool.urn)/returns/2025-26-summer?download=values")
+                #expect(values.text.hasPrefix("urn,pupils_on_roll") && values.text.contains("\n\(fixture.ownSchool.urn),"), "the return as the import reads it")
+                #expect(try await executive.get("/trusts/\(trust)/senco?term=2025-26-summer&download=progress").text.hasPrefix("urn,name,progress."))
+                let account = try await executive.get("/account")
+                #expect(account.status == .ok && account.text.contains(fixture.trustA.name) && account.text.contains("Trust executive"))
                 let empty = try await executive.get("/trusts/\(trust)/comparison?term=2016-17-autumn")
                 #expect(empty.status == .ok && empty.text.contains("No school has a return to compare") && !empty.text.contains("NaN"))
             }
@@ -253,6 +289,11 @@ struct WebVisitor {
                 var leader = WebVisitor(client)
                 try await leader.signIn(fixture.tokens["school_leader"]!.token)
                 #expect(try await leader.get("/schools/\(fixture.siblingSchool.urn)").status == .notFound, "a school of the trust that is not theirs")
+                // A page that does not exist: HTML for a browser, problem+json for the API.
+                let missing = try await client.execute(uri: "/no-such-page", method: .get, headers: [.accept: "text/html,*/*"], body: nil)
+                #expect(missing.status == .notFound && missing.text.contains("Page not found"))
+                let apiMissing = try await client.execute(uri: "/v1/no-such-thing", method: .get, headers: [.accept: "text/html,*/*"], body: nil)
+                #expect(apiMissing.headers[.contentType] == "application/problem+json")
                 #expect(try await leader.get("/trusts/\(fixture.trustA.id)").status == .forbidden, "a school leader has no trust pages")
             }
         }
@@ -351,6 +392,10 @@ struct WebVisitor {
                 #expect(results.status == .ok && results.text.contains(fixture.ownSchool.name))
                 #expect(results.text.contains("c: fewer than 10 respondents"), "three respondents are hidden")
                 #expect(!results.text.contains(">3</td>"), "the hidden count is not on the page")
+                let csv = try await executive.get("/trusts/\(fixture.trustA.id)/surveys/leader_concerns?term=\(term)&download=results")
+                #expect(csv.text.hasPrefix("urn,name,item,option,respondents,count,percent,suppressed"))
+                let own = csv.text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("\(fixture.ownSchool.urn),") }
+                #expect(!own.isEmpty && own.allSatisfy { $0.hasSuffix(",c,c,c,primary") }, "hidden in the download as on the page")
             }
         }
     }
@@ -434,6 +479,12 @@ struct WebVisitor {
                 #expect(imported.status == .ok && imported.text.contains("5 new") && imported.text.contains("Rows left out"))
                 let bad = try await admin.upload("/admin/gias", fields: [], file: ("file", "x.csv", Array("EstablishmentName,Town\nx,y\n".utf8)))
                 #expect(bad.status == .unprocessableContent && bad.text.contains("There is a problem"))
+                let trustPage = try await admin.get("/admin/trusts/\(fixture.trustA.id)")
+                #expect(trustPage.status == .ok && trustPage.text.contains(fixture.ownSchool.name))
+                let added = try await admin.post("/admin/trusts", [("name", "Northern Lights Trust"), ("gias_code", "TR55555")])
+                #expect(added.status == .ok && added.text.contains("Northern Lights Trust is added"))
+                let badCode = try await admin.post("/admin/trusts", [("name", "X"), ("gias_code", "nope")])
+                #expect(badCode.status == .unprocessableContent && badCode.text.contains("TR01234"))
                 let released = try await admin.post("/admin/releases", [("term", "2024-25-autumn")])
                 #expect(released.status == .ok && released.text.contains("is released for research"))
                 let twice = try await admin.post("/admin/releases", [("term", "2024-25-autumn")])

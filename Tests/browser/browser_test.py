@@ -118,8 +118,20 @@ class Browser:
             self.screenshot(name)
             raise Failure(f"{len(result)} axe violation(s) on {name} ({self.path()})")
         self.screenshot(name)
+        self.check_reflow(name)
         self.pages_checked.append(name)
         print(f"  ok: {name}: no axe violations ({self.path()})")
+
+    def check_reflow(self, name):
+        """At 320 CSS px (WCAG 1.4.10: 1280 px at 400% zoom) the page scrolls only down: wide tables and charts
+        scroll inside their own regions."""
+        self.driver.set_window_size(320, 900)
+        width = self.driver.execute_script("return document.documentElement.clientWidth")
+        scroll = self.driver.execute_script("return document.documentElement.scrollWidth")
+        self.driver.set_window_size(1280, 900)
+        if scroll > width + 1:
+            self.screenshot(name + "-REFLOW")
+            raise Failure(f"{name} scrolls sideways at 320 px ({scroll} px wide in a {width} px viewport)")
 
     def screenshot(self, name):
         if not self.shots:
@@ -251,6 +263,9 @@ def run(b, tokens):
         b.go(path)
         b.check(b.h1() == "Page not found", f"another trust's page is a 404 page: {path}")
     b.page("not-found")
+    b.click_link("Signed in as Trust executive")
+    b.check(b.path() == "/account" and "Pennine" in b.text(), "the account page says who and for which trust")
+    b.page("exec-account")
     b.go("/tokens")
     b.page("exec-tokens")
     b.driver.find_element(By.ID, f"urn-{leader_urn}").click()
@@ -291,6 +306,10 @@ def run(b, tokens):
     b.sign_in_as("Administrator")
     b.check(b.path() == "/admin", "the administrator lands on the administration page")
     b.page("admin-home")
+    b.follow(b.driver.find_element(By.CSS_SELECTOR, "a[href^='/admin/trusts/']"))
+    b.check(len(b.driver.find_elements(By.CSS_SELECTOR, "tbody tr")) >= 1, "a trust's schools are listed for the administrator")
+    b.page("admin-trust")
+    b.go("/admin")
     b.click_button("Release for research")
     b.check("is released for research" in b.text(), "a term is released")
     b.page("admin-released")

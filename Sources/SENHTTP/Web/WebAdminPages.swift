@@ -9,7 +9,7 @@ import SENStore
 /// for research, through the API controllers' own functions.
 extension WebController {
     struct AdminView {
-        struct Trust { let name: String; let code: String; let schools: Int; let created: String }
+        struct Trust { let id: String; let name: String; let code: String; let schools: Int; let created: String }
         struct Release { let label: String; let released: String; let schools: Int }
         struct Option { let value: String; let label: String }
         struct Rejection { let row: Int; let column: String; let reason: String }
@@ -37,7 +37,7 @@ extension WebController {
         let releasable = current.lastTerms(9).reversed().filter { todayUTC() > $0.deadline && !released.contains($0.description) }
         return AdminView(
             chrome: Chrome("Administration", context, section: "Administration"),
-            trusts: trusts.map { .init(name: $0.name, code: $0.giasCode ?? "", schools: $0.schoolCount, created: Show.date($0.createdAt)) },
+            trusts: trusts.map { .init(id: $0.id.uuidString, name: $0.name, code: $0.giasCode ?? "", schools: $0.schoolCount, created: Show.date($0.createdAt)) },
             releases: releases.reversed().map { .init(label: Show.term($0.term), released: Show.date($0.releasedAt), schools: $0.schools) },
             releasable: releasable.map { .init(value: $0.description, label: Show.term($0.description)) }, hasReleasable: !releasable.isEmpty,
             notice: notice, error: error?.message, errorField: error?.field ?? "gias-file",
@@ -92,6 +92,49 @@ extension WebController {
                 "admin", try await adminView(context, notice: "\(Show.term(release.term)) is released for research: \(release.schools) schools, frozen."))
         } catch let error as APIError where error.status == .unprocessableContent || error.status == .conflict || error.status == .badRequest {
             return renderer.page("admin", try await adminView(context, error: ("term", ReturnFormView.capitalised(error.detail))), status: error.status)
+        }
+    }
+}
+
+// MARK: A trust's schools, and adding a trust
+
+extension WebController {
+    struct AdminTrustView {
+        struct School { let urn: Int; let name: String; let phase: String; let type: String; let la: String; let region: String; let status: String; let pupils: String }
+        let chrome: Chrome
+        let name: String
+        let code: String
+        let schools: [School]
+        let hasSchools: Bool
+    }
+
+    /// A trust's schools as the register holds them (`GET /v1/trusts/{trust}` and `…/schools`).
+    @Sendable func adminTrust(_ request: Request, context: TrustContext) async throws -> Response {
+        let trust = try await registerAPI.trust(request, context: context)
+        let list = try await registerAPI.schools(request, context: context)
+        let view = AdminTrustView(
+            chrome: Chrome(trust.name, context, section: "Administration"), name: trust.name, code: trust.giasCode ?? "",
+            schools: list.schools.map {
+                .init(
+                    urn: $0.urn.value, name: $0.name, phase: Show.phase($0.phase), type: $0.establishmentType, la: $0.laName, region: $0.region,
+                    status: $0.status, pupils: $0.numberOfPupils.map(String.init) ?? "")
+            },
+            hasSchools: !list.schools.isEmpty)
+        return renderer.page("admin-trust", view)
+    }
+
+    @Sendable func adminCreateTrust(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        var request = request
+        let form = try await WebForm.read(&request)
+        let code = (form["gias_code"] ?? "").trimmingCharacters(in: .whitespaces)
+        do {
+            let trust = try await registerAPI.createTrust(NewTrust(name: form["name"] ?? "", giasCode: code.isEmpty ? nil : code), context: context)
+            return renderer.page("admin", try await adminView(context, notice: "\(trust.name) is added. Import the GIAS register to give it its schools."))
+        } catch let error as APIError where error.status == .unprocessableContent {
+            let first = error.errors.first
+            let field = first?.pointer == "/gias_code" ? "gias_code" : "name"
+            return renderer.page(
+                "admin", try await adminView(context, error: (field, ReturnFormView.capitalised(first?.message ?? error.detail))), status: .unprocessableContent)
         }
     }
 }

@@ -44,6 +44,7 @@ struct WebController {
     let research: ResearchController
     let surveysAPI: SurveysController
     let accounts: AccountsController
+    let registerAPI: RegisterController
     let adminImports: AdminImportsController
     let surveys: SurveyStore
     /// ε each researcher may spend on one release (shown on the research page).
@@ -63,12 +64,15 @@ struct WebController {
             .add(middleware: HTMLErrorMiddleware(allowed: allowed, renderer: renderer) { title, context in Chrome(title, context, section: "") })
             .add(middleware: RateLimitMiddleware(limiter: rateLimit))
         app.get("/", use: home)
+        app.get("account", use: account)
         app.post("sign-out", use: signOut)
         app.get("schools", use: schoolList)
         app.get("admin", use: adminPage)
         app.post("admin/gias", use: adminGIAS)
         app.post("admin/national", use: adminNational)
         app.post("admin/releases", use: adminRelease)
+        app.post("admin/trusts", use: adminCreateTrust)
+        app.trust("admin/trusts/:trust", .admin).get(use: adminTrust)
         app.get("tokens", use: tokensPage)
         app.post("tokens", use: createToken)
         app.post("tokens/:id/revoke", use: revokeToken)
@@ -216,5 +220,42 @@ struct WebController {
         }
         let view = SchoolListView(chrome: Chrome("Your schools", context, section: "Your schools"), schools: schools, noSchools: schools.isEmpty)
         return renderer.page("schools", view)
+    }
+}
+
+// MARK: The person's own account
+
+extension WebController {
+    struct AccountView {
+        struct School { let urn: Int; let name: String }
+        let chrome: Chrome
+        let role: String
+        let trust: String?
+        let schools: [School]
+        let hasSchools: Bool
+        let tokenID: String
+        let signedIn: String
+        let endsBy: String
+        let idleMinutes: Int
+    }
+
+    /// Who the person is (`GET /v1/me`), for which trust and schools, and their session.
+    @Sendable func account(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let principal = context.principal
+        var trust: String?
+        if let id = principal.trustID { trust = try await register.trust(id, scope: principal.scope, logger: context.logger)?.name ?? id.uuidString }
+        var schools: [AccountView.School] = []
+        for urn in principal.urns.sorted(by: { $0.value < $1.value }) {
+            let name = try await register.school(urn, scope: principal.scope, logger: context.logger)?.name ?? urn.description
+            schools.append(.init(urn: urn.value, name: name))
+        }
+        let began = context.webSession?.signedInAt ?? .now
+        let settings = sessions.settings
+        let view = AccountView(
+            chrome: Chrome("Your account", context, section: ""), role: principal.role.label, trust: trust, schools: schools,
+            hasSchools: !schools.isEmpty, tokenID: principal.tokenID.uuidString,
+            signedIn: began.formatted(.iso8601), endsBy: (began + TimeInterval(settings.absoluteTimeout.components.seconds)).formatted(.iso8601),
+            idleMinutes: Int(settings.idleTimeout.components.seconds / 60))
+        return renderer.page("account", view)
     }
 }

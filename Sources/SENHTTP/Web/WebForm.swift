@@ -21,12 +21,19 @@ struct WebForm: Sendable {
 
     func all(_ name: String) -> [String] { lists[name] ?? [] }
 
-    /// Forms are small; an upload (many schools' returns, a GIAS export) is as large as the API takes.
-    static let limit = max(ReturnImportController.csvUploadLimit, AdminImportsController.giasUploadLimit) + (1 << 20)
+    /// Forms are small (64 KB: the return form's fields are about 3 KB); the pages that take a file take as large
+    /// an upload as the API does for it.
+    static func limit(forPath path: String) -> Int {
+        if path.hasPrefix("/admin/gias") { return AdminImportsController.giasUploadLimit + (1 << 20) }
+        if path.hasPrefix("/admin/national") { return AdminImportsController.nationalUploadLimit + (1 << 20) }
+        if path.hasPrefix("/trusts/"), path.hasSuffix("/import") { return ReturnImportController.csvUploadLimit + (1 << 20) }
+        return 64 << 10
+    }
 
-    /// Reads (and keeps, for the handler) the body of `request`.
+    /// Reads (and keeps, for the handler) the body of `request`: 413 past the path's limit.
     static func read(_ request: inout Request) async throws -> WebForm {
-        let buffer = try await request.collectBody(upTo: limit)
+        let limit = limit(forPath: request.uri.path)
+        let buffer = try await request.collectBody(limit: limit, what: "a form")
         let contentType = request.headers[.contentType] ?? ""
         if contentType.lowercased().hasPrefix("multipart/form-data") {
             guard let boundary = Self.parameter("boundary", of: contentType) else {

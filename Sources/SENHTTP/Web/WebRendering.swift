@@ -165,3 +165,25 @@ struct HTMLErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+/// A browser asking for a page that does not exist (outside `/v1` and the operational endpoints) gets the web app's
+/// "page not found" page, not the API's problem+json.
+struct BrowserNotFoundMiddleware<Context: RequestContext>: RouterMiddleware {
+    let renderer: WebRenderer
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path
+            let api = ["/v1", "/health", "/metrics", "/openapi.yaml"].contains { path == $0 || path.hasPrefix($0 + "/") }
+            guard !api, request.method == .get || request.method == .head, request.headers[.accept]?.contains("text/html") == true else { throw error }
+            let view = HTMLErrorMiddleware<Context>.View(
+                chrome: .signedOut("Page not found"), status: 404, heading: "Page not found",
+                detail: "If you typed the web address, check it is correct. If you followed a link, the page may have moved.", requestID: context.id)
+            var response = renderer.page("error", view, status: .notFound)
+            response.headers[.contentSecurityPolicy] = WebHeadersMiddleware<Context>.policy
+            return response
+        }
+    }
+}

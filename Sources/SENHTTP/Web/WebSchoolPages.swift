@@ -11,7 +11,7 @@ extension WebController {
     // MARK: The school
 
     struct SchoolView {
-        struct TermRow { let term: String; let label: String; let status: String; let tag: String; let version: String; let updated: String; let open: Bool; let sent: Bool }
+        struct TermRow { let term: String; let label: String; let deadline: String; let status: String; let tag: String; let version: String; let updated: String; let open: Bool; let sent: Bool }
         struct MeasureRow { let label: String; let rate: String; let interval: String; let comparator: String; let difference: String; let flag: Show.Flag; let change: String }
         struct TrendRow { let label: String; let pupils: String; let senSupport: String; let ehcPlan: String }
         struct NeedRow { let label: String; let school: String; let trust: String; let national: String }
@@ -33,6 +33,8 @@ extension WebController {
         let hasSurveys: Bool
         /// The trend as a chart (inline SVG); the table beside it gives the same figures.
         let trendChart: String
+        /// `…&download=` + a table's name (or `trend.svg`).
+        let downloadBase: String
     }
 
     @Sendable func schoolPage(_ request: Request, context: SchoolContext) async throws -> Response {
@@ -47,7 +49,7 @@ extension WebController {
             let shown = Show.status(status)
             termRows.append(
                 .init(
-                    term: term.description, label: Show.term(term.description), status: shown.text, tag: shown.tag,
+                    term: term.description, label: Show.term(term.description), deadline: term.deadline.description, status: shown.text, tag: shown.tag,
                     version: stored.map { String($0.version) } ?? "", updated: Show.date(stored?.updatedAt), open: term.isOpen(on: todayUTC()),
                     sent: stored != nil))
         }
@@ -59,8 +61,29 @@ extension WebController {
         var needNote = ""
         var noBenchmark: String?
         var chart = ""
+        // What each table shows, as numbers, for its CSV download.
+        var downloads: [String: [[String]]] = [
+            "returns": [["term", "deadline", "status", "version", "updated_at"]] + termRows.map { [$0.term, $0.deadline, $0.status, $0.version, $0.updated] }
+        ]
         do {
             let b = try await benchmark.schoolBenchmark(term: term, level: .national, context: context)
+            var benchmarkRows: [[String]] = [[
+                "measure", "count", "pupils_on_roll", "rate", "wilson95_lower", "wilson95_upper", "comparator_rate", "comparator_phase",
+                "comparator_area", "difference_pp", "flag", "change_pp", "change_from_term", "change_significant",
+            ]]
+            for (name, m) in [("sen_support", b.senSupport), ("ehc_plan", b.ehcPlan)] {
+                var row: [String] = [name, String(m.count), String(m.pupilsOnRoll), String(m.rate), String(m.wilson95.lower), String(m.wilson95.upper)]
+                row += [String(m.comparator.rate), m.comparator.phase, m.comparator.area, String(m.differencePP), m.flag]
+                row += [m.change.map { String($0.differencePP) } ?? "", m.change?.fromTerm ?? "", m.change.map { $0.significant ? "true" : "false" } ?? ""]
+                benchmarkRows.append(row)
+            }
+            downloads["benchmark"] = benchmarkRows
+            downloads["trend"] = [["term", "pupils_on_roll", "sen_support_rate", "ehc_plan_rate"]]
+                + b.trend.map { [$0.term, $0.pupilsOnRoll.map(String.init) ?? "", $0.senSupportRate.map { String($0) } ?? "", $0.ehcPlanRate.map { String($0) } ?? ""] }
+            if let profile = b.needProfile {
+                downloads["needs"] = [["need", "school_count", "school_share", "trust_share", "national_share"]]
+                    + profile.senSupport.map { [$0.need, String($0.count), String($0.share), $0.trustSuppressed ? "c" : $0.trustShare.map { String($0) } ?? "", $0.nationalShare.map { String($0) } ?? ""] }
+            }
             for (label, m) in [("SEN support", b.senSupport), ("EHC plans", b.ehcPlan)] {
                 measures.append(
                     .init(
@@ -106,11 +129,20 @@ extension WebController {
                 }
             }
         }
+        switch request.uri.queryParameters.get("download") {
+        case "trend.svg"? where !chart.isEmpty:
+            return svgDownload(chart, name: "trend-\(school.urn)-\(term).svg")
+        case let table? :
+            guard let rows = downloads[table] else { throw APIError.notFound("a table named \(table) on this page") }
+            return csvResponse(rows.map { CSVWriter.line($0) }.joined(), name: "\(table)-\(school.urn)-\(term).csv")
+        case nil: break
+        }
         let view = SchoolView(
             chrome: Chrome(school.name, context, section: context.principal.role == .schoolLeader ? "Your schools" : ""),
             urn: school.urn.value, name: school.name, termLabel: Show.term(term.description), terms: termOptions(selected: term),
             returns: termRows, measures: measures, hasBenchmark: !measures.isEmpty, noBenchmark: noBenchmark, trend: trend, needs: needs,
-            hasNeeds: !needs.isEmpty, needNote: needNote, surveys: surveyRows, hasSurveys: !surveyRows.isEmpty, trendChart: chart)
+            hasNeeds: !needs.isEmpty, needNote: needNote, surveys: surveyRows, hasSurveys: !surveyRows.isEmpty, trendChart: chart,
+            downloadBase: "/schools/\(school.urn)?term=\(term)&download=")
         return renderer.page("school", view)
     }
 
@@ -146,6 +178,15 @@ extension WebController {
     }
 
     @Sendable func returnPage(_ request: Request, context: SchoolContext) async throws -> Response {
+        if request.uri.queryParameters.get("download") == "values" {
+            let school = context.school
+            let term = try context.term()
+            guard let stored = try await returns.current(trust: school.trust, urn: school.urn, term: term, logger: context.logger) else {
+                throw APIError.notFound("the return")
+            }
+            // The return as the CSV import reads it: one row, `urn` and a column per field.
+            return csvResponse(ReturnsCSV.write([(stored.urn, stored.value)]), name: "sen-return-\(school.urn)-\(term).csv")
+        }
         let notice: String? =
             switch request.uri.queryParameters.get("done") {
             case "saved": "Your return has been saved."

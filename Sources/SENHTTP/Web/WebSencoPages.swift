@@ -58,6 +58,19 @@ extension WebController {
                     return assessed == 0 ? "none assessed" : "\(Show.percent(Double(expected) / Double(assessed))) of \(assessed)"
                 })
         }
+        switch request.uri.queryParameters.get("download") {
+        case "senco"?:
+            let table = [["urn", "name"] + Self.sencoKeys] + senco.map { [String($0.urn), $0.name] + $0.cells }
+            return csvResponse(table.map { CSVWriter.line($0) }.joined(), name: "senco-\(term).csv")
+        case "progress"?:
+            let keys = groups.flatMap { p, subject in ["assessed", "expected"].map { "progress.\(p.rawValue).\(subject).\($0)" } }
+            let table = [["urn", "name"] + keys] + rows.map { r in
+                [r.urn.description, names[r.urn] ?? ""] + keys.map { r.value.fields[$0]?.description ?? "" }
+            }
+            return csvResponse(table.map { CSVWriter.line($0) }.joined(), name: "progress-\(term).csv")
+        case let other?: throw APIError.notFound("a table named \(other) on this page")
+        case nil: break
+        }
         let onSLT = rows.filter { $0.value.fields["senco.on_slt"] == .bool(true) }.count
         let award = rows.filter { $0.value.fields["senco.national_award"] == .choice("held") }.count
         let summary = rows.isEmpty ? [] : [

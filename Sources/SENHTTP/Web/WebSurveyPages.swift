@@ -148,6 +148,7 @@ extension WebController {
         let minimum: Int
         let tables: [Table]
         let hasReturns: Bool
+        let csvHref: String
     }
 
     @Sendable func surveyResults(_ request: Request, context: TrustContext) async throws -> Response {
@@ -182,11 +183,28 @@ extension WebController {
                         cells: item.options.flatMap { [cell(options[$0]?["count"]), cell(options[$0]?["percent"])] }, reason: reason, pooled: school.urn == 0)
                 })
         }
+        if request.uri.queryParameters.get("download") == "results" {
+            // Every item in one long table, as shown: hidden figures are c.
+            var lines = [CSVWriter.line(["urn", "name", "item", "option", "respondents", "count", "percent", "suppressed"])]
+            for school in table.schools + [table.pooled] {
+                for item in instrument.items {
+                    for option in item.options {
+                        let shown = school.items[item.code]?[option]
+                        lines.append(CSVWriter.line([
+                            school.urn == 0 ? "" : String(school.urn), school.name ?? "", item.code, option, school.respondents.text,
+                            shown?["count"]?.text ?? "", shown?["percent"]?.text ?? "", school.suppressed ?? "",
+                        ]))
+                    }
+                }
+            }
+            return csvResponse(lines.joined(), name: "survey-\(instrument.code)-\(term).csv")
+        }
         let view = SurveyResultsView(
             chrome: Chrome(instrument.title, context, section: "Surveys"), trustID: context.trust.uuidString, instrument: instrument.code,
             title: instrument.title, termLabel: Show.term(term.description), terms: termOptions(selected: term),
             instruments: all.map { .init(value: $0.code, label: $0.title, selected: $0.code == code) }, minimum: table.minimumRespondents,
-            tables: tables, hasReturns: !table.schools.isEmpty)
+            tables: tables, hasReturns: !table.schools.isEmpty,
+            csvHref: "/trusts/\(context.trust)/surveys/\(instrument.code)?term=\(term)&download=results")
         return renderer.page("survey-results", view)
     }
 

@@ -184,6 +184,9 @@ extension WebController {
         struct Row {
             let urn: Int; let name: String; let phase: String; let pupils: Int; let count: Int; let rate: String; let interval: String
             let comparator: String; let difference: String; let ratio: String; let flag: Show.Flag
+            /// z and the limits the flag comes from, and the flag allowing for over-dispersion.
+            let detail: String
+            let change: String
         }
         struct Option { let value: String; let label: String; let selected: Bool }
         struct Column { let key: String; let label: String; let href: String; let sort: String; let numeric: Bool }
@@ -233,10 +236,11 @@ extension WebController {
             "difference": { $0.differencePP < $1.differencePP },
             "ratio": { $0.ratio.ratio < $1.ratio.ratio },
             "z": { $0.z < $1.z },
+            "change": { ($0.change?.differencePP ?? -.infinity) < ($1.change?.differencePP ?? -.infinity) },
         ]
         if let order = orders[key] { rows.sort { descending ? order($1, $0) : order($0, $1) } }
         let base = "/trusts/\(context.trust)/comparison?term=\(term)&measure=\(measure.rawValue)&comparator=\(level.rawValue)"
-        let columns = [("name", "School", false), ("pupils", "Pupils on roll", true), ("rate", "Rate", true), ("difference", "Difference from comparator", true), ("ratio", "Observed ÷ expected", true), ("z", "Flag", true)].map { column in
+        let columns = [("name", "School", false), ("pupils", "Pupils on roll", true), ("rate", "Rate", true), ("difference", "Difference from comparator", true), ("ratio", "Observed ÷ expected", true), ("z", "Flag", true), ("change", "In a year", true)].map { column in
             let current = key == column.0
             return ComparisonView.Column(
                 key: column.0, label: column.1, href: base + "&sort=" + (current && !descending ? "-" : "") + column.0,
@@ -255,7 +259,9 @@ extension WebController {
                 .init(
                     urn: $0.urn, name: $0.name, phase: Show.phase($0.phase), pupils: $0.pupilsOnRoll, count: $0.count, rate: Show.percent($0.rate),
                     interval: Show.interval($0.wilson95), comparator: "\(Show.percent($0.comparator.rate)) (\(Show.phase($0.comparator.phase)), \($0.comparator.area))",
-                    difference: Show.pp($0.differencePP), ratio: String(format: "%.2f", $0.ratio.ratio), flag: Show.flag($0.flag))
+                    difference: Show.pp($0.differencePP), ratio: String(format: "%.2f", $0.ratio.ratio), flag: Show.flag($0.flag),
+                    detail: "z \(String(format: "%.2f", $0.z)); 95% limits \(Show.interval($0.limits95)); 99.8% limits \(Show.interval($0.limits998)); allowing for over-dispersion (φ): \(Show.flag($0.flags["phi"] ?? $0.flag).text.lowercased())",
+                    change: $0.change.map { "\(Show.pp($0.differencePP)) since \(Show.term($0.fromTerm))\($0.significant ? ", a real change" : "")" } ?? "no return a year earlier")
             },
             hasRows: !rows.isEmpty,
             funnel: rows.isEmpty ? "" : Self.inline(benchmark.funnel(c, view: .ratio, linked: true)),
