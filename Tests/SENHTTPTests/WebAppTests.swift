@@ -227,7 +227,7 @@ struct WebVisitor {
                 let page = try await executive.get("/trusts/\(trust)/comparison?term=2025-26-summer&sort=-rate")
                 #expect(page.status == .ok)
                 #expect(page.text.utf8.count < 150_000, "no page over 150 KB")
-                let figure = try #require(page.text.range(of: "<figure class=\"funnel\">").map { String(page.text[$0.upperBound...]) })
+                let figure = try #require(page.text.range(of: "<figure class=\"chart funnel\"").map { String(page.text[$0.upperBound...]) })
                 let svg = String(figure.prefix { $0 != "\u{0}" }.components(separatedBy: "</figure>")[0])
                 let api = try await client.execute(
                     uri: "/v1/trusts/\(trust)/comparison?term=2025-26-summer", method: .get, headers: fixture.headers("trust_executive"), body: nil)
@@ -245,7 +245,7 @@ struct WebVisitor {
                 #expect(download.headers[.contentType]?.hasPrefix("image/svg+xml") == true && !download.text.contains("<a "))
                 let senco = try await executive.get("/trusts/\(trust)/senco?term=2025-26-summer")
                 #expect(senco.status == .ok && senco.text.contains("How the SENCO works") && senco.text.contains(fixture.ownSchool.name))
-                #expect(senco.text.contains("of \(comparison.schools.count + comparison.specialistSchools.count + comparison.notCompared.count) schools that sent a return"))
+                #expect(senco.text.contains("of the \(comparison.schools.count + comparison.specialistSchools.count + comparison.notCompared.count) schools that sent a return"))
                 let school = try await executive.get("/schools/\(fixture.ownSchool.urn)?term=2025-26-summer")
                 #expect(school.text.contains("<svg") && school.text.contains("role=\"img\"") && !school.text.contains("NaN"), "the trend chart")
                 // Every table of the school page as CSV, and its chart as SVG.

@@ -49,36 +49,44 @@ extension WebController {
     }
 
     @Sendable func adminGIAS(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        _ = try context.require(.admin)
-        var request = request
-        let form = try await WebForm.read(&request)
-        guard let file = form.files["file"], !file.bytes.isEmpty else {
-            return renderer.page("admin", try await adminView(context, error: ("gias-file", "Choose a GIAS export (CSV)")), status: .unprocessableContent)
-        }
-        do {
+        try await adminUpload(request, context, field: "gias-file", missing: "Choose a GIAS export (CSV)") { form, bytes in
             let r = try await adminImports.importGIAS(
-                file.bytes, createTrusts: form["create_trusts"] == "true", encoding: TextEncoding(rawValue: form["encoding"] ?? ""), context: context)
-            let notice = "GIAS register imported (effective \(r.effectiveDate)): \(r.new) new, \(r.changed) changed, \(r.closed) closed, \(r.unchanged) unchanged schools; \(r.trustsCreated) trusts created; \(r.membershipsOpened) memberships opened and \(r.membershipsClosed) closed; \(r.rejected) rows left out."
-            return renderer.page("admin", try await adminView(context, notice: notice, rejections: r.rejections))
-        } catch let error as APIError where error.status == .unprocessableContent {
-            return renderer.page("admin", try await adminView(context, error: ("gias-file", ReturnFormView.capitalised(error.detail))), status: .unprocessableContent)
+                bytes, createTrusts: form["create_trusts"] == "true", encoding: TextEncoding(rawValue: form["encoding"] ?? ""), context: context)
+            return (
+                "GIAS register imported (effective \(r.effectiveDate)): \(r.new) new, \(r.changed) changed, \(r.closed) closed, \(r.unchanged) unchanged schools; \(r.trustsCreated) trusts created; \(r.membershipsOpened) memberships opened and \(r.membershipsClosed) closed; \(r.rejected) rows left out.",
+                r.rejections
+            )
         }
     }
 
     @Sendable func adminNational(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await adminUpload(request, context, field: "national-file", missing: "Choose a DfE release file (CSV)") { _, bytes in
+            let r = try await adminImports.importNational(bytes, context: context)
+            return (
+                "DfE release imported (\(r.kind)): \(r.rates) figures, \(r.new) new, \(r.changed) changed, \(r.unchanged) unchanged; \(r.skippedRows) rows skipped.",
+                r.rejections
+            )
+        }
+    }
+
+    /// An administrator's upload: the file of the form's `file` field through `run` (an API controller's import),
+    /// answered with its summary and the rows left out, or the API's 422 as an error on the form's `field`.
+    func adminUpload(
+        _ request: Request, _ context: AuthenticatedContext, field: String, missing: String,
+        run: (WebForm, [UInt8]) async throws -> (notice: String, rejections: [Rejection])
+    ) async throws -> Response {
         _ = try context.require(.admin)
         var request = request
         let form = try await WebForm.read(&request)
         guard let file = form.files["file"], !file.bytes.isEmpty else {
-            return renderer.page("admin", try await adminView(context, error: ("national-file", "Choose a DfE release file (CSV)")), status: .unprocessableContent)
+            return renderer.page("admin", try await adminView(context, error: (field, missing)), status: .unprocessableContent)
         }
         do {
-            let r = try await adminImports.importNational(file.bytes, context: context)
-            let notice = "DfE release imported (\(r.kind)): \(r.rates) figures, \(r.new) new, \(r.changed) changed, \(r.unchanged) unchanged; \(r.skippedRows) rows skipped."
-            return renderer.page("admin", try await adminView(context, notice: notice, rejections: r.rejections))
+            let (notice, rejections) = try await run(form, file.bytes)
+            return renderer.page("admin", try await adminView(context, notice: notice, rejections: rejections))
         } catch let error as APIError where error.status == .unprocessableContent {
             return renderer.page(
-                "admin", try await adminView(context, error: ("national-file", ReturnFormView.capitalised(error.detail))), status: .unprocessableContent)
+                "admin", try await adminView(context, error: (field, ReturnFormView.capitalised(error.detail))), status: .unprocessableContent)
         }
     }
 
@@ -89,7 +97,7 @@ extension WebController {
         do {
             let release = try await research.release(term: try parseTerm(form["term"]), context: context)
             return renderer.page(
-                "admin", try await adminView(context, notice: "\(Show.term(release.term)) is released for research: \(release.schools) schools, frozen."))
+                "admin", try await adminView(context, notice: "\(Show.term(release.term)) is released for research and frozen: \(release.schools) school\(release.schools == 1 ? "" : "s")."))
         } catch let error as APIError where error.status == .unprocessableContent || error.status == .conflict || error.status == .badRequest {
             return renderer.page("admin", try await adminView(context, error: ("term", ReturnFormView.capitalised(error.detail))), status: error.status)
         }

@@ -254,7 +254,7 @@ extension WebController {
         let view = AccountView(
             chrome: Chrome("Your account", context, section: ""), role: principal.role.label, trust: trust, schools: schools,
             hasSchools: !schools.isEmpty, tokenID: principal.tokenID.uuidString,
-            signedIn: began.formatted(.iso8601), endsBy: (began + TimeInterval(settings.absoluteTimeout.components.seconds)).formatted(.iso8601),
+            signedIn: Show.dateTime(began), endsBy: Show.dateTime(began + TimeInterval(settings.absoluteTimeout.components.seconds)),
             idleMinutes: Int(settings.idleTimeout.components.seconds / 60))
         return renderer.page("account", view)
     }

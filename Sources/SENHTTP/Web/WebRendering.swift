@@ -38,6 +38,33 @@ struct WebRenderer: Sendable {
     }
 }
 
+/// One option of a select, radio group or checkbox list.
+struct Choice: Sendable {
+    let value: String
+    let label: String
+    let selected: Bool
+}
+
+/// A line of a form's error summary: the message, linking to the field it is about.
+struct ErrorLink: Sendable {
+    let href: String
+    let message: String
+}
+
+/// A figure as a page shows it under disclosure control: the number, or `c` where it is hidden.
+struct ShownCell: Sendable {
+    let text: String
+    let suppressed: Bool
+
+    init(_ value: ShownValue?) {
+        switch value {
+        case .value(let v)?: (text, suppressed) = (v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v), false)
+        case .suppressed?: (text, suppressed) = ("c", true)
+        case nil: (text, suppressed) = ("", false)
+        }
+    }
+}
+
 /// What every page's layout shows: who is signed in, the navigation for their role, and the form token the
 /// sign-out button (and every form) carries.
 struct Chrome: Sendable {

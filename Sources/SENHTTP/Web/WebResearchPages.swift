@@ -9,17 +9,15 @@ import SENStore
 /// need, under disclosure control or differential privacy, through `ResearchController`'s own functions.
 extension WebController {
     struct ResearchView {
-        struct Option { let value: String; let label: String; let selected: Bool }
         struct Release { let term: String; let label: String; let released: String; let schools: Int }
-        struct Cell { let text: String; let suppressed: Bool }
-        struct Row { let key: String; let parent: String?; let units: Cell; let cells: [Cell]; let reason: String; let isTotal: Bool }
+        struct Row { let key: String; let parent: String?; let units: ShownCell; let cells: [ShownCell]; let reason: String; let isTotal: Bool }
         struct Column { let label: String }
         let chrome: Chrome
         let releases: [Release]
         let hasReleases: Bool
-        let terms: [Option]
-        let queries: [Option]
-        let groups: [Option]
+        let terms: [Choice]
+        let queries: [Choice]
+        let groups: [Choice]
         let sdc: Bool
         let epsilon: String
         let epsilonHint: String
@@ -59,15 +57,8 @@ extension WebController {
         var rows: [ResearchView.Row] = []
         if let answer {
             let names = Set(answer.cells.flatMap { $0.values.keys }).sorted()
-            columns = [.init(label: answer.units.replacingOccurrences(of: "_", with: " "))]
-                + names.flatMap { [ResearchView.Column(label: $0.replacingOccurrences(of: "_", with: " ")), .init(label: "\($0.replacingOccurrences(of: "_", with: " ")) %")] }
-            func cell(_ value: ShownValue?) -> ResearchView.Cell {
-                switch value {
-                case .value(let v)?: .init(text: v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v), suppressed: false)
-                case .suppressed?: .init(text: "c", suppressed: true)
-                case nil: .init(text: "", suppressed: false)
-                }
-            }
+            columns = [.init(label: Show.words(answer.units))]
+                + names.flatMap { [ResearchView.Column(label: Show.words($0)), .init(label: "\(Show.words($0)) %")] }
             for (index, c) in (answer.cells + [answer.total]).enumerated() {
                 let reason: String =
                     switch c.suppressed {
@@ -77,8 +68,8 @@ extension WebController {
                     }
                 rows.append(
                     .init(
-                        key: index == answer.cells.count ? "Total" : c.key, parent: c.parent.flatMap { $0.isEmpty ? nil : $0 }, units: cell(c.units),
-                        cells: names.flatMap { [cell(c.values[$0]), cell(c.percent[$0])] }, reason: reason, isTotal: index == answer.cells.count))
+                        key: index == answer.cells.count ? "Total" : c.key, parent: c.parent.flatMap { $0.isEmpty ? nil : $0 }, units: ShownCell(c.units),
+                        cells: names.flatMap { [ShownCell(c.values[$0]), ShownCell(c.percent[$0])] }, reason: reason, isTotal: index == answer.cells.count))
             }
         }
         let maximum = min(researchBudget, Epsilon.queryMaximum)
@@ -133,9 +124,12 @@ extension WebController {
                     replayed: answered.headers[.privacyReplayed] == "true"))
         } catch let error as APIError where [.badRequest, .notFound, .forbidden, .unprocessableContent, .tooManyRequests].contains(error.status) {
             let field = error.detail.contains("epsilon") ? "epsilon" : error.detail.contains("group_by") ? "group_by" : "query"
-            return renderer.page(
-                "research", try await researchView(context, form: form, error: (field, ReturnFormView.capitalised(error.errors.first?.message ?? error.detail))),
-                status: error.status)
+            // The API's words name its query parameters; the form's name its fields (the limits are the API's own).
+            let message =
+                field == "epsilon" && error.status == .badRequest
+                ? "Enter ε as a number from \(Epsilon.queryMinimum) to \(min(researchBudget, Epsilon.queryMaximum)), with at most \(Epsilon.queryDecimals) decimal places"
+                : ReturnFormView.capitalised(error.errors.first?.message ?? error.detail)
+            return renderer.page("research", try await researchView(context, form: form, error: (field, message)), status: error.status)
         }
     }
 }

@@ -20,7 +20,7 @@ extension WebController {
         let urn: Int
         let name: String
         let termLabel: String
-        let terms: [TermOption]
+        let terms: [Choice]
         let returns: [TermRow]
         let measures: [MeasureRow]
         let hasBenchmark: Bool
@@ -28,6 +28,7 @@ extension WebController {
         let trend: [TrendRow]
         let needs: [NeedRow]
         let hasNeeds: Bool
+        let needsHidden: Bool
         let needNote: String
         let surveys: [SurveyRow]
         let hasSurveys: Bool
@@ -109,7 +110,7 @@ extension WebController {
                 needs = profile.senSupport.map {
                     .init(
                         label: NeedCode(rawValue: $0.need)?.label ?? $0.need, school: "\(Show.percent($0.share)) (\($0.count))",
-                        trust: $0.trustSuppressed ? "c (suppressed: too few pupils to show safely)" : $0.trustShare.map(Show.percent) ?? "",
+                        trust: $0.trustSuppressed ? "c" : $0.trustShare.map(Show.percent) ?? "",
                         national: $0.nationalShare.map(Show.percent) ?? "")
                 }
             }
@@ -141,7 +142,7 @@ extension WebController {
             chrome: Chrome(school.name, context, section: context.principal.role == .schoolLeader ? "Your schools" : ""),
             urn: school.urn.value, name: school.name, termLabel: Show.term(term.description), terms: termOptions(selected: term),
             returns: termRows, measures: measures, hasBenchmark: !measures.isEmpty, noBenchmark: noBenchmark, trend: trend, needs: needs,
-            hasNeeds: !needs.isEmpty, needNote: needNote, surveys: surveyRows, hasSurveys: !surveyRows.isEmpty, trendChart: chart,
+            hasNeeds: !needs.isEmpty, needsHidden: needs.contains { $0.trust == "c" }, needNote: needNote, surveys: surveyRows, hasSurveys: !surveyRows.isEmpty, trendChart: chart,
             downloadBase: "/schools/\(school.urn)?term=\(term)&download=")
         return renderer.page("school", view)
     }
@@ -158,6 +159,8 @@ extension WebController {
         let term: String
         let termLabel: String
         let notice: String?
+        /// A notice of something done (green), or information (blue).
+        let noticeDone: Bool
         let exists: Bool
         let status: String
         let tag: String
@@ -197,7 +200,9 @@ extension WebController {
         return try await returnView(context: context, notice: notice, reasonError: nil, status: .ok)
     }
 
-    func returnView(context: SchoolContext, notice: String?, reasonError: String?, status: HTTPResponse.Status) async throws -> Response {
+    func returnView(
+        context: SchoolContext, notice: String?, reasonError: String?, status: HTTPResponse.Status, noticeDone: Bool = true
+    ) async throws -> Response {
         let school = context.school
         let term = try context.term()
         let stored = try await returns.current(trust: school.trust, urn: school.urn, term: term, logger: context.logger)
@@ -216,21 +221,31 @@ extension WebController {
         senders[context.principal.tokenID.uuidString] = "you"
         let view = ReturnView(
             chrome: Chrome("\(school.name): \(Show.term(term.description))", context, section: ""),
-            urn: school.urn.value, name: school.name, term: term.description, termLabel: Show.term(term.description), notice: notice,
+            urn: school.urn.value, name: school.name, term: term.description, termLabel: Show.term(term.description), notice: notice, noticeDone: noticeDone,
             exists: stored != nil, status: shown.text, tag: shown.tag, version: stored?.version ?? 0, late: stored?.late ?? false,
             updated: Show.date(stored?.updatedAt), approved: Show.date(stored?.approvedAt),
             warnings: stored?.warnings.map(\.message) ?? [], hasWarnings: !(stored?.warnings.isEmpty ?? true),
             sections: stored.map { Self.sections($0.value) } ?? [],
             versions: history.versions.reversed().map { v in
                 .init(
-                    version: v.version, at: v.submittedAt.formatted(.iso8601), by: v.submittedBy.map { senders[$0] ?? "another token" } ?? "senstat (the demo or an import without a token)",
-                    source: v.source, late: v.late,
+                    version: v.version, at: Show.dateTime(v.submittedAt), by: v.submittedBy.map { senders[$0] ?? "another token" } ?? "senstat (the demo or an import without a token)",
+                    source: Self.sourceText(v.source), late: v.late,
                     changes: v.changes.map { "\(ReturnFormView.label($0.field)): \($0.from.map(Self.text) ?? "blank") → \($0.to.map(Self.text) ?? "blank")" },
                     warnings: v.warnings.map(\.message))
             },
             canEdit: !approved && term.isOpen(on: todayUTC()), canApprove: executive && stored != nil && !approved,
             canUnapprove: executive && approved, locked: approved, open: term.isOpen(on: todayUTC()), reasonError: reasonError)
         return renderer.page("return", view, status: status)
+    }
+
+    /// How a version arrived.
+    static func sourceText(_ source: String) -> String {
+        switch source {
+        case "api": "sent through the form or the API"
+        case "csv", "import": "in a CSV import"
+        case "demo": "loaded with the demo"
+        default: source
+        }
     }
 
     static func text(_ value: JSONValue) -> String {
@@ -287,8 +302,8 @@ extension WebController {
         let stored = try await returns.current(trust: school.trust, urn: school.urn, term: term, logger: context.logger)
         if stored?.status == .approved {
             return try await returnView(
-                context: context, notice: nil, reasonError: "This return is approved and locked. The trust can withdraw the approval if it needs to change.",
-                status: .conflict)
+                context: context, notice: "This return is approved and locked, so it cannot be amended. The trust can withdraw the approval if it needs to change.",
+                reasonError: nil, status: .conflict, noticeDone: false)
         }
         var values: [String: String] = [:]
         for (key, value) in stored?.value.fields ?? [:] { values[key] = value.description }
@@ -353,14 +368,15 @@ struct ReturnFormView {
         let isChoice: Bool
         let yes: Bool
         let no: Bool
-        let options: [Option]
+        let options: [Choice]
         let hint: String?
     }
-    struct Option { let value: String; let label: String; let selected: Bool }
     struct Fieldset { let legend: String; let fields: [Field]; let hasError: Bool }
-    struct Group { let legend: String; let id: String; let fieldsets: [Fieldset]; let hasError: Bool; let collapsible: Bool }
-    struct ErrorLink { let href: String; let message: String }
-
+    struct Group {
+        let legend: String; let id: String; let fieldsets: [Fieldset]; let hasError: Bool; let collapsible: Bool
+        /// One fieldset (pupils, SENCO): its fields side by side; several (needs, years): the fieldsets side by side.
+        let single: Bool
+    }
     let chrome: Chrome
     let urn: Int
     let name: String
@@ -381,12 +397,12 @@ struct ReturnFormView {
         func field(_ key: String) -> Field {
             let spec = ReturnField.byKey[key]!
             let value = values[key] ?? ""
-            var options: [Option] = []
+            var options: [Choice] = []
             var hint: String?
             switch spec.kind {
             case .choice(let choices):
-                options = [Option(value: "", label: "Not answered", selected: value.isEmpty)]
-                    + choices.map { Option(value: $0, label: $0.replacingOccurrences(of: "_", with: " ").capitalized, selected: $0 == value) }
+                options = [Choice(value: "", label: "Not answered", selected: value.isEmpty)]
+                    + choices.map { Choice(value: $0, label: WebController.Show.words($0), selected: $0 == value) }
             case .count(let limit): hint = limit < 1000 ? "A whole number from 0 to \(limit)" : nil
             case .decimal(let limit): hint = "A number from 0 to \(Int(limit)), such as 2.5"
             case .date: hint = "For example 2024-09-01"
@@ -412,7 +428,8 @@ struct ReturnFormView {
                 let fields = set.keys.map(field)
                 return Fieldset(legend: set.legend, fields: fields, hasError: fields.contains { $0.error != nil })
             }
-            return Group(legend: group.legend, id: group.id, fieldsets: fieldsets, hasError: fieldsets.contains(where: \.hasError), collapsible: group.collapsible)
+            return Group(legend: group.legend, id: group.id, fieldsets: fieldsets, hasError: fieldsets.contains(where: \.hasError), collapsible: group.collapsible,
+                single: fieldsets.count == 1)
         }
         // In the order of the form, then any not tied to a field.
         var links: [ErrorLink] = []

@@ -13,7 +13,7 @@ extension WebController {
         let trustID: String
         let term: String
         let termLabel: String
-        let terms: [TermOption]
+        let terms: [Choice]
         let sencoColumns: [String]
         let senco: [Row]
         let progressColumns: [String]
@@ -36,7 +36,7 @@ extension WebController {
         func text(_ value: FieldValue?) -> String {
             switch value {
             case .bool(let b)?: b ? "Yes" : "No"
-            case .choice(let c)?: c.replacingOccurrences(of: "_", with: " ")
+            case .choice(let c)?: Show.words(c).lowercased()
             case let other?: other.description
             case nil: "not given"
             }
@@ -73,9 +73,10 @@ extension WebController {
         }
         let onSLT = rows.filter { $0.value.fields["senco.on_slt"] == .bool(true) }.count
         let award = rows.filter { $0.value.fields["senco.national_award"] == .choice("held") }.count
+        let sent = rows.count == 1 ? "the one school that sent a return" : "the \(rows.count) schools that sent a return"
         let summary = rows.isEmpty ? [] : [
-            "In \(onSLT) of \(rows.count) schools that sent a return the SENCO is on the senior leadership team.",
-            "In \(award) of \(rows.count) the SENCO holds the national award.",
+            "The SENCO is on the senior leadership team in \(onSLT) of \(sent).",
+            "The SENCO holds the national award in \(award) of \(sent).",
         ]
         let view = SencoView(
             chrome: Chrome("SENCO and progress", context, section: "SENCO and progress"), trustID: context.trust.uuidString,

@@ -11,7 +11,6 @@ extension WebController {
     struct SurveyFormView {
         struct Field { let name: String; let id: String; let label: String; let value: String; let error: String? }
         struct Item { let legend: String; let hint: String; let id: String; let error: String?; let fields: [Field] }
-        struct ErrorLink { let href: String; let message: String }
         let chrome: Chrome
         let urn: Int
         let name: String
@@ -35,8 +34,19 @@ extension WebController {
         _ context: SchoolContext, instrument: Instrument, term: AcademicTerm, values: [String: String], version: Int?,
         errors: [(key: String, message: String)] = [], notice: String? = nil, conflict: Bool = false
     ) -> SurveyFormView {
+        // The validator's messages, made about what the person typed; the summary also names the field.
+        func readable(_ key: String, _ message: String) -> String {
+            if message.hasPrefix("expected a whole number"), let typed = values[key] { return "'\(typed)' is not a whole number" }
+            return ReturnFormView.capitalised(message)
+        }
+        func name(_ key: String) -> String? {
+            if key == "respondents" { return "Respondents" }
+            let parts = key.split(separator: ".").map(String.init)
+            guard parts.count >= 2, parts[0] == "items", let item = instrument.items.first(where: { $0.code == parts[1] }) else { return nil }
+            return parts.count == 3 ? "\(item.text) \(Show.words(parts[2]))" : item.text
+        }
         var byKey: [String: String] = [:]
-        for error in errors where byKey[error.key] == nil { byKey[error.key] = ReturnFormView.capitalised(error.message) }
+        for error in errors where byKey[error.key] == nil { byKey[error.key] = readable(error.key, error.message) }
         func field(_ key: String, _ label: String) -> SurveyFormView.Field {
             .init(name: key, id: Self.surveyID(key), label: label, value: values[key] ?? "", error: byKey[key])
         }
@@ -44,18 +54,19 @@ extension WebController {
             SurveyFormView.Item(
                 legend: item.text, hint: item.isMultiple ? "Respondents may choose more than one answer." : "Each respondent chooses one answer.",
                 id: Self.surveyID("items.\(item.code)"), error: byKey["items.\(item.code)"],
-                fields: item.options.map { field("items.\(item.code).\($0)", $0.replacingOccurrences(of: "_", with: " ").capitalized) })
+                fields: item.options.map { field("items.\(item.code).\($0)", Show.words($0)) })
         }
-        var links: [SurveyFormView.ErrorLink] = []
+        var links: [ErrorLink] = []
         for error in errors {
             let key = error.key
             let target = key.isEmpty ? "#form" : key.split(separator: ".").count == 2 ? "#" + Self.surveyID(key + "." + (instrument.items.first { "items.\($0.code)" == key }?.options.first ?? "")) : "#" + Self.surveyID(key)
-            links.append(.init(href: target, message: ReturnFormView.capitalised(error.message)))
+            let message = readable(key, error.message)
+            links.append(.init(href: target, message: name(key).map { "\($0): \(message.prefix(1).lowercased() + message.dropFirst())" } ?? message))
         }
         return SurveyFormView(
             chrome: Chrome("\(instrument.title): \(context.school.name)", context, section: ""), urn: context.school.urn.value,
             name: context.school.name, term: term.description, termLabel: Show.term(term.description), instrument: instrument.code,
-            title: instrument.title, audience: instrument.audience, version: version.map(String.init) ?? "",
+            title: instrument.title, audience: Show.words(instrument.audience).lowercased(), version: version.map(String.init) ?? "",
             respondents: field("respondents", "Respondents"), items: items, errors: links, hasErrors: !links.isEmpty, notice: notice, conflict: conflict)
     }
 
@@ -134,17 +145,15 @@ extension WebController {
     // MARK: The trust's results
 
     struct SurveyResultsView {
-        struct Cell { let text: String; let suppressed: Bool }
-        struct Row { let name: String; let respondents: Cell; let cells: [Cell]; let reason: String; let pooled: Bool }
+        struct Row { let name: String; let respondents: ShownCell; let cells: [ShownCell]; let reason: String; let pooled: Bool }
         struct Table { let heading: String; let columns: [String]; let rows: [Row] }
-        struct Option { let value: String; let label: String; let selected: Bool }
         let chrome: Chrome
         let trustID: String
         let instrument: String
         let title: String
         let termLabel: String
-        let terms: [TermOption]
-        let instruments: [Option]
+        let terms: [Choice]
+        let instruments: [Choice]
         let minimum: Int
         let tables: [Table]
         let hasReturns: Bool
@@ -160,16 +169,9 @@ extension WebController {
             term = try await chosenTerm(request, trust: context.trust, context: context)
         }
         let table = try await surveysAPI.trustTable(trust: context.trust, instrument: instrument, term: term, logger: context.logger)
-        func cell(_ value: ShownValue?) -> SurveyResultsView.Cell {
-            switch value {
-            case .value(let v)?: .init(text: v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v), suppressed: false)
-            case .suppressed?: .init(text: "c", suppressed: true)
-            case nil: .init(text: "", suppressed: false)
-            }
-        }
         let tables = instrument.items.map { item in
             SurveyResultsView.Table(
-                heading: item.text, columns: item.options.flatMap { o in let label = o.replacingOccurrences(of: "_", with: " "); return [label, "\(label) %"] },
+                heading: item.text, columns: item.options.flatMap { [Show.words($0), "\(Show.words($0)) %"] },
                 rows: (table.schools + [table.pooled]).map { school in
                     let options = school.items[item.code] ?? [:]
                     let reason: String =
@@ -179,8 +181,8 @@ extension WebController {
                         default: ""
                         }
                     return .init(
-                        name: school.urn == 0 ? "All schools" : school.name ?? String(school.urn), respondents: cell(school.respondents),
-                        cells: item.options.flatMap { [cell(options[$0]?["count"]), cell(options[$0]?["percent"])] }, reason: reason, pooled: school.urn == 0)
+                        name: school.urn == 0 ? "All schools" : school.name ?? String(school.urn), respondents: ShownCell(school.respondents),
+                        cells: item.options.flatMap { [ShownCell(options[$0]?["count"]), ShownCell(options[$0]?["percent"])] }, reason: reason, pooled: school.urn == 0)
                 })
         }
         if request.uri.queryParameters.get("download") == "results" {

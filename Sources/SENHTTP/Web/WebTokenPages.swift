@@ -9,14 +9,12 @@ import SENStore
 /// Through `AccountsController`'s own create, list and revoke.
 extension WebController {
     struct TokensView {
-        struct Option { let value: String; let label: String; let selected: Bool }
         struct SchoolBox { let urn: Int; let name: String; let checked: Bool }
-        struct Row { let id: String; let role: String; let scope: String; let label: String; let created: String; let expires: String; let used: String; let revoked: Bool; let active: Bool }
-        struct ErrorLink { let href: String; let message: String }
+        struct Row { let id: String; let role: String; let scope: String; let label: String; let created: String; let expires: String; let used: String; let revoked: Bool; let active: Bool; let revocable: Bool }
         let chrome: Chrome
         let admin: Bool
-        let roles: [Option]
-        let trusts: [Option]
+        let roles: [Choice]
+        let trusts: [Choice]
         let schools: [SchoolBox]
         let urnsText: String
         let label: String
@@ -41,7 +39,7 @@ extension WebController {
         let admin = principal.role == .admin
         let list = try await accounts.list(context: context)
         var trustNames: [String: String] = [:]
-        var trustOptions: [TokensView.Option] = []
+        var trustOptions: [Choice] = []
         if admin {
             for trust in try await register.trusts(scope: .platform, logger: context.logger) {
                 trustNames[trust.id.uuidString] = trust.name
@@ -64,14 +62,16 @@ extension WebController {
             trusts: trustOptions, schools: schools, urnsText: form["urns_text"] ?? "", label: form["label"] ?? "", expires: form["expires"] ?? "",
             errors: errors.map { .init(href: "#" + $0.field, message: $0.message) }, hasErrors: !errors.isEmpty, fieldErrors: byField,
             roleError: byField["role"], trustError: byField["trust_id"], urnsError: byField["urns"], labelError: byField["label"],
-            expiresError: byField["expires"], issued: issued?.token, issuedRole: issued.flatMap { Role(rawValue: $0.role)?.label } ?? "",
+            expiresError: byField["expires"], issued: issued?.token, issuedRole: issued.flatMap { Role(rawValue: $0.role)?.label.lowercased() } ?? "",
             tokens: list.tokens.reversed().map { t in
                 let scope = [t.trustID.map { trustNames[$0] ?? "this trust" }, t.urns.isEmpty ? nil : "schools \(t.urns.map(String.init).joined(separator: ", "))"]
                     .compactMap { $0 }.joined(separator: "; ")
                 return .init(
                     id: t.id, role: Role(rawValue: t.role)?.label ?? t.role, scope: scope.isEmpty ? "all trusts" : scope, label: t.label,
                     created: Show.date(t.createdAt), expires: Show.date(t.expiresAt), used: Show.date(t.lastUsedAt), revoked: t.revokedAt != nil,
-                    active: t.revokedAt == nil && (t.expiresAt.map { $0 > .now } ?? true))
+                    active: t.revokedAt == nil && (t.expiresAt.map { $0 > .now } ?? true),
+                    // What the person may revoke: an administrator any token, a trust executive school leaders' (as the API).
+                    revocable: admin || t.role == Role.schoolLeader.rawValue)
             })
     }
 

@@ -27,6 +27,21 @@ extension WebController {
             let (a, b) = (term.startYear % 100, (term.startYear + 1) % 100)
             return "\(term.season.rawValue.prefix(3).capitalized) \(a < 10 ? "0" : "")\(a)/\(b < 10 ? "0" : "")\(b)"
         }
+        /// A code as words: `camhs_in_school` → `CAMHS in school`, `sen_support` → `SEN support`.
+        static func words(_ code: String) -> String {
+            let acronyms: Set<String> = ["camhs", "sen", "ehc", "senco", "slt", "cpd", "la", "ta"]
+            let parts = code.split(separator: "_").map { acronyms.contains(String($0)) ? $0.uppercased() : String($0) }
+            let text = parts.joined(separator: " ")
+            return text.prefix(1).uppercased() + text.dropFirst()
+        }
+        /// A date and time as people read it: `1 December 2026, 20:02 UTC`.
+        static func dateTime(_ date: Date) -> String {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+            let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+            return "\(c.day!) \(months[c.month! - 1]) \(c.year!), \(c.hour! < 10 ? "0" : "")\(c.hour!):\(c.minute! < 10 ? "0" : "")\(c.minute!) UTC"
+        }
         /// `state_funded_primary` → `state-funded primary`.
         static func phase(_ raw: String) -> String {
             raw.replacingOccurrences(of: "state_funded", with: "state-funded").replacingOccurrences(of: "_", with: " ")
@@ -60,15 +75,9 @@ extension WebController {
         }
     }
 
-    struct TermOption {
-        let value: String
-        let label: String
-        let selected: Bool
-    }
-
-    func termOptions(selected: AcademicTerm) -> [TermOption] {
+    func termOptions(selected: AcademicTerm) -> [Choice] {
         let latest = max(AcademicTerm.current(on: todayUTC()) ?? selected, selected)
-        return latest.lastTerms(9).reversed().map { TermOption(value: $0.description, label: Show.term($0.description), selected: $0 == selected) }
+        return latest.lastTerms(9).reversed().map { Choice(value: $0.description, label: Show.term($0.description), selected: $0 == selected) }
     }
 
     /// The term a page shows: `?term=`, or else the latest of the last nine terms in which any school of the
@@ -92,7 +101,7 @@ extension WebController {
         let trustID: String
         let term: String
         let termLabel: String
-        let terms: [TermOption]
+        let terms: [Choice]
         let deadline: String
         let totals: [Total]
         let schools: [SchoolRow]
@@ -188,15 +197,14 @@ extension WebController {
             let detail: String
             let change: String
         }
-        struct Option { let value: String; let label: String; let selected: Bool }
         struct Column { let key: String; let label: String; let href: String; let sort: String; let numeric: Bool }
         let chrome: Chrome
         let trustID: String
         let termLabel: String
         let measureLabel: String
-        let terms: [TermOption]
-        let measures: [Option]
-        let comparators: [Option]
+        let terms: [Choice]
+        let measures: [Choice]
+        let comparators: [Choice]
         let columns: [Column]
         let rows: [Row]
         let hasRows: Bool
@@ -293,10 +301,12 @@ extension WebController {
         struct Warning { let urn: Int; let row: Int; let message: String }
         let chrome: Chrome
         let trustID: String
-        let terms: [TermOption]
+        let terms: [Choice]
         let key: String
         let error: String?
         let problems: [Problem]
+        /// The first problems again in the error summary, each linking to the table.
+        let summaryProblems: [Problem]
         let hasProblems: Bool
         let done: Bool
         let summary: String
@@ -315,8 +325,8 @@ extension WebController {
         }
         return ImportView(
             chrome: Chrome("Import returns", context, section: "Import"), trustID: context.trust.uuidString,
-            terms: current.lastTerms(3).reversed().map { TermOption(value: $0.description, label: Show.term($0.description), selected: $0 == selected) },
-            key: WebSessions.randomToken(), error: error, problems: problems, hasProblems: !problems.isEmpty, done: receipt != nil,
+            terms: current.lastTerms(3).reversed().map { Choice(value: $0.description, label: Show.term($0.description), selected: $0 == selected) },
+            key: WebSessions.randomToken(), error: error, problems: problems, summaryProblems: Array(problems.prefix(10)), hasProblems: !problems.isEmpty, done: receipt != nil,
             summary: summary ?? "", warnings: receipt?.warnings.map { .init(urn: $0.urn, row: $0.row, message: $0.message) } ?? [],
             hasWarnings: !(receipt?.warnings.isEmpty ?? true),
             columns: (["urn"] + ReturnField.all.prefix(3).map(\.key)).joined(separator: ","))
