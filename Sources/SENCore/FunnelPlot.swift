@@ -44,6 +44,11 @@ public enum FunnelPlot {
     static let width = 1080.0
     static let height = 600.0
     static let left = 80.0, right = 370.0, top = 70.0, bottom = 70.0
+    /// Up to this many schools (a trust's, or a region's few), each point is numbered and listed in a key beside the
+    /// chart. A national funnel of thousands is a picture of the spread: each point keeps its accessible name and
+    /// link, but numbers could not be placed clear of each other or read, and placing them costs time that grows
+    /// with the square of the schools.
+    public static let numberedLimit = 250
     static let seriesColours = ["#1d4e89", "#7a5195", "#2a9d8f", "#8c510a", "#c51b7d", "#4d4d4d", "#0b7285", "#5c7a00"]
 
     public static func svg(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point], kind: Kind = .rates, emptyText: String? = nil) -> String {
@@ -127,7 +132,8 @@ public enum FunnelPlot {
         func value(_ point: Point) -> String {
             ratios ? "\((point.rate * 100).rounded() / 100)" : "\((point.rate * 1000).rounded() / 10)%"
         }
-        var placed: [Box] = centres.map { Box(x: $0.x - 7, y: $0.y - 7, width: 14, height: 14) }
+        let numbered = points.count <= numberedLimit
+        var placed: [Box] = numbered ? centres.map { Box(x: $0.x - 7, y: $0.y - 7, width: 14, height: 14) } : []
         for (rank, index) in order.enumerated() {
             let point = points[index]
             let number = String(rank + 1)
@@ -144,6 +150,10 @@ public enum FunnelPlot {
             if let link = point.link { out += "<a href=\"\(escape(link))\" aria-label=\"\(escape(name))\">" }
             out += "<g class=\"school \(point.flag.rawValue)\">"
             out += Self.marker(point.flag, cx: cx, cy: cy, fill: fill, stroke: flagged ? "#000" : colour, title: name)
+            guard numbered else {
+                out += point.link == nil ? "</g>\n" : "</g></a>\n"
+                continue
+            }
             let width = Double(number.count) * 7 + 2
             let spot = Self.freeSpot(around: (cx, cy), width: width, height: 12, avoiding: placed, within: Box(x: left, y: top - 12, width: plotW, height: plotH + 12))
             placed.append(spot)
@@ -185,7 +195,11 @@ public enum FunnelPlot {
         let columns = (order.count + perColumn - 1) / perColumn
         let columnWidth = (right - 30) / Double(max(1, columns))
         out += "<g class=\"key\" font-size=\"11\">\n"
-        for (rank, index) in order.enumerated() {
+        if !numbered {
+            out += "<text x=\"\(f(lx))\" y=\"\(f(ly + 4))\">\(points.count) schools: too many to number.</text>\n"
+            out += "<text x=\"\(f(lx))\" y=\"\(f(ly + 19))\">Each point is named when pointed at.</text>\n"
+        }
+        for (rank, index) in (numbered ? Array(order.enumerated()) : []) {
             let point = points[index]
             let flag: String =
                 switch point.flag {
@@ -318,17 +332,22 @@ public enum FunnelPlot {
     }
 
     static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(character)
+        // Most labels need nothing escaped: one pass over the bytes says so, without building a new string.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) else {
+            return text
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 16)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+            case UInt8(ascii: "'"): out.append(contentsOf: "&apos;".utf8)
+            default: out.append(byte)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }

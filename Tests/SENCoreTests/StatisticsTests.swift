@@ -270,6 +270,26 @@ import Testing
         }
         #expect(colours.count == 12 && Set(colours).count == 12, "\(colours)")
     }
+
+    /// A national funnel is not numbered (numbers for thousands of schools could be neither placed nor read, and
+    /// placing them grows with the square of the schools): each point keeps its name and link; the key says why.
+    @Test func aNationalFunnelNamesEveryPointWithoutNumbers() {
+        var random = SplitMix64(seed: 3)
+        let series = [FunnelPlot.Series(label: "England", target: 0.13)]
+        let count = FunnelPlot.numberedLimit + 1
+        let points = (0..<count).map { i in
+            FunnelPlot.Point(label: "School \(i)", n: 100 + Int(random.next() % 1500), rate: 0.05 + random.unit() * 0.2, flag: i % 50 == 0 ? .high998 : .within, series: 0, link: "/schools/\(i)")
+        }
+        let svg = FunnelPlot.svg(title: "t", subtitle: "s", measureLabel: "SEN support", series: series, points: points)
+        #expect(Self.numberBoxes(svg).isEmpty)
+        #expect(svg.contains("\(count) schools: too many to number."))
+        #expect(svg.components(separatedBy: "<a href=\"/schools/").count - 1 == count)
+        #expect(svg.components(separatedBy: "<title>").count - 1 >= count)
+        #expect(svg.components(separatedBy: "<g ").count + svg.components(separatedBy: "<g>").count - 2 == svg.components(separatedBy: "</g>").count - 1, "every group is closed")
+        #expect(svg.components(separatedBy: "<a ").count == svg.components(separatedBy: "</a>").count, "every link is closed")
+        let fewer = FunnelPlot.svg(title: "t", subtitle: "s", measureLabel: "SEN support", series: series, points: Array(points.prefix(FunnelPlot.numberedLimit)))
+        #expect(Self.numberBoxes(fewer).count == FunnelPlot.numberedLimit)
+    }
 }
 
 /// Change over time against statsmodels (Tests/statistics/references.py), to 1e-9.

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+@testable import SENHTTP
+
+/// The web pages' fast paths write exactly what the slow ones they replaced wrote.
+@Suite struct WebRenderingTests {
+    @Test func figuresAreWrittenAsPrintfWritesThem() {
+        var generator = SystemRandomNumberGenerator()
+        // Ties in decimal that are not ties in binary (0.15, 2.675) and exact ties (0.25, 0.125), signs, zero,
+        // large and tiny values, and random ones.
+        var values: [Double] = [0, -0.0, 0.05, 0.15, 0.25, 0.35, 0.125, 2.675, 1.005, -1.25, 99.95, 1e-9, 123_456_789.987_654, -0.04999]
+        values += (0..<2000).map { _ in Double.random(in: -200...200, using: &generator) }
+        values += (0..<2000).map { _ in (Double(Int.random(in: -20000...20000, using: &generator)) / 1000) }
+        for value in values {
+            for digits in 0...3 {
+                #expect(WebController.Show.fixed(value, digits) == String(format: "%.\(digits)f", value), "\(value) with \(digits) decimals")
+            }
+        }
+        #expect(WebController.Show.percent(0.1234) == "12.3%")
+        #expect(WebController.Show.pp(-1.25) == "−1.2 pp")
+    }
+
+    @Test func phasesReadAsWords() {
+        #expect(WebController.Show.phase("state_funded_primary") == "state-funded primary")
+        #expect(WebController.Show.phase("all_through") == "all through")
+        #expect(WebController.Show.phase("special") == "special")
+        #expect(WebController.Show.phase("") == "")
+    }
+
+    @Test func htmlIsEscapedAsMustacheEscapesIt() {
+        let samples = ["plain text", "<b>&\"'</b>", "Café — St Mary's C of E", "a&&b", "", "👩‍👩‍👧 <x>", "e\u{301}<"]
+        for text in samples {
+            let mustache = text.map { c -> String in
+                switch c {
+                case "<": "&lt;"
+                case ">": "&gt;"
+                case "&": "&amp;"
+                case "\"": "&quot;"
+                case "'": "&#39;"
+                default: String(c)
+                }
+            }.joined()
+            #expect(HTMLText.escape(text) == mustache)
+        }
+    }
+
+    @Test func aViewBecomesTheTreeMustacheReads() throws {
+        struct Row { let name: String; let count: Int; let note: String? }
+        struct View { let title: String; let rows: [Row]; let shown: Bool; let missing: String?; let id: UUID }
+        let id = UUID()
+        let tree = try #require(WebRenderer.tree(View(title: "T", rows: [Row(name: "a", count: 1, note: nil), Row(name: "b", count: 2, note: "n")], shown: true, missing: nil, id: id)) as? [String: Any])
+        #expect(tree["title"] as? String == "T")
+        #expect(tree["shown"] as? Bool == true)
+        #expect(tree["missing"] == nil)
+        #expect(tree["id"] as? UUID == id)
+        let rows = try #require(tree["rows"] as? [Any])
+        #expect(rows.count == 2)
+        let second = try #require(rows[1] as? [String: Any])
+        #expect(second["note"] as? String == "n")
+        #expect((rows[0] as? [String: Any])?["note"] == nil)
+    }
+}
+
+/// Types that answer Mustache by hand must answer for every stored property, or a column would go blank.
+@Suite struct HandWrittenLookupTests {
+    @Test func everyPropertyOfAComparisonRowAndFlagIsFound() {
+        let flag = WebController.Show.flag("high_99_8")
+        let row = WebController.ComparisonView.Row(
+            urn: 1, name: "n", phase: "p", pupils: 2, count: 3, rate: "r", interval: "i", comparator: "c", difference: "d", ratio: "q",
+            flag: flag, detail: "x", change: "y")
+        for child in Mirror(reflecting: row).children {
+            #expect(row.child(named: child.label!).map { String(describing: $0) } == String(describing: child.value), "\(child.label!)")
+        }
+        for child in Mirror(reflecting: flag).children {
+            #expect(flag.child(named: child.label!).map { String(describing: $0) } == String(describing: child.value), "\(child.label!)")
+        }
+    }
+}
