@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -25,6 +26,8 @@ public struct ServerSettings: Sendable {
     public var privacyBudget: Epsilon
     /// The web app's sessions (idle and absolute timeouts, the cookie).
     public var web: WebSessionSettings = WebSessionSettings()
+    /// The OpenID Connect providers people sign in with (SENSTAT_OIDC_PROVIDERS names their file).
+    public var identityProviders: [OIDCProviderSettings] = []
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(20),
@@ -141,8 +144,13 @@ public func buildRouter(
     if webApp {
         let sessions = WebSessions(
             driver: SessionPersistDriver(database: database, logger: Logger(label: "senstat.sessions")), settings: settings.web, tokens: tokens)
+        let signIn = SignInController(
+            renderer: renderer, sessions: sessions, people: PeopleStore(database: database),
+            providers: settings.identityProviders.map { OIDCProvider(settings: $0, http: HTTPClient.shared, refetchFloor: settings.web.keyRefetchFloor) },
+            store: WebSessionStore(database: database), demo: demo)
+        signIn.addRoutes(to: router, allowed: allowed)
         WebController(
-            renderer: renderer, sessions: sessions, demo: demo, tokens: tokens, register: register, returns: returns,
+            renderer: renderer, sessions: sessions, identity: signIn, demo: demo, tokens: tokens, register: register, returns: returns,
             benchmarks: benchmarks, benchmark: benchmarkController, returnsAPI: returnsController, returnImport: importController,
             research: researchController, surveysAPI: surveysController, accounts: accountsController, registerAPI: registerController, adminImports: adminImportsController, surveys: surveys, researchBudget: settings.privacyBudget, rateLimit: rateLimiter
         ).addRoutes(to: router, allowed: allowed)

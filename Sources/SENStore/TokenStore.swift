@@ -116,7 +116,8 @@ public struct TokenStore: Sendable {
     public func list(scope: TenantScope, logger: Logger) async throws -> [TokenRecord] {
         try await database.transaction(scope, logger: logger) { connection in
             try await Self.records(
-                connection.query("SELECT \(unescaped: Self.columns) FROM api_tokens ORDER BY created_at, token_id", logger: logger))
+                // Memberships (people's roles, migration 0013) are rows of the same table, listed with people, not here.
+                connection.query("SELECT \(unescaped: Self.columns) FROM api_tokens WHERE kind = 'token' ORDER BY created_at, token_id", logger: logger))
         }
     }
 
@@ -129,7 +130,7 @@ public struct TokenStore: Sendable {
                 connection.query(
                     """
                     UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
-                    WHERE token_id = \(id) AND role = ANY(\(roles))
+                    WHERE token_id = \(id) AND role = ANY(\(roles)) AND kind = 'token'
                     RETURNING \(unescaped: Self.columns)
                     """, logger: logger)
             ).first

@@ -44,6 +44,17 @@ public struct WebSessionStore: Sendable {
         return found.map { ($0.0, $0.1.map { Duration.milliseconds($0) }) }
     }
 
+    /// Removes a key and returns its value if it had not expired, in one statement: of two requests that take the
+    /// same key at once, one gets the value and the other nothing (a pending sign-in is used once).
+    public func take(key: String, logger: Logger) async throws -> String? {
+        let (digest, client) = (Self.digest(key), database.client)
+        return try await database.withDeadline { () -> String? in
+            let rows = try await client.query("SELECT web_session_take(\(digest))::text", logger: logger)
+            for try await value in rows.decode(String?.self) { return value }
+            return nil
+        }
+    }
+
     public func remove(key: String, logger: Logger) async throws {
         let (digest, client) = (Self.digest(key), database.client)
         try await database.withDeadline {

@@ -24,6 +24,35 @@ func withServerDatabase<T: Sendable>(
     }
 }
 
+/// A role and, for the trust roles, its trust and schools: what a token or an invitation is for.
+struct RoleOptions: ParsableArguments {
+    @Option(help: "admin, trust_executive, school_leader or researcher.")
+    var role: String
+
+    @Option(name: .customLong("trust-id"), help: "The trust of a trust_executive or school_leader.")
+    var trustID: String?
+
+    @Option(name: .customLong("urn"), help: "A school of a school_leader (repeat for several).")
+    var urns: [String] = []
+
+    func validate() throws {
+        guard let role = Role(rawValue: role) else {
+            throw ValidationError("role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if role.needsTrust != (trustID != nil) {
+            throw ValidationError(role.needsTrust ? "a \(role.rawValue) needs --trust-id" : "a \(role.rawValue) has no --trust-id")
+        }
+        if let trustID, TrustID(trustID) == nil { throw ValidationError("--trust-id must be a UUID") }
+        if (role == .schoolLeader) != !urns.isEmpty {
+            throw ValidationError(role == .schoolLeader ? "a school_leader needs --urn" : "only a school_leader takes --urn")
+        }
+        for urn in urns where URN(urn) == nil { throw ValidationError("'\(urn)' is not a URN") }
+    }
+
+    /// After `validate()`.
+    var parsed: (role: Role, trust: TrustID?, urns: [URN]) { (Role(rawValue: role)!, trustID.flatMap { TrustID($0) }, urns.compactMap { URN($0) }) }
+}
+
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token", abstract: "Issue API tokens from the operator's shell.", subcommands: [Create.self])
@@ -34,14 +63,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         @OptionGroup var database: DatabaseOptions
 
-        @Option(help: "admin, trust_executive, school_leader or researcher.")
-        var role: String
-
-        @Option(name: .customLong("trust-id"), help: "The trust of a trust_executive or school_leader.")
-        var trustID: String?
-
-        @Option(name: .customLong("urn"), help: "A school of a school_leader (repeat for several).")
-        var urns: [String] = []
+        @OptionGroup var scope: RoleOptions
 
         @Option(help: "A note to tell tokens apart in listings.")
         var label: String = ""
@@ -50,25 +72,12 @@ struct TokenCommand: AsyncParsableCommand {
         var expiresInDays: Int?
 
         func validate() throws {
-            guard let role = Role(rawValue: role) else {
-                throw ValidationError("role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            if role.needsTrust != (trustID != nil) {
-                throw ValidationError(role.needsTrust ? "a \(role.rawValue) token needs --trust-id" : "a \(role.rawValue) token has no --trust-id")
-            }
-            if let trustID, TrustID(trustID) == nil { throw ValidationError("--trust-id must be a UUID") }
-            if (role == .schoolLeader) != !urns.isEmpty {
-                throw ValidationError(role == .schoolLeader ? "a school_leader token needs --urn" : "only school_leader tokens take --urn")
-            }
-            for urn in urns where URN(urn) == nil { throw ValidationError("'\(urn)' is not a URN") }
             if let days = expiresInDays, days <= 0 { throw ValidationError("--expires-in-days must be positive") }
         }
 
         func run() async throws {
             let logger = database.makeLogger()
-            let role = Role(rawValue: role)!
-            let trust = trustID.flatMap { TrustID($0) }
-            let urns = self.urns.compactMap { URN($0) }
+            let (role, trust, urns) = scope.parsed
             let expires = expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
             let label = self.label
             do {
@@ -85,6 +94,50 @@ struct TokenCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("\(error)")
             }
+        }
+    }
+}
+
+/// `senstat-server invite --role admin EMAIL`: the first administrator (and any invitation) from the operator's
+/// shell. The invitee accepts by signing in with a provider that vouches for that email (Docs/operations.md).
+struct Invite: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Invite a person by email to a role; they accept by signing in with a verified email that matches.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @OptionGroup var scope: RoleOptions
+
+    @Option(help: "DfE Sign-in: the organisation (a school's URN or a trust's UID) the invitee must sign in for.")
+    var organisation: String?
+
+    @Option(help: "Days until the invitation expires.")
+    var days: Int = 14
+
+    @Argument(help: "The email address invited.")
+    var email: String
+
+    func validate() throws {
+        guard ConsumerEmailDomains.domain(of: email) != nil else { throw ValidationError("'\(email)' is not an email address") }
+        guard (1...90).contains(days) else { throw ValidationError("--days must be between 1 and 90") }
+    }
+
+    func run() async throws {
+        let logger = database.makeLogger()
+        let (role, trust, urns) = scope.parsed
+        let (email, organisation, days) = (email, organisation, days)
+        do {
+            let invitation = try await withServerDatabase(database, logger: logger) { db in
+                if let trust, try await RegisterStore(database: db).trust(trust, scope: .platform, logger: logger) == nil {
+                    throw CommandFailure("no trust \(trust)")
+                }
+                return try await PeopleStore(database: db).invite(
+                    email: email, role: role, trust: trust, urns: urns, organisation: organisation, days: days, invitedBy: nil, scope: .platform,
+                    logger: logger)
+            }
+            print("invited \(invitation.email) as \(invitation.role.rawValue) until \(invitation.expiresAt.formatted(.iso8601)); they accept by signing in")
+        } catch {
+            throw CommandFailure("\(error)")
         }
     }
 }

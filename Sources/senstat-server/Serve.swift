@@ -49,6 +49,11 @@ struct Serve: AsyncParsableCommand {
         var settings = ServerSettings(environment: DatabaseOptions.environment)
         if let host { settings.host = host }
         if let port { settings.port = port }
+        // Identity providers (Docs/operations.md "Sign-in providers"): a mistake in their file stops the start.
+        if let path = DatabaseOptions.environment["SENSTAT_OIDC_PROVIDERS"], !path.isEmpty {
+            settings.identityProviders = try OIDCProviderSettings.load(path: path, environment: DatabaseOptions.environment)
+        }
+        if settings.web.publicURL == nil { settings.web.publicURL = "http://\(settings.host == "0.0.0.0" ? "127.0.0.1" : settings.host):\(settings.port)" }
         logger.info(
             "starting senstat-server",
             metadata: [

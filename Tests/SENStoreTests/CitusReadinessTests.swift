@@ -22,7 +22,9 @@ import Testing
                 SELECT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attname = 'trust_id' AND NOT a.attisdropped
                 """).compactMap { $0[0] })
-            #expect(withTrust.subtracting(Self.tenantTables) == ["api_tokens"], "api_tokens is platform data (admins and researchers have no trust)")
+            // Platform data with a trust where there is one: tokens and memberships (admins and researchers have no
+            // trust), invitations (an admin's has none) and the sign-in audit trail (a refused sign-in has none).
+            #expect(withTrust.subtracting(Self.tenantTables) == ["api_tokens", "identity_events", "invitations"])
             #expect(Self.tenantTables.isSubset(of: withTrust))
 
             let constraints = try await db.adminSQL(

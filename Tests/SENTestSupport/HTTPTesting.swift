@@ -16,12 +16,14 @@ public func withApp(
     rateLimit: RateLimit = RateLimit(perSecond: 1_000, burst: 10_000),
     authFailureLimit: RateLimit = RateLimit(perSecond: 1_000, burst: 10_000),
     web: WebSessionSettings = WebSessionSettings(),
+    providers: [OIDCProviderSettings] = [],
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     var logger = Logger(label: "senstat.test.http")
     logger.logLevel = Logger.test.logLevel
     var settings = ServerSettings(host: "127.0.0.1", port: 0, rateLimit: rateLimit, authFailureLimit: authFailureLimit)
     settings.web = web
+    settings.identityProviders = providers
     let app = buildApplication(
         settings: settings,
         database: database ?? db.makeDatabase(), migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger)

@@ -33,6 +33,7 @@ public final class DemoSignIn: Sendable {
 struct WebController {
     let renderer: WebRenderer
     let sessions: WebSessions
+    let identity: SignInController
     let demo: DemoSignIn?
     let tokens: TokenStore
     let register: RegisterStore
@@ -65,6 +66,7 @@ struct WebController {
             .add(middleware: RateLimitMiddleware(limiter: rateLimit))
         app.get("/", use: home)
         app.get("account", use: account)
+        app.post("account/act-as", use: actAs)
         app.post("sign-out", use: signOut)
         app.get("schools", use: schoolList)
         app.get("admin", use: adminPage)
@@ -130,6 +132,8 @@ struct WebController {
         let notice: String?
         let demo: [DemoSignIn.Role]
         let hasDemo: Bool
+        let providers: [SignInController.Button]
+        let hasProviders: Bool
     }
 
     @Sendable func signInPage(_ request: Request, context: AppRequestContext) -> Response {
@@ -147,7 +151,10 @@ struct WebController {
     func signInForm(next: String?, error: String?, notice: String?, status: HTTPResponse.Status) -> Response {
         renderer.page(
             "sign-in",
-            SignInView(chrome: .signedOut("Sign in"), next: next ?? "", error: error, notice: notice, demo: demo?.all ?? [], hasDemo: !(demo?.all.isEmpty ?? true)),
+            SignInView(
+                chrome: .signedOut("Sign in"), next: next ?? "", error: error, notice: notice, demo: demo?.all ?? [], hasDemo: !(demo?.all.isEmpty ?? true),
+                providers: identity.buttons.map { .init(href: $0.href + (next.map { "?next=" + WebForms.formEncode($0) } ?? ""), label: $0.label) },
+                hasProviders: !identity.providers.isEmpty),
             status: status)
     }
 
@@ -174,7 +181,11 @@ struct WebController {
     }
 
     @Sendable func signOut(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        var headers: HTTPFields = [.location: "/sign-in?session=signed-out"]
+        var headers: HTTPFields = [.location: await identity.signOutLocation(for: context.webSession, logger: context.logger)]
+        if let person = context.webSession?.personID {
+            try await identity.people.record(
+                "sign_out", trust: context.principal.trustID, person: person, actor: context.principal.tokenID, logger: context.logger)
+        }
         let cookie = try await sessions.end(request) ?? sessions.expiredCookie()
         headers.append(HTTPField(name: .setCookie, value: cookie.description))
         context.logger.info("web sign-out")
@@ -237,6 +248,11 @@ extension WebController {
         let signedIn: String
         let endsBy: String
         let idleMinutes: Int
+        /// Signed in with an identity provider: who, and the person's other memberships to act in instead.
+        let person: String?
+        let others: [Other]
+        let hasOthers: Bool
+        struct Other { let id: String; let label: String }
     }
 
     /// Who the person is (`GET /v1/me`), for which trust and schools, and their session.
@@ -251,11 +267,37 @@ extension WebController {
         }
         let began = context.webSession?.signedInAt ?? .now
         let settings = sessions.settings
+        var others: [AccountView.Other] = []
+        var person: String?
+        if let id = context.webSession?.personID {
+            let memberships = try await identity.people.memberships(of: id, logger: context.logger)
+            others = memberships.filter { $0.id != principal.tokenID }.map {
+                .init(id: $0.id.uuidString, label: $0.role.label + ($0.trustName.map { ", " + $0 } ?? "") + ($0.urns.isEmpty ? "" : " (\($0.urns.count) school\($0.urns.count == 1 ? "" : "s"))"))
+            }
+            person = try await identity.people.person(id, logger: context.logger)
+        }
         let view = AccountView(
             chrome: Chrome("Your account", context, section: ""), role: principal.role.label, trust: trust, schools: schools,
             hasSchools: !schools.isEmpty, tokenID: principal.tokenID.uuidString,
             signedIn: Show.dateTime(began), endsBy: Show.dateTime(began + TimeInterval(settings.absoluteTimeout.components.seconds)),
-            idleMinutes: Int(settings.idleTimeout.components.seconds / 60))
+            idleMinutes: Int(settings.idleTimeout.components.seconds / 60), person: person, others: others, hasOthers: !others.isEmpty)
         return renderer.page("account", view)
+    }
+
+    /// A person in two trusts (or two roles) acts in one membership at a time: this switches, to a new session id,
+    /// if the membership is the signed-in person's own and still live.
+    @Sendable func actAs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        var request = request
+        let form = try await WebForm.read(&request)
+        guard let person = context.webSession?.personID, let chosen = form["membership"].flatMap({ TokenID($0) }),
+            let membership = try await identity.people.memberships(of: person, logger: context.logger).first(where: { $0.id == chosen })
+        else { throw HTTPError(.notFound) }
+        let session = context.webSession
+        let cookie = try await sessions.begin(
+            tokenID: membership.id, person: person, provider: session?.providerID, idToken: session?.idToken, replacing: request)
+        try await identity.people.record(
+            "sign_in", trust: membership.trustID, person: person, actor: membership.id, detail: ["outcome": "switched", "role": membership.role.rawValue],
+            logger: context.logger)
+        return Response(status: .seeOther, headers: [.location: "/", .setCookie: cookie.description])
     }
 }

@@ -14,6 +14,12 @@ public struct WebSession: Codable, Sendable, Equatable {
     public var tokenID: TokenID
     public var csrf: String
     public var signedInAt: Date
+    /// Signed in with an identity provider: the person, whose memberships the account page offers to act in;
+    /// nil when signed in with an API token.
+    public var personID: UUID?
+    /// The provider, and the id_token for RP-initiated logout (`id_token_hint`) where the provider offers it.
+    public var providerID: String?
+    public var idToken: String?
 }
 
 /// How long sessions last and how their cookie is sent (Docs/web.md).
@@ -37,9 +43,20 @@ public struct WebSessionSettings: Sendable {
         if let minutes = environment["SENSTAT_SESSION_IDLE_MINUTES"].flatMap(Int.init), minutes > 0 { idleTimeout = .seconds(minutes * 60) }
         if let hours = environment["SENSTAT_SESSION_HOURS"].flatMap(Int.init), hours > 0 { absoluteTimeout = .seconds(hours * 3600) }
         secureCookie = environment["SENSTAT_PUBLIC_URL"]?.lowercased().hasPrefix("https://") == true
+        if let url = environment["SENSTAT_PUBLIC_URL"], !url.isEmpty { publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url }
+        if let seconds = environment["SENSTAT_JWKS_REFETCH_SECONDS"].flatMap(Int.init), seconds >= 0 { keyRefetchFloor = .seconds(seconds) }
     }
 
+    /// Where browsers reach senstat (SENSTAT_PUBLIC_URL, e.g. https://senstat.example.org): the base of the
+    /// redirect URIs registered with identity providers. `senstat-server` defaults it to its own address.
+    public var publicURL: String?
+    /// How soon an id_token naming a key the JWKS lacks may fetch the JWKS again (SENSTAT_JWKS_REFETCH_SECONDS,
+    /// default 60).
+    public var keyRefetchFloor: Duration = .seconds(60)
+
     var cookieName: String { secureCookie ? "__Host-senstat" : "senstat" }
+    /// The cookie of a sign-in in progress (state, nonce and PKCE verifier are on the server, by this id).
+    var loginCookieName: String { secureCookie ? "__Host-senstat-login" : "senstat-login" }
 }
 
 /// Beginning, resolving and ending web sessions, on hummingbird-auth's `SessionStorage` over our PostgreSQL
@@ -61,9 +78,9 @@ struct WebSessions: Sendable {
     }
 
     /// A new session for the token `tokenID`; returns the cookie that carries it.
-    func begin(tokenID: TokenID, replacing request: Request) async throws -> Cookie {
+    func begin(tokenID: TokenID, person: UUID? = nil, provider: String? = nil, idToken: String? = nil, replacing request: Request) async throws -> Cookie {
         if storage.getId(request: request) != nil { _ = try? await storage.delete(request: request) }
-        let session = WebSession(tokenID: tokenID, csrf: Self.randomToken(), signedInAt: .now)
+        let session = WebSession(tokenID: tokenID, csrf: Self.randomToken(), signedInAt: .now, personID: person, providerID: provider, idToken: idToken)
         return try await storage.save(session: session, expiresIn: settings.idleTimeout)
     }
 

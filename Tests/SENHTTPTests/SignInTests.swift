@@ -1,0 +1,335 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JWTKit
+import Logging
+import NIOCore
+import SENCore
+import SENHTTP
+import SENStore
+import SENTestSupport
+import Synchronization
+import Testing
+
+/// An OpenID Connect provider of the tests' own making, on loopback, with signing keys generated here: discovery,
+/// JWKS and a token endpoint that checks the PKCE verifier and answers with whatever id_token the test asks for.
+/// The authorization step (a person at the provider's login page) is the test itself: `authorize` issues a code.
+final class HostileProvider: Sendable {
+    struct Key: Sendable {
+        let kid: String
+        let key: ES256PrivateKey
+        var jwk: String {
+            let (x, y) = key.publicKey.parameters!
+            return #"{"kty":"EC","crv":"P-256","x":"\#(x)","y":"\#(y)","kid":"\#(kid)","alg":"ES256","use":"sig"}"#
+        }
+    }
+
+    struct State: Sendable {
+        var published: [Key]
+        var codes: [String: (nonce: String, challenge: String)] = [:]
+        var used: Set<String> = []
+        var jwksFetches = 0
+        /// Lets a code be exchanged twice (a provider that fails to enforce single use).
+        var allowReplay = false
+        /// Builds the id_token from the nonce the sign-in sent.
+        var token: @Sendable (String) async throws -> String = { _ in "" }
+    }
+
+    let state: Mutex<State>
+    /// Known once the server listens (it binds port 0).
+    let port = Mutex(0)
+    var issuer: String { "http://127.0.0.1:\(port.withLock { $0 })" }
+
+    init(key: Key) {
+        self.state = Mutex(State(published: [key]))
+    }
+
+    func authorize(nonce: String, challenge: String) -> String {
+        let code = "code-" + UUID().uuidString
+        state.withLock { $0.codes[code] = (nonce, challenge) }
+        return code
+    }
+
+    var router: Router<BasicRequestContext> {
+        let router = Router()
+        router.get(".well-known/openid-configuration") { _, _ in
+            let base = self.issuer
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"issuer":"\#(base)","authorization_endpoint":"\#(base)/authorize","token_endpoint":"\#(base)/token","jwks_uri":"\#(base)/jwks","end_session_endpoint":"\#(base)/logout"}"#)))
+        }
+        router.get("jwks") { _, _ in
+            let keys = self.state.withLock { state in
+                state.jwksFetches += 1
+                return state.published.map(\.jwk).joined(separator: ",")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"keys":[\#(keys)]}"#)))
+        }
+        router.post("token") { request, _ in
+            let body = try await request.body.collect(upTo: 65536)
+            var fields: [String: String] = [:]
+            for pair in String(buffer: body).split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
+                if parts.count == 2 { fields[parts[0]] = parts[1] }
+            }
+            let grant: (nonce: String, challenge: String)? = self.state.withLock { state in
+                guard let code = fields["code"], let grant = state.codes[code] else { return nil }
+                if state.used.contains(code) && !state.allowReplay { return nil }
+                state.used.insert(code)
+                return grant
+            }
+            guard let grant, let verifier = fields["code_verifier"], HostileProvider.challenge(verifier) == grant.challenge else {
+                return Response(status: .badRequest, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"error":"invalid_grant"}"#)))
+            }
+            let token = try await self.state.withLock { $0.token }(grant.nonce)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"access_token":"x","token_type":"Bearer","id_token":"\#(token)"}"#)))
+        }
+        return router
+    }
+
+    static func challenge(_ verifier: String) -> String {
+        base64url(Data(SHA256.hash(data: Data(verifier.utf8))))
+    }
+
+    static func base64url(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Runs a provider on a loopback port of the system's choosing for the length of `body`.
+    static func with(_ body: @escaping @Sendable (HostileProvider) async throws -> Void) async throws {
+        let provider = HostileProvider(key: Key(kid: "k1", key: ES256PrivateKey()))
+        let (started, signal) = AsyncStream<Int>.makeStream()
+        var quiet = Logger(label: "hostile-provider")
+        quiet.logLevel = .critical
+        let app = Application(
+            router: provider.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in signal.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            defer { group.cancelAll() }
+            for await port in started {
+                provider.port.withLock { $0 = port }
+                break
+            }
+            try await body(provider)
+        }
+    }
+}
+
+/// Claims as a provider writes them; nil fields are left out.
+struct TestClaims: JWTPayload {
+    var iss: String?
+    var sub: String? = "subject-1"
+    var aud: [String]?
+    var azp: String?
+    var exp: Double?
+    var iat: Double?
+    var nbf: Double?
+    var nonce: String?
+    var email: String? = "head@school.example.org"
+    var email_verified: Bool? = true
+    var name: String? = "Pat Head"
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// Sign-in with OpenID Connect against the hostile provider: one success end to end, then every way an answer
+/// can be wrong, each refused with a page and an audit line and nothing else changed.
+@Suite(.serialized) struct SignInTests {
+    static let clientID = "senstat-test"
+
+    /// Signs in through `provider` as a browser would, with the id_token `token` makes; the callback's answer.
+    static func signIn(
+        _ client: any TestClientProtocol, provider: HostileProvider, state tamper: ((String) -> String)? = nil,
+        replay: Bool = false, _ token: @escaping @Sendable (String) async throws -> String
+    ) async throws -> (start: TestResponse, finish: TestResponse, again: TestResponse?) {
+        provider.state.withLock { $0.token = token }
+        let start = try await client.execute(uri: "/sign-in/oidc/hostile", method: .get, headers: [:], body: nil)
+        let location = try #require(start.headers[.location])
+        let query = try #require(URLComponents(string: location)?.queryItems)
+        func item(_ name: String) -> String? { query.first { $0.name == name }?.value }
+        #expect(item("code_challenge_method") == "S256")
+        #expect(item("client_id") == clientID)
+        let login = try #require(start.headers[values: .setCookie].first { $0.hasPrefix("senstat-login=") })
+        let cookie = String(login.prefix { $0 != ";" })
+        let code = provider.authorize(nonce: try #require(item("nonce")), challenge: try #require(item("code_challenge")))
+        let state = tamper?(try #require(item("state"))) ?? item("state")!
+        let callback = "/sign-in/oidc/hostile/callback?code=\(code)&state=\(state)"
+        let finish = try await client.execute(uri: callback, method: .get, headers: [.cookie: cookie], body: nil)
+        var again: TestResponse?
+        if replay { again = try await client.execute(uri: callback, method: .get, headers: [.cookie: cookie], body: nil) }
+        return (start, finish, again)
+    }
+
+    static func signed(_ provider: HostileProvider, _ claims: TestClaims, kid: String = "k1", key: ES256PrivateKey? = nil) async throws -> String {
+        let keys = JWTKeyCollection()
+        let signing = key ?? provider.state.withLock { $0.published.first { $0.kid == kid }?.key } ?? ES256PrivateKey()
+        await keys.add(ecdsa: signing, kid: JWKIdentifier(string: kid))
+        return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
+    }
+
+    static func claims(_ provider: HostileProvider, nonce: String) -> TestClaims {
+        let now = Date.now.timeIntervalSince1970
+        return TestClaims(iss: provider.issuer, aud: [clientID], exp: now + 300, iat: now, nonce: nonce)
+    }
+
+    static func providerSettings(_ provider: HostileProvider) -> OIDCProviderSettings {
+        OIDCProviderSettings(id: "hostile", displayName: "Hostile", issuer: provider.issuer, clientID: clientID, clientSecret: "secret")
+    }
+
+    static func invite(_ db: TestDatabase, _ email: String, _ role: Role, _ trust: TrustID, _ urns: [URN]) async throws {
+        _ = try await db.withDatabase { database in
+            try await PeopleStore(database: database).invite(
+                email: email, role: role, trust: trust, urns: urns, organisation: nil, days: 14, invitedBy: nil, scope: .platform, logger: .test)
+        }
+    }
+
+    static func events(_ db: TestDatabase) async throws -> [String] {
+        try await db.adminSQL("SELECT kind || ':' || coalesce(detail->>'refusal', detail->>'outcome', '') FROM identity_events ORDER BY event_id").map { $0[0] ?? "" }
+    }
+
+    @Test func anInvitedPersonSignsInAndEveryBadAnswerIsRefused() async throws {
+        try await HostileProvider.with { provider in
+            try await withTestDatabase { db in
+                let fixture = try await Fixture.load(db)
+                var web = WebSessionSettings()
+                web.publicURL = "http://127.0.0.1:1"
+                web.keyRefetchFloor = .seconds(3600)
+                try await withApp(db, web: web, providers: [Self.providerSettings(provider)]) { client in
+                    // The sign-in page offers the provider.
+                    let page = try await client.execute(uri: "/sign-in", method: .get, headers: [:], body: nil)
+                    #expect(page.text.contains("Sign in with Hostile"))
+
+                    // Not invited yet: signed in at the provider, but no role, and no session.
+                    var r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce)) }
+                    #expect(r.finish.status == .forbidden && r.finish.text.contains("no role in senstat yet"))
+                    #expect(!r.finish.headers[values: .setCookie].contains { $0.hasPrefix("senstat=") && !$0.hasPrefix("senstat=;") })
+
+                    // Invited as a school leader of one school: accepted at sign-in, lands on the school.
+                    try await Self.invite(db, "Head@School.example.org", .schoolLeader, fixture.trustA.id, [URN(fixture.ownSchool.urn)!])
+                    r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce)) }
+                    #expect(r.finish.status == .seeOther, "\(r.finish.text)")
+                    let session = try #require(r.finish.headers[values: .setCookie].first { $0.hasPrefix("senstat=") })
+                    var visitor = WebVisitor(client)
+                    visitor.cookie = WebVisitor.cookieValue(session)
+                    let school = try await visitor.get("/schools/\(fixture.ownSchool.urn)")
+                    #expect(school.status == .ok)
+                    #expect(try await visitor.get("/schools/\(fixture.foreignSchool.urn)").status == .notFound)
+                    // The invitation is used: a second person with the same email gets nothing from it.
+                    let open = try await db.adminSQL("SELECT count(*) FROM invitations WHERE accepted_at IS NULL")
+                    #expect(open.first?.first == "0")
+                    // A membership is not a token: token listings leave it out.
+                    let membership = try #require(try await db.adminSQL("SELECT token_id::text FROM api_tokens WHERE kind = 'membership'").first?.first ?? nil)
+                    let listed = try await client.execute(uri: "/v1/tokens", method: .get, headers: fixture.headers("admin"), body: nil)
+                    #expect(listed.status == .ok && !listed.text.contains(membership))
+
+                    // Every hostile answer: refused, recorded, nothing else changed.
+                    let before = try await db.adminSQL("SELECT (SELECT count(*) FROM people), (SELECT count(*) FROM api_tokens), (SELECT count(*) FROM web_sessions WHERE key_digest IS NOT NULL)")
+                    let now = Date.now.timeIntervalSince1970
+                    let cases: [(String, @Sendable (String) async throws -> String)] = [
+                        ("issuer", { nonce in var c = Self.claims(provider, nonce: nonce); c.iss = "http://evil.example"; return try await Self.signed(provider, c) }),
+                        ("audience", { nonce in var c = Self.claims(provider, nonce: nonce); c.aud = ["someone-else"]; return try await Self.signed(provider, c) }),
+                        ("authorized_party", { nonce in var c = Self.claims(provider, nonce: nonce); c.azp = "someone-else"; return try await Self.signed(provider, c) }),
+                        ("expired", { nonce in var c = Self.claims(provider, nonce: nonce); c.exp = now - 600; return try await Self.signed(provider, c) }),
+                        ("issued_in_future", { nonce in var c = Self.claims(provider, nonce: nonce); c.iat = now + 3600; return try await Self.signed(provider, c) }),
+                        ("nonce", { _ in try await Self.signed(provider, Self.claims(provider, nonce: "not-the-nonce")) }),
+                        ("nonce", { nonce in var c = Self.claims(provider, nonce: nonce); c.nonce = nil; return try await Self.signed(provider, c) }),
+                        ("signature", { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce), key: ES256PrivateKey()) }),
+                        ("algorithm", { nonce in
+                            let payload = HostileProvider.base64url(try JSONEncoder().encode(Self.claims(provider, nonce: nonce)))
+                            return HostileProvider.base64url(Data(#"{"alg":"none","kid":"k1"}"#.utf8)) + "." + payload + "."
+                        }),
+                        ("algorithm", { nonce in
+                            // HS256 "signed" with the provider's public key, the classic key-confusion attack.
+                            let header = HostileProvider.base64url(Data(#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#.utf8))
+                            let payload = HostileProvider.base64url(try JSONEncoder().encode(Self.claims(provider, nonce: nonce)))
+                            let secret = provider.state.withLock { Data($0.published[0].jwk.utf8) }
+                            let mac = HMAC<SHA256>.authenticationCode(for: Data((header + "." + payload).utf8), using: SymmetricKey(data: secret))
+                            return header + "." + payload + "." + HostileProvider.base64url(Data(mac))
+                        }),
+                    ]
+                    for (expected, token) in cases {
+                        r = try await Self.signIn(client, provider: provider, token)
+                        #expect(r.finish.status == .forbidden, "\(expected)")
+                        #expect(r.finish.text.contains("You have not been signed in"), "\(expected)")
+                        #expect(try await Self.events(db).last == "sign_in_refused:\(expected)", "\(expected)")
+                    }
+                    // state mismatch (login CSRF), and a replayed callback.
+                    r = try await Self.signIn(client, provider: provider, state: { $0 + "x" }) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce)) }
+                    #expect(r.finish.status == .forbidden)
+                    #expect(try await Self.events(db).last == "sign_in_refused:state_mismatch")
+                    provider.state.withLock { $0.allowReplay = true }
+                    r = try await Self.signIn(client, provider: provider, replay: true) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce)) }
+                    #expect(r.finish.status == .seeOther)
+                    #expect(r.again?.status == .forbidden, "a callback is used once")
+                    #expect(try await Self.events(db).last == "sign_in_refused:no_pending_sign_in")
+                    provider.state.withLock { $0.allowReplay = false }
+
+                    // Removing the membership takes effect at the session's next request.
+                    var again = WebVisitor(client)
+                    again.cookie = WebVisitor.cookieValue(try #require(r.finish.headers[values: .setCookie].first { $0.hasPrefix("senstat=") }))
+                    #expect(try await again.get("/schools/\(fixture.ownSchool.urn)").status == .ok)
+                    _ = try await db.adminSQL("UPDATE api_tokens SET revoked_at = now() WHERE kind = 'membership'")
+                    let ended = try await again.get("/schools/\(fixture.ownSchool.urn)")
+                    #expect(ended.status == .seeOther && ended.headers[.location]?.contains("session=revoked") == true)
+
+                    // An unverified email does not accept an invitation.
+                    try await Self.invite(db, "unverified@school.example.org", .trustExecutive, fixture.trustA.id, [])
+                    r = try await Self.signIn(client, provider: provider) { nonce in
+                        var c = Self.claims(provider, nonce: nonce)
+                        (c.sub, c.email, c.email_verified) = ("subject-2", "unverified@school.example.org", false)
+                        return try await Self.signed(provider, c)
+                    }
+                    #expect(r.finish.status == .forbidden && r.finish.text.contains("not verified"))
+                    #expect(try await db.adminSQL("SELECT count(*) FROM invitations WHERE accepted_at IS NULL").first?.first == "1")
+                    _ = before
+
+                    // Key rotation: a token signed by a new key is accepted after one fetch of the JWKS; a kid the
+                    // provider does not publish is refused after at most one more fetch, and not fetched again
+                    // within the floor.
+                    let rotated = HostileProvider.Key(kid: "k2", key: ES256PrivateKey())
+                    provider.state.withLock { $0.published = [rotated] }
+                    try await Task.sleep(for: .milliseconds(10))
+                    r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce), kid: "k2") }
+                    // The floor (an hour here) has not passed since the first fetch: the new key is not fetched yet.
+                    #expect(r.finish.status == .forbidden)
+                    #expect(try await Self.events(db).last == "sign_in_refused:unknown_key")
+                    let fetches = provider.state.withLock { $0.jwksFetches }
+                    r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce), kid: "k9") }
+                    #expect(r.finish.status == .forbidden)
+                    #expect(provider.state.withLock { $0.jwksFetches } == fetches, "no refetch within the floor")
+                }
+            }
+        }
+    }
+
+    @Test func aRotatedKeyIsFetchedOnceAndAnUnknownOneRefused() async throws {
+        try await HostileProvider.with { provider in
+            try await withTestDatabase { db in
+                let fixture = try await Fixture.load(db)
+                var web = WebSessionSettings()
+                web.publicURL = "http://127.0.0.1:1"
+                web.keyRefetchFloor = .zero
+                try await Self.invite(db, "head@school.example.org", .trustExecutive, fixture.trustA.id, [])
+                try await withApp(db, web: web, providers: [Self.providerSettings(provider)]) { client in
+                    var r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce)) }
+                    #expect(r.finish.status == .seeOther)
+                    let rotated = HostileProvider.Key(kid: "k2", key: ES256PrivateKey())
+                    provider.state.withLock { $0.published = [rotated] }
+                    let before = provider.state.withLock { $0.jwksFetches }
+                    r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce), kid: "k2") }
+                    #expect(r.finish.status == .seeOther, "the rotated key is fetched: \(r.finish.text)")
+                    #expect(provider.state.withLock { $0.jwksFetches } == before + 1)
+                    r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce), kid: "k9") }
+                    #expect(r.finish.status == .forbidden)
+                    #expect(provider.state.withLock { $0.jwksFetches } == before + 2, "one refetch, then refused")
+                    #expect(try await Self.events(db).last == "sign_in_refused:unknown_key")
+                }
+            }
+        }
+    }
+}
