@@ -218,6 +218,8 @@ struct TestClaims: JWTPayload {
                     visitor.cookie = WebVisitor.cookieValue(session)
                     let school = try await visitor.get("/schools/\(fixture.ownSchool.urn)")
                     #expect(school.status == .ok)
+                    // The header says which membership the person acts in, trust included.
+                    #expect(school.text.contains("Signed in as School leader, \(fixture.trustA.name) (1 school)"), "\(school.text.prefix(2000))")
                     #expect(try await visitor.get("/schools/\(fixture.foreignSchool.urn)").status == .notFound)
                     // The invitation is used: a second person with the same email gets nothing from it.
                     let open = try await db.adminSQL("SELECT count(*) FROM invitations WHERE accepted_at IS NULL")

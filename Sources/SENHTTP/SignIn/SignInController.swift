@@ -153,7 +153,8 @@ struct SignInController: Sendable {
             detail: ["role": membership.role.rawValue, "accepted_invitations": "\(signedIn.accepted)"], logger: context.logger)
         // A new session id: whatever id the browser held before (a planted one included) does not become this.
         let cookie = try await sessions.begin(
-            tokenID: membership.id, person: signedIn.person, provider: provider.settings.id, idToken: idToken, replacing: request)
+            tokenID: membership.id, person: signedIn.person, provider: provider.settings.id, idToken: idToken, actingAs: membership.label,
+            replacing: request)
         context.logger.info("web sign-in", metadata: ["person": "\(signedIn.person)", "membership": "\(membership.id)", "role": "\(membership.role.rawValue)"])
         var headers: HTTPFields = [.location: pending.next ?? (signedIn.memberships.count > 1 ? "/account" : "/")]
         headers.append(HTTPField(name: .setCookie, value: cookie.description))

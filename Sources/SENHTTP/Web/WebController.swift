@@ -236,6 +236,13 @@ struct WebController {
 
 // MARK: The person's own account
 
+extension Membership {
+    /// "Trust executive, Pennine Learning Trust", "School leader, Pennine Learning Trust (2 schools)".
+    var label: String {
+        role.label + (trustName.map { ", " + $0 } ?? "") + (urns.isEmpty ? "" : " (\(urns.count) school\(urns.count == 1 ? "" : "s"))")
+    }
+}
+
 extension WebController {
     struct AccountView {
         struct School { let urn: Int; let name: String }
@@ -271,9 +278,7 @@ extension WebController {
         var person: String?
         if let id = context.webSession?.personID {
             let memberships = try await identity.people.memberships(of: id, logger: context.logger)
-            others = memberships.filter { $0.id != principal.tokenID }.map {
-                .init(id: $0.id.uuidString, label: $0.role.label + ($0.trustName.map { ", " + $0 } ?? "") + ($0.urns.isEmpty ? "" : " (\($0.urns.count) school\($0.urns.count == 1 ? "" : "s"))"))
-            }
+            others = memberships.filter { $0.id != principal.tokenID }.map { .init(id: $0.id.uuidString, label: $0.label) }
             person = try await identity.people.person(id, logger: context.logger)
         }
         let view = AccountView(
@@ -294,7 +299,8 @@ extension WebController {
         else { throw HTTPError(.notFound) }
         let session = context.webSession
         let cookie = try await sessions.begin(
-            tokenID: membership.id, person: person, provider: session?.providerID, idToken: session?.idToken, replacing: request)
+            tokenID: membership.id, person: person, provider: session?.providerID, idToken: session?.idToken, actingAs: membership.label,
+            replacing: request)
         try await identity.people.record(
             "sign_in", trust: membership.trustID, person: person, actor: membership.id, detail: ["outcome": "switched", "role": membership.role.rawValue],
             logger: context.logger)

@@ -162,7 +162,7 @@ struct Chrome: Sendable {
         case .admin: nav = [("/admin", "Administration"), ("/tokens", "Tokens")]
         }
         self.init(
-            title: title, signedIn: true, who: principal.role.label, csrf: context.webSession?.csrf ?? "",
+            title: title, signedIn: true, who: context.webSession?.actingAs ?? principal.role.label, csrf: context.webSession?.csrf ?? "",
             nav: nav.map { Link(href: $0.0, label: $0.1, current: $0.1 == section) })
     }
 }

@@ -20,6 +20,9 @@ public struct WebSession: Codable, Sendable, Equatable {
     /// The provider, and the id_token for RP-initiated logout (`id_token_hint`) where the provider offers it.
     public var providerID: String?
     public var idToken: String?
+    /// Signed in with an identity provider: the membership acted in, as the header shows it ("Trust executive,
+    /// Pennine Learning Trust"), since a person may hold roles in more than one trust.
+    public var actingAs: String?
 }
 
 /// How long sessions last and how their cookie is sent (Docs/web.md).
@@ -78,9 +81,11 @@ struct WebSessions: Sendable {
     }
 
     /// A new session for the token `tokenID`; returns the cookie that carries it.
-    func begin(tokenID: TokenID, person: UUID? = nil, provider: String? = nil, idToken: String? = nil, replacing request: Request) async throws -> Cookie {
+    func begin(
+        tokenID: TokenID, person: UUID? = nil, provider: String? = nil, idToken: String? = nil, actingAs: String? = nil, replacing request: Request
+    ) async throws -> Cookie {
         if storage.getId(request: request) != nil { _ = try? await storage.delete(request: request) }
-        let session = WebSession(tokenID: tokenID, csrf: Self.randomToken(), signedInAt: .now, personID: person, providerID: provider, idToken: idToken)
+        let session = WebSession(tokenID: tokenID, csrf: Self.randomToken(), signedInAt: .now, personID: person, providerID: provider, idToken: idToken, actingAs: actingAs)
         return try await storage.save(session: session, expiresIn: settings.idleTimeout)
     }
 
