@@ -51,6 +51,16 @@ public struct Principal: Sendable, Equatable {
         case .schoolLeader, .researcher: false
         }
     }
+
+    /// Roles a person may give other people (invitations, memberships): an admin any; a trust executive school
+    /// leaders and other executives of its own trust.
+    public func mayInvite(role newRole: Role, trust: TrustID?) -> Bool {
+        switch role {
+        case .admin: true
+        case .trustExecutive: (newRole == .schoolLeader || newRole == .trustExecutive) && trust != nil && trust == trustID
+        case .schoolLeader, .researcher: false
+        }
+    }
 }
 
 /// Bearer tokens: `sst_` and 43 base64url characters (32 random bytes from the system's cryptographic source).

@@ -24,3 +24,9 @@ extension SchoolSurveyView: ResponseEncodable {}
 extension TrustSurveyView: ResponseEncodable {}
 extension ReleaseBody: ResponseEncodable {}
 extension ReleaseList: ResponseEncodable {}
+extension InvitationBody: ResponseEncodable {}
+extension InvitationList: ResponseEncodable {}
+extension MembershipBody: ResponseEncodable {}
+extension MembershipList: ResponseEncodable {}
+extension SignInSourcesBody: ResponseEncodable {}
+extension IdentityEventList: ResponseEncodable {}

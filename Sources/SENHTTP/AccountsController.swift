@@ -81,20 +81,8 @@ struct AccountsController {
         guard principal.mayIssue(role: body.role, trust: trust) else {
             throw APIError(.forbidden, "a \(principal.role.rawValue) may not issue \(body.role.rawValue) tokens for that trust")
         }
-        var errors: [ProblemDetails.FieldError] = []
         let urns = body.urns ?? []
-        if body.role.needsTrust && trust == nil {
-            errors.append(.init(pointer: "/trust_id", code: "required", message: "a \(body.role.rawValue) token needs a trust"))
-        }
-        if !body.role.needsTrust && body.trustID != nil {
-            errors.append(.init(pointer: "/trust_id", code: "not_allowed", message: "a \(body.role.rawValue) token has no trust"))
-        }
-        if body.role == .schoolLeader && urns.isEmpty {
-            errors.append(.init(pointer: "/urns", code: "required", message: "a school_leader token needs at least one school"))
-        }
-        if body.role != .schoolLeader && !urns.isEmpty {
-            errors.append(.init(pointer: "/urns", code: "not_allowed", message: "only school_leader tokens carry schools"))
-        }
+        var errors = grantErrors(role: body.role, trust: trust, namedTrust: body.trustID != nil, urns: urns, noun: "token")
         if let label = body.label, label.databaseLength > 200 {
             errors.append(.init(pointer: "/label", code: "too_long", message: "a label has at most 200 characters"))
         }
@@ -114,17 +102,8 @@ struct AccountsController {
                 errors.append(.init(pointer: "/expires_at", code: "date_time", message: "'\(text)' is not an ISO 8601 date-time such as 2027-01-31T00:00:00Z"))
             }
         }
-        if errors.isEmpty, let trust {
-            // The trust must exist (and be visible to the issuer), and the schools must be in it now.
-            let scope: TenantScope = principal.role == .admin ? .platform : .trust(trust)
-            if try await register.trust(trust, scope: scope, logger: context.logger) == nil {
-                errors.append(.init(pointer: "/trust_id", code: "unknown", message: "no such trust"))
-            } else if !urns.isEmpty {
-                let inTrust = Set(try await register.schools(of: trust, only: Set(urns), scope: scope, logger: context.logger).map(\.urn))
-                for (index, urn) in urns.enumerated() where !inTrust.contains(urn) {
-                    errors.append(.init(pointer: "/urns/\(index)", code: "not_in_trust", message: "school \(urn) is not in this trust"))
-                }
-            }
+        if errors.isEmpty {
+            errors += try await registerErrors(trust: trust, urns: urns, principal: principal, logger: context.logger)
         }
         guard errors.isEmpty else { throw APIError.validation(errors) }
         let issued = try await tokens.issue(
@@ -133,6 +112,40 @@ struct AccountsController {
             logger: context.logger)
         context.logger.info("token issued", metadata: ["new_token_id": "\(issued.record.id)", "new_role": "\(body.role.rawValue)"])
         return TokenBody(issued.record, token: issued.token)
+    }
+}
+
+extension AccountsController {
+    /// What a role needs of a trust and schools, for a token or an invitation alike.
+    func grantErrors(role: Role, trust: TrustID?, namedTrust: Bool, urns: [URN], noun: String) -> [ProblemDetails.FieldError] {
+        var errors: [ProblemDetails.FieldError] = []
+        if role.needsTrust && trust == nil {
+            errors.append(.init(pointer: "/trust_id", code: "required", message: "a \(role.rawValue) \(noun) needs a trust"))
+        }
+        if !role.needsTrust && namedTrust {
+            errors.append(.init(pointer: "/trust_id", code: "not_allowed", message: "a \(role.rawValue) \(noun) has no trust"))
+        }
+        if role == .schoolLeader && urns.isEmpty {
+            errors.append(.init(pointer: "/urns", code: "required", message: "a school_leader \(noun) needs at least one school"))
+        }
+        if role != .schoolLeader && !urns.isEmpty {
+            errors.append(.init(pointer: "/urns", code: "not_allowed", message: "only school_leader \(noun)s carry schools"))
+        }
+        return errors
+    }
+
+    /// The trust must exist (and be visible to the caller), and the schools must be in it now.
+    func registerErrors(trust: TrustID?, urns: [URN], principal: Principal, logger: Logger) async throws -> [ProblemDetails.FieldError] {
+        guard let trust else { return [] }
+        let scope: TenantScope = principal.role == .admin ? .platform : .trust(trust)
+        guard try await register.trust(trust, scope: scope, logger: logger) != nil else {
+            return [.init(pointer: "/trust_id", code: "unknown", message: "no such trust")]
+        }
+        guard !urns.isEmpty else { return [] }
+        let inTrust = Set(try await register.schools(of: trust, only: Set(urns), scope: scope, logger: logger).map(\.urn))
+        return urns.enumerated().filter { !inTrust.contains($0.element) }.map {
+            .init(pointer: "/urns/\($0.offset)", code: "not_in_trust", message: "school \($0.element) is not in this trust")
+        }
     }
 }
 

@@ -124,6 +124,8 @@ public func buildRouter(
     let returnsController = ReturnsController(returns: returns, register: register)
     let accountsController = AccountsController(tokens: tokens, register: register)
     v1.addRoutes(accountsController.routes)
+    let peopleController = PeopleController(people: PeopleStore(database: database), accounts: accountsController)
+    v1.addRoutes(peopleController.routes)
     let registerController = RegisterController(register: register)
     v1.addRoutes(registerController.routes)
     let adminImportsController = AdminImportsController(giasImporter: GIASImporter(database: database), benchmarks: benchmarks)

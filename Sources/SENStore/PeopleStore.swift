@@ -44,8 +44,11 @@ public struct PeopleStore: Sendable {
         public let emailVerified: Bool
         public let name: String
         public let organisations: [String]
+        /// Entra ID's `tid` or Google's `hd`, where the provider gave one.
+        public let tenant: String?
 
-        public init(issuer: String, subject: String, email: String, emailVerified: Bool, name: String, organisations: [String]) {
+        public init(issuer: String, subject: String, email: String, emailVerified: Bool, name: String, organisations: [String], tenant: String? = nil) {
+            self.tenant = tenant
             self.issuer = issuer
             self.subject = subject
             self.email = email
@@ -66,6 +69,7 @@ public struct PeopleStore: Sendable {
                 """, logger: logger)
             for try await (id, accepted) in rows.decode((UUID, Int32).self) { person = (id, Int(accepted)) }
             guard let (id, accepted) = person else { throw CorruptRow(table: "people", detail: "person_signed_in returned no row") }
+            _ = try await connection.query("SELECT person_tenant_seen(\(id), \(who.tenant))", logger: logger)
             return (id, accepted, try await Self.memberships(of: id, connection: connection, logger: logger))
         }
     }
@@ -146,6 +150,8 @@ public struct PeopleStore: Sendable {
         public let kind: String
         public let trustID: TrustID?
         public let person: UUID?
+        /// The membership or token that acted (nil: the operator's command, or nobody yet signed in).
+        public let actor: TokenID?
         public let email: String?
         public let detail: String
     }
@@ -154,10 +160,10 @@ public struct PeopleStore: Sendable {
         try await database.transaction(scope, logger: logger) { connection in
             var found: [Event] = []
             let rows = try await connection.query(
-                "SELECT at, kind, trust_id, person_id, email, detail::text FROM identity_events ORDER BY at DESC, event_id DESC LIMIT \(limit)",
+                "SELECT at, kind, trust_id, person_id, actor, email, detail::text FROM identity_events ORDER BY at DESC, event_id DESC LIMIT \(limit)",
                 logger: logger)
-            for try await (at, kind, trust, person, email, detail) in rows.decode((Date, String, TrustID?, UUID?, String?, String).self) {
-                found.append(Event(at: at, kind: kind, trustID: trust, person: person, email: email, detail: detail))
+            for try await (at, kind, trust, person, actor, email, detail) in rows.decode((Date, String, TrustID?, UUID?, TokenID?, String?, String).self) {
+                found.append(Event(at: at, kind: kind, trustID: trust, person: person, actor: actor, email: email, detail: detail))
             }
             return found
         }
@@ -176,5 +182,172 @@ public struct PeopleStore: Sendable {
                     expiresAt: expires, acceptedAt: accepted, revokedAt: revoked))
         }
         return found
+    }
+}
+
+/// A membership as a trust executive (their trust's) or an administrator (all) sees it, with its person.
+public struct MembershipRecord: Sendable, Equatable {
+    public let id: TokenID
+    public let person: UUID
+    public let name: String
+    public let email: String
+    public let role: Role
+    public let trustID: TrustID?
+    public let urns: [URN]
+    public let grantedAt: Date
+    public let lastSignInAt: Date?
+}
+
+/// A person who signed in from a trust's email domain or tenant and waits for a role in it.
+public struct WaitingPerson: Sendable, Equatable {
+    public let id: UUID
+    public let name: String
+    public let email: String
+    public let tenant: String?
+    public let lastSignInAt: Date?
+}
+
+/// What a trust signs in from (migration 0014).
+public struct SignInSources: Sendable, Equatable {
+    public var emailDomains: [String]
+    public var tenants: [String]
+
+    public init(emailDomains: [String], tenants: [String]) {
+        self.emailDomains = emailDomains
+        self.tenants = tenants
+    }
+}
+
+extension PeopleStore {
+    static let membershipColumns = "t.token_id, t.person_id, p.name, p.email, t.role, t.trust_id, t.urns, t.created_at, p.last_sign_in_at"
+
+    /// The live memberships visible in `scope` (a trust's, or every one for the platform), by trust, role and email.
+    public func memberships(scope: TenantScope, logger: Logger) async throws -> [MembershipRecord] {
+        try await database.transaction(scope, logger: logger) { connection in
+            try await Self.membershipRecords(
+                connection.query(
+                    """
+                    SELECT \(unescaped: Self.membershipColumns)
+                    FROM api_tokens t JOIN people p ON p.person_id = t.person_id
+                    WHERE t.kind = 'membership' AND t.revoked_at IS NULL
+                    ORDER BY t.trust_id NULLS FIRST, t.role, p.email
+                    """, logger: logger))
+        }
+    }
+
+    static func membershipRecords(_ rows: PostgresRowSequence) async throws -> [MembershipRecord] {
+        var found: [MembershipRecord] = []
+        for try await (id, person, name, email, role, trust, urns, granted, seen) in rows.decode(
+            (TokenID, UUID, String, String, String, TrustID?, [URN], Date, Date?).self)
+        {
+            found.append(
+                MembershipRecord(
+                    id: id, person: person, name: name, email: email, role: try TokenStore.role(role), trustID: trust, urns: urns, grantedAt: granted,
+                    lastSignInAt: seen))
+        }
+        return found
+    }
+
+    /// Removes a membership visible in `scope` (only of `onlyRoles`, where given): it and every token issued from
+    /// it are revoked in one transaction, and the audit trail says who did it. Nil when there is none to see.
+    public func removeMembership(id: TokenID, onlyRoles: [Role]?, actor: TokenID, scope: TenantScope, logger: Logger) async throws -> MembershipRecord? {
+        let roles = (onlyRoles ?? Role.allCases).map(\.rawValue)
+        return try await database.transaction(scope, logger: logger) { connection in
+            let removed = try await Self.membershipRecords(
+                connection.query(
+                    """
+                    WITH removed AS (
+                        UPDATE api_tokens SET revoked_at = now()
+                        WHERE token_id = \(id) AND kind = 'membership' AND revoked_at IS NULL AND role = ANY(\(roles))
+                        RETURNING *)
+                    SELECT \(unescaped: Self.membershipColumns) FROM removed t JOIN people p ON p.person_id = t.person_id
+                    """, logger: logger)
+            ).first
+            guard let removed else { return nil }
+            _ = try await connection.query(
+                "UPDATE api_tokens SET revoked_at = now() WHERE from_membership = \(id) AND revoked_at IS NULL", logger: logger)
+            _ = try await connection.query(
+                """
+                SELECT record_identity_event('membership_removed', \(removed.trustID), \(removed.person), \(actor), NULL, \(removed.email),
+                    jsonb_build_object('membership_id', \(id), 'role', \(removed.role.rawValue), 'urns', to_jsonb(\(removed.urns))))
+                """, logger: logger)
+            return removed
+        }
+    }
+
+    /// The people who signed in from the trust's email domains or tenants and hold no role in it.
+    public func waiting(trust: TrustID, logger: Logger) async throws -> [WaitingPerson] {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            var found: [WaitingPerson] = []
+            let rows = try await connection.query(
+                "SELECT person_id, name, email, tenant, last_sign_in_at FROM trust_people_waiting()", logger: logger)
+            for try await (id, name, email, tenant, seen) in rows.decode((UUID, String, String, String?, Date?).self) {
+                found.append(WaitingPerson(id: id, name: name, email: email, tenant: tenant, lastSignInAt: seen))
+            }
+            return found
+        }
+    }
+
+    /// Grants `role` in `trust` to a person who waits for one there or already holds one (a school leader's schools
+    /// are replaced). Nil when the person is not one the trust may see.
+    public func grant(person: UUID, role: Role, urns: [URN], actor: TokenID, trust: TrustID, logger: Logger) async throws -> TokenID? {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            let rows = try await connection.query(
+                "SELECT grant_membership(\(person), \(role.rawValue), \(urns), \(actor))", logger: logger)
+            for try await (id,) in rows.decode((TokenID?,).self) { return id }
+            return nil
+        }
+    }
+
+    /// Withdraws an open invitation visible in `scope`; nil when there is none open to see.
+    public func revokeInvitation(id: UUID, actor: TokenID, scope: TenantScope, logger: Logger) async throws -> InvitationRecord? {
+        try await database.transaction(scope, logger: logger) { connection in
+            let revoked = try await Self.invitations(
+                connection.query(
+                    """
+                    UPDATE invitations SET revoked_at = now()
+                    WHERE invitation_id = \(id) AND accepted_at IS NULL AND revoked_at IS NULL
+                    RETURNING \(unescaped: Self.invitationColumns)
+                    """, logger: logger)
+            ).first
+            guard let revoked else { return nil }
+            _ = try await connection.query(
+                """
+                SELECT record_identity_event('invitation_revoked', \(revoked.trustID), NULL, \(actor), NULL, \(revoked.email),
+                    jsonb_build_object('invitation_id', \(id), 'role', \(revoked.role.rawValue)))
+                """, logger: logger)
+            return revoked
+        }
+    }
+
+    /// What `trust` signs in from.
+    public func sources(trust: TrustID, scope: TenantScope, logger: Logger) async throws -> SignInSources {
+        try await database.transaction(scope, logger: logger) { connection in
+            var sources = SignInSources(emailDomains: [], tenants: [])
+            let rows = try await connection.query(
+                "SELECT kind, value FROM trust_sign_in_sources WHERE trust_id = \(trust) ORDER BY kind, value", logger: logger)
+            for try await (kind, value) in rows.decode((String, String).self) {
+                if kind == "email_domain" { sources.emailDomains.append(value) } else { sources.tenants.append(value) }
+            }
+            return sources
+        }
+    }
+
+    /// Replaces what `trust` signs in from (values already checked and lower-cased), with a line in the audit trail.
+    public func setSources(_ sources: SignInSources, trust: TrustID, actor: TokenID, scope: TenantScope, logger: Logger) async throws {
+        try await database.transaction(scope, logger: logger) { connection in
+            _ = try await connection.query("DELETE FROM trust_sign_in_sources WHERE trust_id = \(trust)", logger: logger)
+            _ = try await connection.query(
+                """
+                INSERT INTO trust_sign_in_sources (trust_id, kind, value)
+                SELECT \(trust), 'email_domain', d FROM unnest(\(sources.emailDomains)::text[]) d
+                UNION SELECT \(trust), 'tenant', t FROM unnest(\(sources.tenants)::text[]) t
+                """, logger: logger)
+            _ = try await connection.query(
+                """
+                SELECT record_identity_event('sign_in_sources_changed', \(trust), NULL, \(actor), NULL, NULL,
+                    jsonb_build_object('email_domains', to_jsonb(\(sources.emailDomains)::text[]), 'tenants', to_jsonb(\(sources.tenants)::text[])))
+                """, logger: logger)
+        }
     }
 }

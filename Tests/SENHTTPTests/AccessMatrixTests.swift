@@ -41,6 +41,14 @@ let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researc
             (.get, "/v1/tokens", nil, statuses(.ok, .ok, .forbidden, .forbidden, .ok)),
             (.post, "/v1/tokens", leaderToken, statuses(.created, .created, .forbidden, .forbidden, .forbidden)),
             (.post, "/v1/admin/gias-imports", "URN,EstablishmentName\n", statuses(.ok, .forbidden, .forbidden, .forbidden, .forbidden)),
+            (.get, "/v1/invitations", nil, statuses(.ok, .ok, .forbidden, .forbidden, .ok)),
+            (.post, "/v1/invitations", #"{"email": "new.head@matrix.sch.uk", "role": "school_leader", "trust_id": "\#(a)", "urns": [\#(f.siblingSchool.urn)]}"#,
+             statuses(.created, .created, .forbidden, .forbidden, .forbidden)),
+            (.get, "/v1/memberships", nil, statuses(.ok, .ok, .forbidden, .forbidden, .ok)),
+            (.get, "/v1/identity-events", nil, statuses(.ok, .ok, .forbidden, .forbidden, .ok)),
+            (.get, "/v1/trusts/\(a)/sign-in-sources", nil, statuses(.ok, .ok, .forbidden, .forbidden, .notFound)),
+            (.put, "/v1/trusts/\(a)/sign-in-sources", #"{"email_domains": ["matrix.sch.uk"], "tenants": []}"#,
+             statuses(.ok, .ok, .forbidden, .forbidden, .notFound)),
         ]
     }
 

@@ -133,7 +133,7 @@ struct SignInController: Sendable {
         let signedIn = try await people.signedIn(
             .init(
                 issuer: issuer, subject: claims.subject ?? "", email: email, emailVerified: claims.emailVerified == true, name: claims.name ?? "",
-                organisations: claims.organisations),
+                organisations: claims.organisations, tenant: claims.tenant ?? claims.hostedDomain),
             logger: context.logger)
         guard let membership = signedIn.memberships.first else {
             try await people.record(
@@ -143,7 +143,7 @@ struct SignInController: Sendable {
             let message =
                 unverified
                 ? "You are signed in to \(provider.settings.displayName) as \(email), but that email address is not verified there, so it cannot accept an invitation. Verify it with \(provider.settings.displayName), or ask to be invited at an address that is."
-                : "You are signed in to \(provider.settings.displayName) as \(email.isEmpty ? "someone without an email address" : email), but you have no role in senstat yet. Ask your trust's executive (or, for a trust's first executive, the administrator) to invite this address."
+                : "You are signed in to \(provider.settings.displayName) as \(email.isEmpty ? "someone without an email address" : email), but you have no role in senstat yet. Ask your trust's executive to invite this address, or, if your trust lists your organisation's email domain, to give you a role on their People page (for a trust's first executive: the administrator)."
             var response = refusedPage(message, status: .forbidden, heading: "No role yet")
             response.headers.append(HTTPField(name: .setCookie, value: loginCookie("", lifetime: .zero).description))
             return response
