@@ -154,7 +154,7 @@ public func buildRouter(
         WebController(
             renderer: renderer, sessions: sessions, identity: signIn, demo: demo, tokens: tokens, register: register, returns: returns,
             benchmarks: benchmarks, benchmark: benchmarkController, returnsAPI: returnsController, returnImport: importController,
-            research: researchController, surveysAPI: surveysController, accounts: accountsController, registerAPI: registerController, adminImports: adminImportsController, surveys: surveys, researchBudget: settings.privacyBudget, rateLimit: rateLimiter
+            research: researchController, surveysAPI: surveysController, accounts: accountsController, peopleAPI: peopleController, registerAPI: registerController, adminImports: adminImportsController, surveys: surveys, researchBudget: settings.privacyBudget, rateLimit: rateLimiter
         ).addRoutes(to: router, allowed: allowed)
     }
 

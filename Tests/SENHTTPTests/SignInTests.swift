@@ -145,7 +145,7 @@ struct TestClaims: JWTPayload {
     /// Signs in through `provider` as a browser would, with the id_token `token` makes; the callback's answer.
     static func signIn(
         _ client: any TestClientProtocol, provider: HostileProvider, state tamper: ((String) -> String)? = nil,
-        replay: Bool = false, _ token: @escaping @Sendable (String) async throws -> String
+        replay: Bool = false, planted: String? = nil, _ token: @escaping @Sendable (String) async throws -> String
     ) async throws -> (start: TestResponse, finish: TestResponse, again: TestResponse?) {
         provider.state.withLock { $0.token = token }
         let start = try await client.execute(uri: "/sign-in/oidc/hostile", method: .get, headers: [:], body: nil)
@@ -155,7 +155,7 @@ struct TestClaims: JWTPayload {
         #expect(item("code_challenge_method") == "S256")
         #expect(item("client_id") == clientID)
         let login = try #require(start.headers[values: .setCookie].first { $0.hasPrefix("senstat-login=") })
-        let cookie = String(login.prefix { $0 != ";" })
+        let cookie = String(login.prefix { $0 != ";" }) + (planted.map { "; senstat=\($0)" } ?? "")
         let code = provider.authorize(nonce: try #require(item("nonce")), challenge: try #require(item("code_challenge")))
         let state = tamper?(try #require(item("state"))) ?? item("state")!
         let callback = "/sign-in/oidc/hostile/callback?code=\(code)&state=\(state)"
@@ -211,13 +211,22 @@ struct TestClaims: JWTPayload {
 
                     // Invited as a school leader of one school: accepted at sign-in, lands on the school.
                     try await Self.invite(db, "Head@School.example.org", .schoolLeader, fixture.trustA.id, [URN(fixture.ownSchool.urn)!])
-                    r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce)) }
+                    // The browser arrives with a session id planted by someone else: it does not become the session.
+                    let planted = "planted-session-id-0123456789abcdefghijklmnop"
+                    r = try await Self.signIn(client, provider: provider, planted: planted) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce)) }
                     #expect(r.finish.status == .seeOther, "\(r.finish.text)")
                     let session = try #require(r.finish.headers[values: .setCookie].first { $0.hasPrefix("senstat=") })
+                    #expect(WebVisitor.cookieValue(session) != planted && !(WebVisitor.cookieValue(session) ?? "").isEmpty)
+                    var attacker = WebVisitor(client)
+                    attacker.cookie = planted
+                    #expect(try await attacker.get("/schools/\(fixture.ownSchool.urn)").status == .seeOther, "the planted id is no session")
                     var visitor = WebVisitor(client)
                     visitor.cookie = WebVisitor.cookieValue(session)
                     let school = try await visitor.get("/schools/\(fixture.ownSchool.urn)")
                     #expect(school.status == .ok)
+                    // Its pages let the sign-out form go on to the provider's end-session endpoint, and nowhere else.
+                    let origin = provider.issuer
+                    #expect(school.headers[.contentSecurityPolicy]?.contains("form-action 'self' \(origin);") == true, "\(school.headers[.contentSecurityPolicy] ?? "")")
                     // The header says which membership the person acts in, trust included.
                     #expect(school.text.contains("Signed in as School leader, \(fixture.trustA.name) (1 school)"), "\(school.text.prefix(2000))")
                     #expect(try await visitor.get("/schools/\(fixture.foreignSchool.urn)").status == .notFound)

@@ -11,13 +11,14 @@ import json
 import os
 import sys
 import tempfile
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
@@ -342,19 +343,132 @@ def run(b, tokens):
     b.sign_out()
 
 
+def set_user(provider, sub, claims):
+    """The provider's users are the test's: oidc-provider-mock's PUT /users/{sub}."""
+    request = urllib.request.Request(f"{provider}/users/{sub}", data=json.dumps(claims).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if response.status != 204:
+            raise Failure(f"the provider refused user {sub}: {response.status}")
+
+
+def sign_in_with_provider(b, subject):
+    """Through the real provider: senstat's button, the provider's own form, back to senstat."""
+    b.go("/sign-in")
+    b.click_link("Sign in with Mock Identity")
+    b.check(b.driver.current_url.startswith(b.provider), "the button goes to the identity provider")
+    b.fill("subject-input", subject)
+    b.click_button("Authorize")
+
+
+def sign_out_at_provider(b):
+    """senstat's sign-out, then the provider's end-session page (RP-initiated logout), back to senstat."""
+    b.sign_out()
+    if b.driver.current_url.startswith(b.provider):
+        b.click_button("End session")
+    b.check(b.path().startswith("/sign-in"), "signed out, back on senstat's sign-in page")
+
+
+def run_oidc(b, tokens):
+    """Sign-in with an identity provider, end to end: an administrator invites a trust's first executive, who signs
+    in through the provider and invites a school leader, lists the trust's email domain, and gives a role to a
+    colleague who signed in from it; each lands on their role's home page; an uninvited person and a stray callback
+    are refused; a signed-out session id is not accepted again."""
+    trust = tokens["trust_executive"]["trust_id"]
+    leader_urn = tokens["school_leader"]["urns"][0]
+    set_user(b.provider, "exec-1", {"email": "alex.exec@pennine-trust.example.org", "email_verified": True, "name": "Alex Exec"})
+    set_user(b.provider, "head-1", {"email": "sam.head@pennine-trust.example.org", "email_verified": True, "name": "Sam Head"})
+    set_user(b.provider, "teacher-1", {"email": "kim.teacher@pennine-trust.example.org", "email_verified": True, "name": "Kim Teacher"})
+    set_user(b.provider, "stranger-1", {"email": "stranger@gmail.com", "email_verified": False, "name": "Stranger"})
+
+    print("an administrator invites a trust's first executive")
+    b.sign_in_as("Administrator")
+    b.click_link("People")
+    b.page("admin-people")
+    b.fill("email", "Alex.Exec@pennine-trust.example.org")
+    Select(b.driver.find_element(By.ID, "role")).select_by_value("trust_executive")
+    Select(b.driver.find_element(By.ID, "trust_id")).select_by_value(trust)
+    b.click_button("Send invitation")
+    b.check("Invitation sent" in b.text() and "alex.exec@pennine-trust.example.org" in b.text(), "the invitation is listed")
+    b.sign_out()
+
+    print("the executive signs in through the provider and accepts it")
+    sign_in_with_provider(b, "exec-1")
+    b.check(b.path() == f"/trusts/{trust}", "the invited executive lands on the trust's home page")
+    b.check("Alex Exec" in b.text() or "Trust executive" in b.text(), "the header names who is signed in")
+    b.click_link("People")
+    b.check("Alex Exec" in b.text(), "the executive is listed as a member")
+    b.fill("email", "sam.head@pennine-trust.example.org")
+    Select(b.driver.find_element(By.ID, "role")).select_by_value("school_leader")
+    b.driver.find_element(By.ID, f"urn-{leader_urn}").click()
+    b.click_button("Send invitation")
+    b.check("sam.head@pennine-trust.example.org" in b.text(), "the school leader's invitation is listed")
+    b.fill("domains", "gmail.com")
+    b.click_button("Save domains and tenants")
+    b.check("personal email service" in b.text(), "a personal email service is refused as a trust's domain")
+    b.page("exec-people-domain-error")
+    b.fill("domains", "pennine-trust.example.org")
+    b.click_button("Save domains and tenants")
+    b.check("Sign-in domains and tenants saved" in b.text(), "the trust's domain is saved")
+    b.page("exec-people")
+    session = b.driver.get_cookie("senstat")
+    sign_out_at_provider(b)
+    if session:
+        b.driver.add_cookie({"name": "senstat", "value": session["value"], "path": "/"})
+        b.go(f"/trusts/{trust}")
+        b.check(b.path().startswith("/sign-in"), "a signed-out session id is not accepted again")
+
+    print("the school leader signs in and lands on their school")
+    sign_in_with_provider(b, "head-1")
+    b.check(b.path() == f"/schools/{leader_urn}", "the invited school leader lands on their school")
+    b.page("oidc-leader-school")
+    sign_out_at_provider(b)
+
+    print("a colleague from the trust's domain waits for a role, and is given one")
+    sign_in_with_provider(b, "teacher-1")
+    b.check(b.h1() == "No role yet", "a colleague from the trust's domain has no role yet")
+    b.page("oidc-no-role")
+    sign_in_with_provider(b, "exec-1")
+    b.click_link("People")
+    b.check("Kim Teacher" in b.text(), "the colleague is waiting on the People page")
+    b.follow(b.driver.find_element(By.CSS_SELECTOR, "a[href^='/people/waiting/']"))
+    b.page("people-grant")
+    Select(b.driver.find_element(By.ID, "role")).select_by_value("school_leader")
+    b.click_button("Give role")
+    b.check(len(b.driver.find_elements(By.CSS_SELECTOR, ".error-summary li")) == 1, "a school leader without a school is refused")
+    b.page("people-grant-error")
+    b.driver.find_element(By.ID, f"urn-{leader_urn}").click()
+    b.click_button("Give role")
+    b.check("Role given" in b.text(), "the role is given")
+    sign_out_at_provider(b)
+    sign_in_with_provider(b, "teacher-1")
+    b.check(b.path() == f"/schools/{leader_urn}", "the colleague now lands on their school")
+    sign_out_at_provider(b)
+
+    print("refusals")
+    sign_in_with_provider(b, "stranger-1")
+    b.check(b.h1() == "No role yet" and "not verified" in b.text(), "an unverified stranger is not let in")
+    b.go("/sign-in/oidc/mock/callback?code=forged&state=forged")
+    b.check(b.h1() == "You have not been signed in", "a callback this browser did not start is refused")
+    b.page("oidc-refused")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True)
     parser.add_argument("--tokens", required=True, help="the demo's demo-tokens.json")
     parser.add_argument("--shots", default="", help="folder for screenshots (none if empty)")
+    parser.add_argument("--provider", required=True, help="the OpenID Connect provider's issuer (oidc-provider-mock)")
     args = parser.parse_args()
     if args.shots:
         os.makedirs(args.shots, exist_ok=True)
     with open(args.tokens, encoding="utf-8") as f:
         tokens = json.load(f)
     b = Browser(args.base, args.shots)
+    b.provider = args.provider.rstrip("/")
     try:
         run(b, tokens)
+        run_oidc(b, tokens)
     except Failure as failure:
         print(f"FAILED: {failure}")
         sys.exit(1)

@@ -180,6 +180,16 @@ struct SignInController: Sendable {
         renderer.page("sign-in-refused", RefusedView(chrome: .signedOut(heading), heading: heading, message: message), status: status)
     }
 
+    /// The origin of the end-session endpoint of the provider `session` signed in with, if it publishes one: the
+    /// pages of that session allow their sign-out form to be redirected there (CSP `form-action` covers redirects).
+    func endSessionOrigin(for session: WebSession?, logger: Logger) async -> String? {
+        guard let id = session?.providerID, let provider = providers.first(where: { $0.settings.id == id }),
+            let end = try? await provider.discover(logger: logger).endSessionEndpoint, let url = URL(string: end),
+            let scheme = url.scheme, scheme == "https" || scheme == "http", let host = url.host, !host.isEmpty
+        else { return nil }
+        return "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")"
+    }
+
     /// Where sign-out sends the browser: the provider's end-session endpoint with `id_token_hint` and
     /// `post_logout_redirect_uri` where it publishes one (RP-initiated logout), else the sign-in page.
     func signOutLocation(for session: WebSession?, logger: Logger) async -> String {

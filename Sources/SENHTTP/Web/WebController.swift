@@ -45,6 +45,7 @@ struct WebController {
     let research: ResearchController
     let surveysAPI: SurveysController
     let accounts: AccountsController
+    let peopleAPI: PeopleController
     let registerAPI: RegisterController
     let adminImports: AdminImportsController
     let surveys: SurveyStore
@@ -62,6 +63,7 @@ struct WebController {
 
         let app = web.add(middleware: WebSessionMiddleware(sessions: sessions))
             .group(context: AuthenticatedContext.self)
+            .add(middleware: ProviderSignOutPolicy(identity: identity))
             .add(middleware: HTMLErrorMiddleware(allowed: allowed, renderer: renderer) { title, context in Chrome(title, context, section: "") })
             .add(middleware: RateLimitMiddleware(limiter: rateLimit))
         app.get("/", use: home)
@@ -78,6 +80,13 @@ struct WebController {
         app.get("tokens", use: tokensPage)
         app.post("tokens", use: createToken)
         app.post("tokens/:id/revoke", use: revokeToken)
+        app.get("people", use: peoplePage)
+        app.post("people/invitations", use: invitePerson)
+        app.post("people/invitations/:id/withdraw", use: withdrawInvitation)
+        app.post("people/memberships/:id/remove", use: removeMembership)
+        app.post("people/sign-in-sources", use: saveSignInSources)
+        app.get("people/waiting/:person", use: grantPage)
+        app.post("people/waiting/:person", use: grantRole)
         app.get("research", use: researchPage)
         app.post("research", use: researchQuery)
         app.trust("trusts/:trust", .trustExecutive)

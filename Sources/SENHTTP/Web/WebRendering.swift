@@ -154,12 +154,13 @@ struct Chrome: Sendable {
             if let trust = principal.trustID {
                 nav = [
                     ("/trusts/\(trust)", "This term"), ("/trusts/\(trust)/comparison", "Comparison"), ("/trusts/\(trust)/import", "Import"),
-                    ("/trusts/\(trust)/senco", "SENCO and progress"), ("/trusts/\(trust)/surveys", "Surveys"), ("/tokens", "Tokens"),
+                    ("/trusts/\(trust)/senco", "SENCO and progress"), ("/trusts/\(trust)/surveys", "Surveys"), ("/people", "People"),
+                    ("/tokens", "Tokens"),
                 ]
             }
         case .schoolLeader: nav = [("/schools", "Your schools")]
         case .researcher: nav = [("/research", "Research")]
-        case .admin: nav = [("/admin", "Administration"), ("/tokens", "Tokens")]
+        case .admin: nav = [("/admin", "Administration"), ("/people", "People"), ("/tokens", "Tokens")]
         }
         self.init(
             title: title, signedIn: true, who: context.webSession?.actingAs ?? principal.role.label, csrf: context.webSession?.csrf ?? "",
@@ -182,8 +183,12 @@ extension Role {
 /// Headers of every web app page: a content security policy that allows only this server's own stylesheet,
 /// script and images (no inline script), no framing, forms posting only here, and referrers only to this site.
 struct WebHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var policy: String {
-        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    static var policy: String { policy(formAction: nil) }
+
+    /// The policy, with one more origin that forms may post (or be redirected) to: the identity provider's
+    /// end-session endpoint, for the sign-out form of a session signed in with it.
+    static func policy(formAction origin: String?) -> String {
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'\(origin.map { " " + $0 } ?? ""); frame-ancestors 'none'; base-uri 'none'"
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -192,6 +197,23 @@ struct WebHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         // Not no-referrer: under it browsers send `Origin: null` with a form, and the app could not tell its own
         // forms from another site's. Other sites still get nothing.
         response.headers[.referrerPolicy] = "same-origin"
+        return response
+    }
+}
+
+/// The pages of a session signed in with an identity provider: their sign-out form is answered with a redirect to
+/// the provider's end-session endpoint (RP-initiated logout), which `form-action 'self'` alone would block.
+struct ProviderSignOutPolicy: RouterMiddleware {
+    typealias Context = AuthenticatedContext
+    let identity: SignInController
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        if context.webSession?.providerID != nil, response.headers[.contentSecurityPolicy] == nil,
+            let origin = await identity.endSessionOrigin(for: context.webSession, logger: context.logger)
+        {
+            response.headers[.contentSecurityPolicy] = WebHeadersMiddleware<Context>.policy(formAction: origin)
+        }
         return response
     }
 }

@@ -107,7 +107,7 @@ extension WebController {
             } catch let error as APIError where error.status == .unprocessableContent || error.status == .forbidden {
                 let fields = ["/trust_id": "trust_id", "/urns": "urns", "/label": "label", "/expires_at": "expires", "/role": "role"]
                 errors += error.errors.map { e in
-                    (fields.first { (e.pointer ?? "").hasPrefix($0.key) }?.value ?? "role", ReturnFormView.capitalised(e.message))
+                    (fields.first { (e.pointer ?? "").hasPrefix($0.key) }?.value ?? "role", Self.friendly(e))
                 }
                 if error.errors.isEmpty { errors.append(("role", ReturnFormView.capitalised(error.detail))) }
             }

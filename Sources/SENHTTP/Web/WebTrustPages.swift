@@ -50,12 +50,16 @@ extension WebController {
             return text.prefix(1).uppercased() + text.dropFirst()
         }
         /// A date and time as people read it: `1 December 2026, 20:02 UTC`.
-        static func dateTime(_ date: Date) -> String {
+        static func dateTime(_ date: Date) -> String { dateTime(date, short: false) }
+        /// A date and time for a table row: `6 Dec 2026, 10:34`, UTC (the table's heading says so).
+        static func shortDateTime(_ date: Date) -> String { dateTime(date, short: true) }
+        static func dateTime(_ date: Date, short: Bool) -> String {
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = TimeZone(identifier: "UTC")!
             let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
             let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-            return "\(c.day!) \(months[c.month! - 1]) \(c.year!), \(c.hour! < 10 ? "0" : "")\(c.hour!):\(c.minute! < 10 ? "0" : "")\(c.minute!) UTC"
+            let month = short ? String(months[c.month! - 1].prefix(3)) : months[c.month! - 1]
+            return "\(c.day!) \(month) \(c.year!), \(c.hour! < 10 ? "0" : "")\(c.hour!):\(c.minute! < 10 ? "0" : "")\(c.minute!)\(short ? "" : " UTC")"
         }
         /// `state_funded_primary` → `state-funded primary`.
         static func phase(_ raw: String) -> String {
