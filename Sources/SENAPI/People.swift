@@ -169,3 +169,24 @@ public struct IdentityEventList: Codable, Sendable, Equatable {
         self.events = events
     }
 }
+
+/// `POST /cli/token`: the code the browser's loopback redirect carried, exchanged by `senstat login --web`.
+public struct CommandLineTokenRequest: Codable, Sendable, Equatable {
+    public let code: String
+    public let codeVerifier: String
+    public let redirectURI: String
+    /// Where the token is used, for its listing (`senstat on HOSTNAME`).
+    public let label: String?
+
+    public init(code: String, codeVerifier: String, redirectURI: String, label: String?) {
+        self.code = code
+        self.codeVerifier = codeVerifier
+        self.redirectURI = redirectURI
+        self.label = label
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case code, codeVerifier, label
+        case redirectURI = "redirectUri"
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 import SENCore
@@ -119,6 +120,45 @@ extension DemoData {
                 scope: .platform, logger: logger)
             let schools = role == .trustExecutive ? trusts.first { $0.id == trust }!.schools.compactMap { URN($0.urn) } : urns
             result[name] = Token(token: issued.token, trustID: trust, urns: schools)
+        }
+        return result
+    }
+}
+
+extension DemoData {
+    /// The demo's people: one per role (and an executive of the second trust), as if each had signed in with an
+    /// identity provider and accepted an invitation — the real path (`PeopleStore.invite`, `signedIn`). Their
+    /// memberships are what the demo's sign-in buttons act in, so the demo shows people, not tokens.
+    public struct Person: Sendable {
+        public let person: UUID
+        public let membership: TokenID
+        public let name: String
+    }
+
+    public static let demoIssuer = "https://demo.senstat.invalid"
+
+    public static func seedPeople(store: PeopleStore, logger: Logger) async throws -> [String: Person] {
+        let first = trusts[0]
+        let second = trusts[1]
+        let plan: [(String, String, Role, TrustID?, [URN])] = [
+            ("admin", "Robin Admin", .admin, nil, []),
+            ("trust_executive", "Alex Morgan", .trustExecutive, first.id, []),
+            ("school_leader", "Sam Patel", .schoolLeader, first.id, [URN(first.schools[0].urn)!]),
+            ("researcher", "Jo Researcher", .researcher, nil, []),
+            ("other_trust_executive", "Chris Okafor", .trustExecutive, second.id, []),
+        ]
+        var result: [String: Person] = [:]
+        for (name, display, role, trust, urns) in plan {
+            let email = display.lowercased().replacingOccurrences(of: " ", with: ".") + "@demo.senstat.invalid"
+            let who = PeopleStore.SignedIn(issuer: demoIssuer, subject: "demo-" + name, email: email, emailVerified: true, name: display, organisations: [])
+            var signedIn = try await store.signedIn(who, logger: logger)
+            if !signedIn.memberships.contains(where: { $0.role == role && $0.trustID == trust }) {
+                _ = try await store.invite(
+                    email: email, role: role, trust: trust, urns: urns, organisation: nil, days: 1, invitedBy: nil, scope: .platform, logger: logger)
+                signedIn = try await store.signedIn(who, logger: logger)
+            }
+            guard let membership = signedIn.memberships.first(where: { $0.role == role && $0.trustID == trust }) else { continue }
+            result[name] = Person(person: signedIn.person, membership: membership.id, name: display)
         }
         return result
     }

@@ -351,3 +351,62 @@ extension PeopleStore {
         }
     }
 }
+
+// MARK: Tokens for the command line (`senstat login --web`)
+
+extension PeopleStore {
+    /// How long a token issued to `senstat login --web` lives.
+    public static let commandLineTokenLifetimeDays = 90
+
+    /// Issues an API token bound to `person` in `membership` (its role, trust and schools), if the membership is
+    /// still theirs and live: revoked with it, listed on their account page. Nil when it is not.
+    public func issueCommandLineToken(person: UUID, membership: TokenID, label: String, logger: Logger) async throws -> IssuedToken? {
+        guard let held = try await memberships(of: person, logger: logger).first(where: { $0.id == membership }) else { return nil }
+        let token = BearerToken.generate()
+        let digest = ByteBuffer(bytes: TokenStore.digest(token))
+        let scope: TenantScope = held.trustID.map { .trust($0) } ?? .platform
+        let record = try await database.transaction(scope, logger: logger) { connection -> TokenRecord? in
+            let rows = try await connection.query(
+                """
+                INSERT INTO api_tokens (digest, role, trust_id, urns, label, expires_at, created_by, kind, person_id, from_membership)
+                SELECT \(digest), m.role, m.trust_id, m.urns, left(\(label), 200),
+                       now() + make_interval(days => \(Int32(Self.commandLineTokenLifetimeDays))), m.token_id, 'token', m.person_id, m.token_id
+                FROM api_tokens m
+                WHERE m.token_id = \(membership) AND m.person_id = \(person) AND m.kind = 'membership' AND m.revoked_at IS NULL
+                RETURNING \(unescaped: TokenStore.columns)
+                """, logger: logger)
+            guard let record = try await TokenStore.records(rows).first else { return nil }
+            _ = try await connection.query(
+                """
+                SELECT record_identity_event('cli_token_issued', \(record.trustID), \(person), \(membership), NULL, NULL,
+                    jsonb_build_object('token_id', \(record.id), 'label', \(record.label), 'role', \(record.role.rawValue)))
+                """, logger: logger)
+            return record
+        }
+        return record.map { IssuedToken(record: $0, token: token) }
+    }
+
+    /// The tokens issued from a membership (the person's command-line tokens in it), newest first.
+    public func commandLineTokens(membership: TokenID, scope: TenantScope, logger: Logger) async throws -> [TokenRecord] {
+        try await database.transaction(scope, logger: logger) { connection in
+            try await TokenStore.records(
+                connection.query(
+                    "SELECT \(unescaped: TokenStore.columns) FROM api_tokens WHERE from_membership = \(membership) AND kind = 'token' ORDER BY created_at DESC",
+                    logger: logger))
+        }
+    }
+
+    /// Revokes one of a membership's command-line tokens; false when it is not one of them (or already revoked).
+    public func revokeCommandLineToken(id: TokenID, membership: TokenID, scope: TenantScope, logger: Logger) async throws -> Bool {
+        try await database.transaction(scope, logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE api_tokens SET revoked_at = now()
+                WHERE token_id = \(id) AND from_membership = \(membership) AND kind = 'token' AND revoked_at IS NULL
+                RETURNING token_id
+                """, logger: logger)
+            for try await _ in rows.decode(TokenID.self) { return true }
+            return false
+        }
+    }
+}

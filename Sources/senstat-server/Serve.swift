@@ -111,7 +111,8 @@ struct Serve: AsyncParsableCommand {
                 try await DemoData.releaseTerms(into: ResearchStore(database: db), logger: logger)
                 let tokens = try await DemoData.issueTokens(store: TokenStore(database: db), logger: logger)
                 try writeDemoTokens(tokens, to: tokenFile)
-                demoSignIn?.set(demoSignInRoles(tokens))
+                let people = try await DemoData.seedPeople(store: PeopleStore(database: db), logger: logger)
+                demoSignIn?.set(demoSignInRoles(tokens, people: people))
                 var text = "demo tokens (also in \(tokenFile.path)):\n"
                 for name in tokens.keys.sorted() { text += "  \(name): \(tokens[name]!.token)\n" }
                 FileHandle.standardOutput.write(Data(text.utf8))
@@ -176,7 +177,7 @@ func writeDemoTokens(_ tokens: [String: DemoData.Token], to file: URL) throws {
 }
 
 /// The demo's people as the sign-in page offers them, in the order a visitor would try them.
-func demoSignInRoles(_ tokens: [String: DemoData.Token]) -> [DemoSignIn.Role] {
+func demoSignInRoles(_ tokens: [String: DemoData.Token], people: [String: DemoData.Person] = [:]) -> [DemoSignIn.Role] {
     func trustName(_ id: TrustID?) -> String { DemoData.trusts.first { $0.id == id }?.name ?? "" }
     func schoolName(_ urn: URN?) -> String { DemoData.trusts.flatMap(\.schools).first { $0.urn == urn?.value }?.name ?? "" }
     let plan: [(String, (DemoData.Token) -> String)] = [
@@ -186,5 +187,9 @@ func demoSignInRoles(_ tokens: [String: DemoData.Token]) -> [DemoSignIn.Role] {
         ("admin", { _ in "Administrator" }),
         ("other_trust_executive", { "Trust executive, \(trustName($0.trustID))" }),
     ]
-    return plan.compactMap { name, label in tokens[name].map { DemoSignIn.Role(name: name, label: label($0), token: $0.token) } }
+    return plan.compactMap { name, label in
+        tokens[name].map {
+            DemoSignIn.Role(name: name, label: label($0), token: $0.token, person: people[name]?.person, membership: people[name]?.membership)
+        }
+    }
 }

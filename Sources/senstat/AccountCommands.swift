@@ -6,15 +6,36 @@ import SENAPI
 import SENCore
 
 struct Login: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a token against the server and remember both.")
+    static let configuration = CommandConfiguration(
+        abstract: "Sign in to a server and remember it: with your work account in the browser (--web), or with a token.",
+        discussion: "--web opens the server's sign-in in your browser and receives a token of its own for this computer through a redirect to a loopback port, with PKCE; the token is listed on your account page and can be revoked there.")
 
     @Option(help: "The senstat server, for example http://127.0.0.1:8080.")
     var url: String
 
     @Option(help: "An API token (sst_...).")
-    var token: String
+    var token: String?
+
+    @Flag(help: "Sign in with your work account in the browser.")
+    var web = false
+
+    @Flag(help: "With --web: print the address to open instead of opening a browser.")
+    var noBrowser = false
+
+    @Option(help: "With --web: how many seconds to wait for the browser.")
+    var timeout = 300
+
+    func validate() throws {
+        guard web != (token != nil) else { throw ValidationError("give either --web or --token") }
+        guard (10...3600).contains(timeout) else { throw ValidationError("--timeout is 10 to 3600 seconds") }
+    }
 
     func run() async throws {
+        var token = self.token ?? ""
+        if web {
+            let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+            token = try await WebLogin.run(base: base, openBrowser: !noBrowser, timeout: .seconds(timeout)).token ?? ""
+        }
         let api = try ConnectionOptions.parse(["--url", url, "--token", token]).client()
         let me = try await api.request(.GET, "/v1/me").decode(Me.self)
         try ConfigFile.save(.init(url: api.base, token: token))

@@ -101,7 +101,7 @@ struct API: Sendable {
         guard let url = components?.string else { throw CLIError(code: .usage, message: "senstat: \(base) is not a URL") }
         var request = HTTPClientRequest(url: url)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: accept)
         request.headers.add(name: "User-Agent", value: "senstat-cli/0.1.0")
         for (name, value) in extra { request.headers.add(name: name, value: value) }

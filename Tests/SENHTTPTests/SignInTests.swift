@@ -6,6 +6,7 @@ import HummingbirdTesting
 import JWTKit
 import Logging
 import NIOCore
+import SENAPI
 import SENCore
 import SENHTTP
 import SENStore
@@ -339,6 +340,80 @@ struct TestClaims: JWTPayload {
                     #expect(r.finish.status == .forbidden)
                     #expect(provider.state.withLock { $0.jwksFetches } == before + 2, "one refetch, then refused")
                     #expect(try await Self.events(db).last == "sign_in_refused:unknown_key")
+                }
+            }
+        }
+    }
+}
+
+/// The server's half of `senstat login --web`: the allow page, the one-time code, the exchange with PKCE, and the
+/// token's life tied to the membership. (The whole round trip with the built CLI is in CLIWebLoginTests.)
+@Suite struct CommandLineSignInTests {
+    static func random() -> String { (UUID().uuidString + UUID().uuidString).replacingOccurrences(of: "-", with: "") }
+    static func challenge(_ verifier: String) -> String {
+        Data(SHA256.hash(data: Data(verifier.utf8))).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+    static func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+
+    @Test func aCodeIsExchangedOnceWithItsVerifierAndTheTokenEndsWithTheMembership() async throws {
+        try await HostileProvider.with { provider in
+            try await withTestDatabase { db in
+                let fixture = try await Fixture.load(db)
+                var web = WebSessionSettings()
+                web.publicURL = "http://127.0.0.1:1"
+                try await withApp(db, web: web, providers: [SignInTests.providerSettings(provider)]) { client in
+                    try await SignInTests.invite(db, "head@school.example.org", .schoolLeader, fixture.trustA.id, [URN(fixture.ownSchool.urn)!])
+                    let r = try await SignInTests.signIn(client, provider: provider) { nonce in
+                        try await SignInTests.signed(provider, SignInTests.claims(provider, nonce: nonce))
+                    }
+                    var person = WebVisitor(client)
+                    person.cookie = WebVisitor.cookieValue(try #require(r.finish.headers[values: .setCookie].first { $0.hasPrefix("senstat=") }))
+                    let redirect = "http://127.0.0.1:45678/callback"
+                    let verifier = Self.random()
+                    func allow(_ decision: String = "allow", as visitor: inout WebVisitor) async throws -> (code: String?, location: String) {
+                        let query = [("redirect_uri", redirect), ("state", "state-12345"), ("code_challenge", Self.challenge(verifier)), ("code_challenge_method", "S256")]
+                        let page = try await visitor.get("/cli/authorize?" + query.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&"))
+                        #expect(page.status == .ok)
+                        let answer = try await visitor.post("/cli/authorize", query + [("decision", decision)])
+                        #expect(answer.status == .seeOther)
+                        let location = try #require(answer.headers[.location])
+                        return (URLComponents(string: location)?.queryItems?.first { $0.name == "code" }?.value, location)
+                    }
+                    func exchange(_ code: String, verifier: String, redirect: String) async throws -> TestResponse {
+                        try await client.execute(
+                            uri: "/cli/token", method: .post, headers: [.contentType: "application/json"],
+                            body: ByteBuffer(bytes: try JSONEncoder.api.encode(CommandLineTokenRequest(code: code, codeVerifier: verifier, redirectURI: redirect, label: "test laptop"))))
+                    }
+                    // A wrong verifier, another redirect URI, a made-up code: each refused, and the code is spent.
+                    var code = try #require(try await allow(as: &person).code)
+                    #expect(try await exchange(code, verifier: Self.random(), redirect: redirect).status == .badRequest)
+                    #expect(try await exchange(code, verifier: verifier, redirect: redirect).status == .badRequest, "a code is tried once")
+                    code = try #require(try await allow(as: &person).code)
+                    #expect(try await exchange(code, verifier: verifier, redirect: "http://127.0.0.1:45679/callback").status == .badRequest)
+                    #expect(try await exchange("made-up", verifier: verifier, redirect: redirect).status == .badRequest)
+                    // Cancel: the CLI is told, with no code.
+                    let cancelled = try await allow("deny", as: &person)
+                    #expect(cancelled.code == nil && cancelled.location.contains("error=access_denied") && cancelled.location.contains("state=state-12345"))
+
+                    code = try #require(try await allow(as: &person).code)
+                    let issued = try await exchange(code, verifier: verifier, redirect: redirect)
+                    #expect(issued.status == .created, "\(issued.text)")
+                    let token = try #require(try issued.decode(TokenBody.self).token)
+                    let me = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(token)"], body: nil)
+                    let role = try me.decode(Me.self).role
+                    #expect(me.status == .ok && role == "school_leader")
+                    #expect((try await person.get("/account")).text.contains("test laptop"))
+                    // Removing the membership ends the token with it.
+                    let membership = try #require(try await db.adminSQL("SELECT token_id::text FROM api_tokens WHERE kind = 'membership'").first?.first ?? nil)
+                    #expect(try await client.execute(uri: "/v1/memberships/\(membership)", method: .delete, headers: fixture.headers("trust_executive"), body: nil).status == .noContent)
+                    #expect(try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(token)"], body: nil).status == .unauthorized)
+
+                    // A session signed in with a token has no person to give a token to.
+                    var tokenSession = WebVisitor(client)
+                    try await tokenSession.signIn(fixture.tokens["trust_executive"]!.token)
+                    let refused = try await allow(as: &tokenSession)
+                    #expect(refused.code == nil && refused.location.contains("error=access_denied"))
                 }
             }
         }

@@ -16,6 +16,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -74,7 +75,17 @@ class Browser:
         """Clicks a link or a submit button and waits for the next page to load."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+
+        def replaced(_):
+            # The old page's root is stale once the next page has replaced it; Chromium sometimes says so as "node
+            # does not belong to the document" rather than as a stale reference.
+            try:
+                old.is_enabled()
+                return False
+            except WebDriverException:
+                return True
+
+        WebDriverWait(self.driver, 30).until(replaced)
         WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def click_button(self, label):
@@ -275,7 +286,8 @@ def run(b, tokens):
         b.go(path)
         b.check(b.h1() == "Page not found", f"another trust's page is a 404 page: {path}")
     b.page("not-found")
-    b.click_link("Signed in as Trust executive")
+    b.check(b.driver.find_element(By.CSS_SELECTOR, ".header-user a").text.startswith("Signed in as Trust executive, Pennine"), "the header names the role and trust")
+    b.follow(b.driver.find_element(By.CSS_SELECTOR, ".header-user a"))
     b.check(b.path() == "/account" and "Pennine" in b.text(), "the account page says who and for which trust")
     b.page("exec-account")
     b.go("/tokens")
@@ -411,6 +423,13 @@ def run_oidc(b, tokens):
     b.click_button("Save domains and tenants")
     b.check("Sign-in domains and tenants saved" in b.text(), "the trust's domain is saved")
     b.page("exec-people")
+    challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    b.go(f"/cli/authorize?redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&state=browser-test-state&code_challenge={challenge}&code_challenge_method=S256")
+    b.check("asks to act for you as" in b.text() and "Allow" in b.text(), "senstat login --web's page names the role it would act in")
+    b.page("cli-authorize")
+    b.go("/account")
+    b.check("Command-line tokens" in b.text(), "the account page lists the command line's tokens")
+    b.page("oidc-account")
     session = b.driver.get_cookie("senstat")
     sign_out_at_provider(b)
     if session:

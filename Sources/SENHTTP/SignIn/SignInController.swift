@@ -48,6 +48,8 @@ struct SignInController: Sendable {
             .add(middleware: HTMLErrorMiddleware(allowed: allowed, renderer: renderer) { title, _ in .signedOut(title) })
         web.get(":provider", use: start)
         web.get(":provider/callback", use: finish)
+        // The CLI's exchange of a one-time code (`senstat login --web`): JSON in and out, problem+json on failure.
+        router.post("cli/token", use: commandLineToken)
     }
 
     func provider(_ context: AppRequestContext) throws -> OIDCProvider {

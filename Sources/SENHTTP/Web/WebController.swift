@@ -14,10 +14,15 @@ public final class DemoSignIn: Sendable {
         public let name: String
         public let label: String
         public let token: String
-        public init(name: String, label: String, token: String) {
+        /// The demo person who holds this role, and the membership the button signs in with.
+        public let person: UUID?
+        public let membership: TokenID?
+        public init(name: String, label: String, token: String, person: UUID? = nil, membership: TokenID? = nil) {
             self.name = name
             self.label = label
             self.token = token
+            self.person = person
+            self.membership = membership
         }
     }
     private let roles = Mutex<[Role]>([])
@@ -80,6 +85,9 @@ struct WebController {
         app.get("tokens", use: tokensPage)
         app.post("tokens", use: createToken)
         app.post("tokens/:id/revoke", use: revokeToken)
+        app.get("cli/authorize", use: commandLinePage)
+        app.post("cli/authorize", use: commandLineDecision)
+        app.post("account/tokens/:id/revoke", use: revokeCommandLineToken)
         app.get("people", use: peoplePage)
         app.post("people/invitations", use: invitePerson)
         app.post("people/invitations/:id/withdraw", use: withdrawInvitation)
@@ -175,7 +183,15 @@ struct WebController {
         let form = try await WebForm.read(&request)
         let next = WebForms.safeNext(form["next"])
         var token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        if let name = form["demo"], let role = demo?.all.first(where: { $0.name == name }) { token = role.token }
+        if let name = form["demo"], let role = demo?.all.first(where: { $0.name == name }) {
+            // The demo's people sign in as people (in their membership), as a person signing in with a provider does.
+            if let person = role.person, let membership = role.membership {
+                let cookie = try await sessions.begin(tokenID: membership, person: person, actingAs: role.label, replacing: request)
+                context.logger.info("web sign-in (demo person)", metadata: ["membership": "\(membership)"])
+                return Response(status: .seeOther, headers: [.location: next ?? "/", .setCookie: cookie.description])
+            }
+            token = role.token
+        }
         guard !token.isEmpty else {
             return signInForm(next: next, error: "Enter your API token", notice: nil, status: .unprocessableContent)
         }
@@ -269,6 +285,8 @@ extension WebController {
         let others: [Other]
         let hasOthers: Bool
         struct Other { let id: String; let label: String }
+        /// The person's command-line tokens in this role (`senstat login --web`).
+        let cliTokens: [CommandLineTokenRow]
     }
 
     /// Who the person is (`GET /v1/me`), for which trust and schools, and their session.
@@ -294,7 +312,8 @@ extension WebController {
             chrome: Chrome("Your account", context, section: ""), role: principal.role.label, trust: trust, schools: schools,
             hasSchools: !schools.isEmpty, tokenID: principal.tokenID.uuidString,
             signedIn: Show.dateTime(began), endsBy: Show.dateTime(began + TimeInterval(settings.absoluteTimeout.components.seconds)),
-            idleMinutes: Int(settings.idleTimeout.components.seconds / 60), person: person, others: others, hasOthers: !others.isEmpty)
+            idleMinutes: Int(settings.idleTimeout.components.seconds / 60), person: person, others: others, hasOthers: !others.isEmpty,
+            cliTokens: try await commandLineTokenRows(context))
         return renderer.page("account", view)
     }
 
