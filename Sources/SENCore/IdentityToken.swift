@@ -65,6 +65,12 @@ public enum SignInRefusal: String, Error, Sendable, Equatable, CaseIterable {
     case subject = "subject"
     case tenantNotAllowed = "tenant_not_allowed"
     case domainNotAllowed = "domain_not_allowed"
+    // Signed in correctly, but the invitation that would have let them in cannot be accepted.
+    case invitationExpired = "invitation_expired"
+    case invitationUsed = "invitation_used"
+    case invitationWithdrawn = "invitation_withdrawn"
+    case organisationMismatch = "organisation_mismatch"
+    case consumerDomain = "consumer_domain"
 
     public var code: String { rawValue }
 
@@ -77,6 +83,14 @@ public enum SignInRefusal: String, Error, Sendable, Equatable, CaseIterable {
         case .tokenExchange: "The identity provider did not complete the sign-in. Try again in a moment."
         case .tenantNotAllowed: "Your organisation's account is not one this service accepts. Ask your trust's administrator."
         case .domainNotAllowed: "Your account's domain is not one this service accepts. Ask your trust's administrator."
+        case .invitationExpired: "Your invitation has expired (they last up to 30 days). Ask the person who invited you to send a new one."
+        case .invitationUsed:
+            "The invitation to this email address has already been used, by another account. Ask the person who invited you to check who accepted it, and to invite you again."
+        case .invitationWithdrawn: "Your invitation was withdrawn. Ask the person who invited you whether you should have a new one."
+        case .organisationMismatch:
+            "Your invitation is for a particular school or trust, and your identity provider says you signed in for another organisation. Sign in for the organisation you were invited for, or ask for a new invitation."
+        case .consumerDomain:
+            "You signed in with a personal email address. senstat admits people from personal email services only by an invitation to that exact address. Sign in with your work account, or ask to be invited."
         default: "The identity provider's answer could not be trusted, so you have not been signed in. Try again; if it happens again, tell your administrator."
         }
     }

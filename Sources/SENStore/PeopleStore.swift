@@ -410,3 +410,27 @@ extension PeopleStore {
         }
     }
 }
+
+extension PeopleStore {
+    /// The latest invitation to an email, and its state (`open`, `used`, `withdrawn`, `expired`): why a verified
+    /// sign-in accepted nothing.
+    public struct InvitationOutcome: Sendable, Equatable {
+        public let invitation: UUID
+        public let trustID: TrustID?
+        public let role: String
+        public let state: String
+        public let organisation: String?
+        public let acceptedBy: UUID?
+    }
+
+    public func invitationOutcome(email: String, logger: Logger) async throws -> InvitationOutcome? {
+        try await database.transaction(.none, logger: logger) { connection in
+            let rows = try await connection.query(
+                "SELECT invitation_id, trust_id, role, state, organisation, accepted_by FROM invitation_outcome(\(email))", logger: logger)
+            for try await (id, trust, role, state, organisation, accepted) in rows.decode((UUID, TrustID?, String, String, String?, UUID?).self) {
+                return InvitationOutcome(invitation: id, trustID: trust, role: role, state: state, organisation: organisation, acceptedBy: accepted)
+            }
+            return nil
+        }
+    }
+}

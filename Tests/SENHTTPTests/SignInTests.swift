@@ -134,6 +134,8 @@ struct TestClaims: JWTPayload {
     var email: String? = "head@school.example.org"
     var email_verified: Bool? = true
     var name: String? = "Pat Head"
+    /// DfE Sign-in's organisation claim (`urn` for a school).
+    var organisation: [String: String]?
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
@@ -314,6 +316,74 @@ struct TestClaims: JWTPayload {
                     r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce), kid: "k9") }
                     #expect(r.finish.status == .forbidden)
                     #expect(provider.state.withLock { $0.jwksFetches } == fetches, "no refetch within the floor")
+                }
+            }
+        }
+    }
+
+    @Test func anInvitationThatCannotBeAcceptedIsRefusedWithItsReason() async throws {
+        try await HostileProvider.with { provider in
+            try await withTestDatabase { db in
+                let fixture = try await Fixture.load(db)
+                var web = WebSessionSettings()
+                web.publicURL = "http://127.0.0.1:1"
+                var settings = Self.providerSettings(provider)
+                settings.organisationClaim = "organisation"
+                try await withApp(db, web: web, providers: [settings]) { client in
+                    func invite(_ email: String, organisation: String? = nil) async throws -> UUID {
+                        try await db.withDatabase { database in
+                            try await PeopleStore(database: database).invite(
+                                email: email, role: .trustExecutive, trust: fixture.trustA.id, urns: [], organisation: organisation, days: 14, invitedBy: nil,
+                                scope: .platform, logger: .test
+                            ).id
+                        }
+                    }
+                    func signIn(_ subject: String, _ email: String, organisation: String? = nil) async throws -> TestResponse {
+                        try await Self.signIn(client, provider: provider) { nonce in
+                            var claims = Self.claims(provider, nonce: nonce)
+                            claims.sub = subject
+                            claims.email = email
+                            claims.organisation = organisation.map { ["urn": $0, "name": "A school"] }
+                            return try await Self.signed(provider, claims)
+                        }.finish
+                    }
+                    func memberships() async throws -> String? { try await db.adminSQL("SELECT count(*) FROM api_tokens WHERE kind = 'membership'").first?.first ?? nil }
+                    func lastRefusal() async throws -> [String?] {
+                        try await db.adminSQL("SELECT detail->>'refusal', trust_id::text FROM identity_events WHERE kind = 'sign_in_refused' ORDER BY event_id DESC LIMIT 1").first ?? []
+                    }
+                    let a = fixture.trustA.id.uuidString.lowercased()
+
+                    let late = try await invite("late@school.example.org")
+                    _ = try await db.adminSQL("UPDATE invitations SET expires_at = now() - interval '1 minute' WHERE invitation_id = $1", [late.uuidString])
+                    var answer = try await signIn("late", "late@school.example.org")
+                    #expect(answer.status == .forbidden && answer.text.contains("invitation has expired"))
+                    #expect(try await lastRefusal() == ["invitation_expired", a], "in the inviting trust's trail")
+
+                    let gone = try await invite("gone@school.example.org")
+                    _ = try await db.adminSQL("UPDATE invitations SET revoked_at = now() WHERE invitation_id = $1", [gone.uuidString])
+                    answer = try await signIn("gone", "gone@school.example.org")
+                    #expect(answer.status == .forbidden && answer.text.contains("withdrawn"))
+                    #expect(try await lastRefusal() == ["invitation_withdrawn", a])
+
+                    _ = try await invite("shared@school.example.org")
+                    #expect(try await signIn("first", "shared@school.example.org").status == .seeOther)
+                    let before = try await memberships()
+                    answer = try await signIn("second", "shared@school.example.org")
+                    #expect(answer.status == .forbidden && answer.text.contains("already been used"))
+                    #expect(try await lastRefusal() == ["invitation_used", a])
+
+                    _ = try await invite("dfe@school.example.org", organisation: "990101")
+                    answer = try await signIn("dfe", "dfe@school.example.org", organisation: "990999")
+                    #expect(answer.status == .forbidden && answer.text.contains("another organisation"))
+                    #expect(try await lastRefusal() == ["organisation_mismatch", a])
+
+                    answer = try await signIn("personal", "someone@gmail.com")
+                    #expect(answer.status == .forbidden && answer.text.contains("personal email address"))
+                    #expect(try await lastRefusal() == ["consumer_domain", nil])
+                    #expect(try await memberships() == before, "nothing else changed")
+
+                    // The right organisation accepts the DfE invitation.
+                    #expect(try await signIn("dfe", "dfe@school.example.org", organisation: "990101").status == .seeOther)
                 }
             }
         }

@@ -138,6 +138,17 @@ struct SignInController: Sendable {
                 organisations: claims.organisations, tenant: claims.tenant ?? claims.hostedDomain),
             logger: context.logger)
         guard let membership = signedIn.memberships.first else {
+            // Why nobody let this person in: an invitation that cannot be accepted, or a personal email address,
+            // is a refusal (in the inviting trust's audit trail); otherwise the person waits for a role.
+            if claims.emailVerified == true, !email.isEmpty, let refusal = try await invitationRefusal(email: email, person: signedIn.person, claims: claims) {
+                try await people.record(
+                    "sign_in_refused", trust: refusal.trust, person: signedIn.person, issuer: issuer, email: email,
+                    detail: ["refusal": refusal.reason.code, "organisations": claims.organisations.joined(separator: " ")], logger: context.logger)
+                context.logger.notice("sign-in refused", metadata: ["provider": "\(provider.settings.id)", "refusal": "\(refusal.reason.code)"])
+                var response = refusedPage(refusal.reason.message, status: .forbidden)
+                response.headers.append(HTTPField(name: .setCookie, value: loginCookie("", lifetime: .zero).description))
+                return response
+            }
             try await people.record(
                 "sign_in", person: signedIn.person, issuer: issuer, email: email,
                 detail: ["outcome": "no_role", "email_verified": "\(claims.emailVerified == true)"], logger: context.logger)
@@ -152,7 +163,10 @@ struct SignInController: Sendable {
         }
         try await people.record(
             "sign_in", trust: membership.trustID, person: signedIn.person, actor: membership.id, issuer: issuer, email: email,
-            detail: ["role": membership.role.rawValue, "accepted_invitations": "\(signedIn.accepted)"], logger: context.logger)
+            detail: [
+                "role": membership.role.rawValue, "accepted_invitations": "\(signedIn.accepted)",
+                "organisations": claims.organisations.joined(separator: " "),
+            ], logger: context.logger)
         // A new session id: whatever id the browser held before (a planted one included) does not become this.
         let cookie = try await sessions.begin(
             tokenID: membership.id, person: signedIn.person, provider: provider.settings.id, idToken: idToken, actingAs: membership.label,
@@ -162,6 +176,23 @@ struct SignInController: Sendable {
         headers.append(HTTPField(name: .setCookie, value: cookie.description))
         headers.append(HTTPField(name: .setCookie, value: loginCookie("", lifetime: .zero).description))
         return Response(status: .seeOther, headers: headers)
+    }
+
+    /// A verified person with no membership: refused if the latest invitation to their email has expired, was used by
+    /// another account, was withdrawn, or names another organisation; or if they have no invitation and a personal
+    /// email address. Nil: they simply have no role yet.
+    func invitationRefusal(email: String, person: UUID, claims: IdentityClaims) async throws -> (reason: SignInRefusal, trust: TrustID?)? {
+        if let outcome = try await people.invitationOutcome(email: email, logger: Logger(label: "senstat.sign-in")) {
+            switch outcome.state {
+            case "expired": return (.invitationExpired, outcome.trustID)
+            case "withdrawn": return (.invitationWithdrawn, outcome.trustID)
+            case "used" where outcome.acceptedBy != person: return (.invitationUsed, outcome.trustID)
+            case "open" where outcome.organisation.map { !claims.organisations.contains($0) } ?? false: return (.organisationMismatch, outcome.trustID)
+            case "used": return nil
+            default: break
+            }
+        }
+        return ConsumerEmailDomains.isConsumer(email) ? (.consumerDomain, nil) : nil
     }
 
     func loginCookie(_ value: String, lifetime: Duration) -> Cookie {

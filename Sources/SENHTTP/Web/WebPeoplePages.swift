@@ -97,7 +97,8 @@ extension WebController {
             },
             invitations: invitations.invitations.map { i in
                 .init(
-                    id: i.id, email: i.email, role: Role(rawValue: i.role)?.label ?? i.role, scope: scope(i.trustID, i.urns),
+                    id: i.id, email: i.email, role: Role(rawValue: i.role)?.label ?? i.role,
+                    scope: scope(i.trustID, i.urns) + (i.organisation.map { "; only for DfE organisation \($0)" } ?? ""),
                     status: ["open": "Open", "accepted": "Accepted", "expired": "Expired", "withdrawn": "Withdrawn"][i.status] ?? i.status,
                     expires: Show.shortDateTime(i.expiresAt), open: i.status == "open")
             },
@@ -141,7 +142,10 @@ extension WebController {
         }
         let role = detail["role"].flatMap { Role(rawValue: $0)?.label.lowercased() } ?? "a role"
         switch event.kind {
-        case "sign_in": return detail["outcome"] == "no_role" ? "Signed in, with no role yet" : "Signed in as \(role)"
+        case "sign_in":
+            // DfE Sign-in says which organisation (a URN or a trust's UID) the person signed in for.
+            let organisation = detail["organisations"].flatMap { $0.isEmpty ? nil : " for DfE organisation \($0)" } ?? ""
+            return detail["outcome"] == "no_role" ? "Signed in, with no role yet" : "Signed in as \(role)\(organisation)"
         case "sign_in_refused": return "Sign-in refused (\(Show.words(detail["refusal"] ?? "unknown").lowercased()))"
         case "sign_out": return "Signed out"
         case "invitation_created": return "Invited as \(role)"
