@@ -11,7 +11,7 @@ import Testing
     /// Tables distributed by trust_id (their rows belong to one trust).
     static let tenantTables: Set<String> = [
         "trusts", "trust_memberships", "sen_returns", "sen_return_versions", "audit_log", "idempotency_keys",
-        "survey_returns", "survey_return_versions",
+        "survey_returns", "survey_return_versions", "trust_sign_in_sources",
     ]
 
     @Test func tenantKeysCarryTrustID() async throws {
