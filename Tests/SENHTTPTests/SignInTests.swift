@@ -382,8 +382,12 @@ struct TestClaims: JWTPayload {
                     #expect(try await lastRefusal() == ["consumer_domain", nil])
                     #expect(try await memberships() == before, "nothing else changed")
 
-                    // The right organisation accepts the DfE invitation.
-                    #expect(try await signIn("dfe", "dfe@school.example.org", organisation: "990101").status == .seeOther)
+                    // The right organisation accepts the DfE invitation, and the account page says which it is.
+                    let accepted = try await signIn("dfe", "dfe@school.example.org", organisation: "990101")
+                    #expect(accepted.status == .seeOther)
+                    var visitor = WebVisitor(client)
+                    visitor.cookie = WebVisitor.cookieValue(try #require(accepted.headers[values: .setCookie].first { $0.hasPrefix("senstat=") }))
+                    #expect(try await visitor.get("/account").text.contains("DfE Sign-in organisation 990101"))
                 }
             }
         }

@@ -170,7 +170,7 @@ struct SignInController: Sendable {
         // A new session id: whatever id the browser held before (a planted one included) does not become this.
         let cookie = try await sessions.begin(
             tokenID: membership.id, person: signedIn.person, provider: provider.settings.id, idToken: idToken, actingAs: membership.label,
-            replacing: request)
+            organisations: claims.organisations.isEmpty ? nil : claims.organisations, replacing: request)
         context.logger.info("web sign-in", metadata: ["person": "\(signedIn.person)", "membership": "\(membership.id)", "role": "\(membership.role.rawValue)"])
         var headers: HTTPFields = [.location: pending.next ?? (signedIn.memberships.count > 1 ? "/account" : "/")]
         headers.append(HTTPField(name: .setCookie, value: cookie.description))

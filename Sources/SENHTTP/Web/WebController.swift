@@ -287,6 +287,8 @@ extension WebController {
         struct Other { let id: String; let label: String }
         /// The person's command-line tokens in this role (`senstat login --web`).
         let cliTokens: [CommandLineTokenRow]
+        /// The organisations the provider said the person signed in for (DfE Sign-in: URNs, trust UIDs).
+        let organisations: String?
     }
 
     /// Who the person is (`GET /v1/me`), for which trust and schools, and their session.
@@ -313,7 +315,8 @@ extension WebController {
             hasSchools: !schools.isEmpty, tokenID: principal.tokenID.uuidString,
             signedIn: Show.dateTime(began), endsBy: Show.dateTime(began + TimeInterval(settings.absoluteTimeout.components.seconds)),
             idleMinutes: Int(settings.idleTimeout.components.seconds / 60), person: person, others: others, hasOthers: !others.isEmpty,
-            cliTokens: try await commandLineTokenRows(context))
+            cliTokens: try await commandLineTokenRows(context),
+            organisations: context.webSession?.organisations.flatMap { $0.isEmpty ? nil : $0.joined(separator: ", ") })
         return renderer.page("account", view)
     }
 
@@ -328,7 +331,7 @@ extension WebController {
         let session = context.webSession
         let cookie = try await sessions.begin(
             tokenID: membership.id, person: person, provider: session?.providerID, idToken: session?.idToken, actingAs: membership.label,
-            replacing: request)
+            organisations: session?.organisations, replacing: request)
         try await identity.people.record(
             "sign_in", trust: membership.trustID, person: person, actor: membership.id, detail: ["outcome": "switched", "role": membership.role.rawValue],
             logger: context.logger)

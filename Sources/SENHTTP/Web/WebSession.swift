@@ -23,6 +23,9 @@ public struct WebSession: Codable, Sendable, Equatable {
     /// Signed in with an identity provider: the membership acted in, as the header shows it ("Trust executive,
     /// Pennine Learning Trust"), since a person may hold roles in more than one trust.
     public var actingAs: String?
+    /// DfE Sign-in (or another provider with an organisation claim): the organisations the person signed in for —
+    /// a school's URN or a trust's UID — shown on the account page.
+    public var organisations: [String]? = nil
 }
 
 /// How long sessions last and how their cookie is sent (Docs/web.md).
@@ -82,10 +85,13 @@ struct WebSessions: Sendable {
 
     /// A new session for the token `tokenID`; returns the cookie that carries it.
     func begin(
-        tokenID: TokenID, person: UUID? = nil, provider: String? = nil, idToken: String? = nil, actingAs: String? = nil, replacing request: Request
+        tokenID: TokenID, person: UUID? = nil, provider: String? = nil, idToken: String? = nil, actingAs: String? = nil,
+        organisations: [String]? = nil, replacing request: Request
     ) async throws -> Cookie {
         if storage.getId(request: request) != nil { _ = try? await storage.delete(request: request) }
-        let session = WebSession(tokenID: tokenID, csrf: Self.randomToken(), signedInAt: .now, personID: person, providerID: provider, idToken: idToken, actingAs: actingAs)
+        let session = WebSession(
+            tokenID: tokenID, csrf: Self.randomToken(), signedInAt: .now, personID: person, providerID: provider, idToken: idToken, actingAs: actingAs,
+            organisations: organisations)
         return try await storage.save(session: session, expiresIn: settings.idleTimeout)
     }
 
