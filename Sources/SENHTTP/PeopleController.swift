@@ -23,9 +23,10 @@ struct PeopleController {
         routes.post("memberships", use: grant)
         routes.delete("memberships/:id", use: remove)
         routes.get("identity-events", use: events)
-        routes.trust("trusts/:trust/sign-in-sources", .admin, .trustExecutive)
-            .get(use: sources)
-            .put(use: setSources)
+        routes.trust("trusts/:trust/sign-in-sources", .admin, .trustExecutive).get(use: sources)
+        // Set by the administrator only, who checks that the trust owns the domain or tenant: listing one would
+        // show a trust's executives everyone who signs in from it.
+        routes.trust("trusts/:trust/sign-in-sources", .admin).put(use: setSources)
         return routes
     }
 
@@ -199,9 +200,10 @@ struct PeopleController {
         return try await setSources(body, trust: context.target, context: context)
     }
 
-    /// Replaces the trust's email domains and tenants: each checked (never a personal email service), all errors at once.
+    /// Replaces the trust's email domains and tenants (an administrator's): each checked (never a personal email
+    /// service, never one another trust lists), all errors at once.
     func setSources(_ body: SignInSourcesBody, trust: TrustID, context: some AuthenticatedRequestContext) async throws -> SignInSourcesBody {
-        let principal = try context.require(.admin, .trustExecutive)
+        let principal = try context.require(.admin)
         var errors: [ProblemDetails.FieldError] = []
         var sources = SignInSources(emailDomains: [], tenants: [])
         for (index, text) in body.emailDomains.enumerated() {
@@ -218,6 +220,19 @@ struct PeopleController {
         }
         if body.emailDomains.count > SignInSourceCheck.limit || body.tenants.count > SignInSourceCheck.limit {
             errors.append(.init(pointer: body.emailDomains.count > SignInSourceCheck.limit ? "/email_domains" : "/tenants", code: "too_many", message: SignInSourceCheck.Problem.tooMany.message("")))
+        }
+        if errors.isEmpty {
+            let taken = try await people.sourcesListedElsewhere(sources, except: trust, logger: context.logger)
+            for (index, text) in body.emailDomains.enumerated() {
+                if case .success(let value) = SignInSourceCheck.domain(text), let other = taken["email_domain:" + value] {
+                    errors.append(.init(pointer: "/email_domains/\(index)", code: "taken", message: "'\(value)' is listed by \(other)"))
+                }
+            }
+            for (index, text) in body.tenants.enumerated() {
+                if case .success(let value) = SignInSourceCheck.tenant(text), let other = taken["tenant:" + value] {
+                    errors.append(.init(pointer: "/tenants/\(index)", code: "taken", message: "'\(value)' is listed by \(other)"))
+                }
+            }
         }
         guard errors.isEmpty else { throw APIError.validation(errors) }
         try await people.setSources(sources, trust: trust, actor: principal.tokenID, scope: principal.role == .admin ? .platform : principal.scope, logger: context.logger)

@@ -333,6 +333,22 @@ extension PeopleStore {
         }
     }
 
+    /// Which of `sources` another trust lists already (`kind:value` -> that trust's name): a domain or tenant admits
+    /// people to one trust only.
+    public func sourcesListedElsewhere(_ sources: SignInSources, except trust: TrustID, logger: Logger) async throws -> [String: String] {
+        try await database.transaction(.platform, logger: logger) { connection in
+            var found: [String: String] = [:]
+            let rows = try await connection.query(
+                """
+                SELECT s.kind, s.value, t.name FROM trust_sign_in_sources s JOIN trusts t ON t.trust_id = s.trust_id
+                WHERE s.trust_id <> \(trust)
+                  AND ((s.kind = 'email_domain' AND s.value = ANY(\(sources.emailDomains)::text[])) OR (s.kind = 'tenant' AND s.value = ANY(\(sources.tenants)::text[])))
+                """, logger: logger)
+            for try await (kind, value, name) in rows.decode((String, String, String).self) { found[kind + ":" + value] = name }
+            return found
+        }
+    }
+
     /// Replaces what `trust` signs in from (values already checked and lower-cased), with a line in the audit trail.
     public func setSources(_ sources: SignInSources, trust: TrustID, actor: TokenID, scope: TenantScope, logger: Logger) async throws {
         try await database.transaction(scope, logger: logger) { connection in

@@ -48,7 +48,7 @@ let everyone: [String?] = ["admin", "trust_executive", "school_leader", "researc
             (.get, "/v1/identity-events", nil, statuses(.ok, .ok, .forbidden, .forbidden, .ok)),
             (.get, "/v1/trusts/\(a)/sign-in-sources", nil, statuses(.ok, .ok, .forbidden, .forbidden, .notFound)),
             (.put, "/v1/trusts/\(a)/sign-in-sources", #"{"email_domains": ["matrix.sch.uk"], "tenants": []}"#,
-             statuses(.ok, .ok, .forbidden, .forbidden, .notFound)),
+             statuses(.ok, .forbidden, .forbidden, .forbidden, .forbidden)),
         ]
     }
 

@@ -140,8 +140,12 @@ import Testing
             let tenant = "6f1d2c3b-aaaa-4bbb-8ccc-0123456789ab"
             try await withApp(db) { client in
                 // Personal email services are refused, each value named.
+                // The administrator sets them (a trust's executives see everyone who signs in from them).
+                let byExecutive = try await Self.send(
+                    client, .put, "/v1/trusts/\(a)/sign-in-sources", as: "trust_executive", f, body: #"{"email_domains": ["pennine.sch.uk"], "tenants": []}"#)
+                #expect(byExecutive.status == .forbidden)
                 let consumer = try await Self.send(
-                    client, .put, "/v1/trusts/\(a)/sign-in-sources", as: "trust_executive", f,
+                    client, .put, "/v1/trusts/\(a)/sign-in-sources", as: "admin", f,
                     body: #"{"email_domains": ["pennine.sch.uk", "gmail.com", "not a domain"], "tenants": ["outlook.com", "zz"]}"#)
                 #expect(consumer.status == .unprocessableContent)
                 let errors = try consumer.problem.errors ?? []
@@ -149,10 +153,18 @@ import Testing
                 #expect(errors.map(\.code) == ["consumer_domain", "not_a_domain", "consumer_domain", "not_a_tenant"])
                 #expect(try await Self.send(client, .get, "/v1/trusts/\(a)/sign-in-sources", as: "trust_executive", f).decode(SignInSourcesBody.self).emailDomains.isEmpty)
                 let set = try await Self.send(
-                    client, .put, "/v1/trusts/\(a)/sign-in-sources", as: "trust_executive", f,
+                    client, .put, "/v1/trusts/\(a)/sign-in-sources", as: "admin", f,
                     body: #"{"email_domains": ["@Pennine.sch.uk"], "tenants": ["\#(tenant.uppercased())"]}"#)
                 #expect(set.status == .ok)
                 #expect(try set.decode(SignInSourcesBody.self) == SignInSourcesBody(emailDomains: ["pennine.sch.uk"], tenants: [tenant]))
+                // A domain admits people to one trust only.
+                let taken = try await Self.send(
+                    client, .put, "/v1/trusts/\(f.trustB.id.uuidString)/sign-in-sources", as: "admin", f,
+                    body: #"{"email_domains": ["other.sch.uk", "pennine.sch.uk"], "tenants": []}"#)
+                let takenPointers = try taken.problem.errors?.map(\.pointer)
+                #expect(taken.status == .unprocessableContent && takenPointers == ["/email_domains/1"])
+                #expect(try taken.problem.errors?.first?.code == "taken")
+                #expect(try await Self.send(client, .get, "/v1/trusts/\(a)/sign-in-sources", as: "trust_executive", f).decode(SignInSourcesBody.self).tenants == [tenant])
 
                 let fromDomain = try await Self.signIn(db, subject: "teacher", email: "teacher@pennine.sch.uk")
                 let fromTenant = try await Self.signIn(db, subject: "tenant-person", email: "someone@elsewhere.example", verified: false, tenant: tenant)

@@ -41,10 +41,15 @@ import Testing
                 #expect(try await executive.post("/people/invitations/\(invitation)/withdraw", []).headers[.location] == "/people?done=withdrawn")
                 #expect(try await db.adminSQL("SELECT revoked_at IS NOT NULL FROM invitations").first?.first == "t")
 
-                // Domains: a personal email service is refused by name; the trust's own is kept.
-                let consumer = try await executive.post("/people/sign-in-sources", [("domains", "pennine.sch.uk\ngmail.com"), ("tenants", "")])
+                // Domains, set by the administrator: a personal email service is refused by name; the trust's own is kept.
+                var admin = WebVisitor(client)
+                try await admin.signIn(f.tokens["admin"]!.token)
+                let trustPage = try await admin.get("/admin/trusts/\(f.trustA.id)")
+                #expect(trustPage.status == .ok && trustPage.text.contains("Email domains"))
+                let consumer = try await admin.post("/admin/trusts/\(f.trustA.id)/sign-in-sources", [("domains", "pennine.sch.uk\ngmail.com"), ("tenants", "")])
                 #expect(consumer.status == .unprocessableContent && consumer.text.contains("personal email service"))
-                #expect(try await executive.post("/people/sign-in-sources", [("domains", "pennine.sch.uk"), ("tenants", "")]).status == .seeOther)
+                #expect(try await admin.post("/admin/trusts/\(f.trustA.id)/sign-in-sources", [("domains", "pennine.sch.uk"), ("tenants", "")]).status == .seeOther)
+                #expect(try await executive.get("/people").text.contains("<li>pennine.sch.uk</li>"), "the executive sees the trust's domains")
                 let person = try await db.withDatabase { database in
                     try await PeopleStore(database: database).signedIn(
                         .init(issuer: "https://idp.test.example", subject: "t1", email: "teacher@pennine.sch.uk", emailVerified: true, name: "Tess Teacher", organisations: []),

@@ -114,21 +114,42 @@ extension WebController {
         let code: String
         let schools: [School]
         let hasSchools: Bool
+        /// The email domains and tenants the trust's staff sign in from (set here, by the administrator).
+        let domainsText: String
+        let tenantsText: String
+        let errors: [ErrorLink]
+        let hasErrors: Bool
+        let domainsError: String?
+        let tenantsError: String?
+        let notice: String?
+        let trustID: String
     }
 
-    /// A trust's schools as the register holds them (`GET /v1/trusts/{trust}` and `…/schools`).
+    /// A trust's schools as the register holds them (`GET /v1/trusts/{trust}` and `…/schools`), and what its staff
+    /// sign in from.
     @Sendable func adminTrust(_ request: Request, context: TrustContext) async throws -> Response {
+        renderer.page("admin-trust", try await adminTrustView(request, context: context))
+    }
+
+    func adminTrustView(_ request: Request, context: TrustContext, form: WebForm? = nil, errors: FieldErrors = []) async throws -> AdminTrustView {
         let trust = try await registerAPI.trust(request, context: context)
         let list = try await registerAPI.schools(request, context: context)
-        let view = AdminTrustView(
+        let sources = try await peopleAPI.sources(request, context: context)
+        var byField: [String: String] = [:]
+        for error in errors where byField[error.field] == nil { byField[error.field] = error.message }
+        return AdminTrustView(
             chrome: Chrome(trust.name, context, section: "Administration"), name: trust.name, code: trust.giasCode ?? "",
             schools: list.schools.map {
                 .init(
                     urn: $0.urn.value, name: $0.name, phase: Show.phase($0.phase), type: $0.establishmentType, la: $0.laName, region: $0.region,
                     status: $0.status, pupils: $0.numberOfPupils.map(String.init) ?? "")
             },
-            hasSchools: !list.schools.isEmpty)
-        return renderer.page("admin-trust", view)
+            hasSchools: !list.schools.isEmpty,
+            domainsText: form?["domains"] ?? sources.emailDomains.joined(separator: "\n"), tenantsText: form?["tenants"] ?? sources.tenants.joined(separator: "\n"),
+            errors: errors.map { .init(href: "#" + $0.field, message: $0.message) }, hasErrors: !errors.isEmpty, domainsError: byField["domains"],
+            tenantsError: byField["tenants"],
+            notice: request.uri.queryParameters.get("done") == "sources" ? "Sign-in domains and tenants saved." : nil,
+            trustID: context.target.uuidString)
     }
 
     @Sendable func adminCreateTrust(_ request: Request, context: AuthenticatedContext) async throws -> Response {

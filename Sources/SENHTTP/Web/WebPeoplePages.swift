@@ -31,13 +31,12 @@ extension WebController {
         let trustError: String?
         let urnsError: String?
         let organisationError: String?
-        let sourcesError: String?
         let notice: String?
         let members: [Member]
         let invitations: [Invitation]
         let waiting: [Waiting]
-        let domainsText: String
-        let tenantsText: String
+        /// The trust's email domains and tenants, as the administrator set them.
+        let domains: [String]
         let events: [Event]
     }
 
@@ -88,7 +87,7 @@ extension WebController {
             organisation: form["organisation"] ?? "",
             errors: errors.map { .init(href: "#" + $0.field, message: $0.message) }, hasErrors: !errors.isEmpty,
             emailError: byField["email"], roleError: byField["role"], trustError: byField["trust_id"], urnsError: byField["urns"],
-            organisationError: byField["organisation"], sourcesError: byField["domains"] ?? byField["tenants"], notice: notice,
+            organisationError: byField["organisation"], notice: notice,
             members: memberships.memberships.map { m in
                 .init(
                     id: m.id, name: m.name.isEmpty ? m.email : m.name, email: m.email, role: Role(rawValue: m.role)?.label ?? m.role,
@@ -108,8 +107,7 @@ extension WebController {
                     from: w.tenant.map { "tenant \($0)" } ?? (ConsumerEmailDomains.domain(of: w.email) ?? ""),
                     lastSignIn: w.lastSignInAt.map(Show.shortDateTime) ?? "")
             },
-            domainsText: form["domains"] ?? sources.emailDomains.joined(separator: "\n"),
-            tenantsText: form["tenants"] ?? sources.tenants.joined(separator: "\n"),
+            domains: sources.emailDomains + sources.tenants.map { "tenant \($0)" },
             events: events.events.map { e in
                 .init(at: Show.shortDateTime(e.at), what: Self.eventText(e), email: e.email ?? "", by: Self.actorText(e, names: names, you: principal.tokenID))
             })
@@ -167,7 +165,7 @@ extension WebController {
     static let peopleNotices = [
         "invited": "Invitation sent. It is accepted when that person signs in with that email address.",
         "withdrawn": "Invitation withdrawn.", "removed": "Role removed. Their sessions in it end at their next request.",
-        "granted": "Role given.", "sources": "Sign-in domains and tenants saved.",
+        "granted": "Role given.",
     ]
 
     /// The errors of an API call, on the form's fields.
@@ -228,20 +226,20 @@ extension WebController {
         return Response(status: .seeOther, headers: [.location: "/people?done=removed"])
     }
 
-    @Sendable func saveSignInSources(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let principal = try context.require(.trustExecutive)
-        guard let trust = principal.trustID else { throw APIError.notFound("the trust") }
+    /// An administrator sets a trust's email domains and tenants, on the trust's administration page.
+    @Sendable func saveSignInSources(_ request: Request, context: TrustContext) async throws -> Response {
         var request = request
         let form = try await WebForm.read(&request)
         func lines(_ name: String) -> [String] {
             (form[name] ?? "").split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "," }).map { $0.trimmingASCIIWhitespace() }.filter { !$0.isEmpty }
         }
         do {
-            _ = try await peopleAPI.setSources(SignInSourcesBody(emailDomains: lines("domains"), tenants: lines("tenants")), trust: trust, context: context)
-            return Response(status: .seeOther, headers: [.location: "/people?done=sources"])
+            _ = try await peopleAPI.setSources(
+                SignInSourcesBody(emailDomains: lines("domains"), tenants: lines("tenants")), trust: context.target, context: context)
+            return Response(status: .seeOther, headers: [.location: "/admin/trusts/\(context.target)?done=sources"])
         } catch let error as APIError where error.status == .unprocessableContent {
             let errors = Self.formErrors(error, fields: ["/email_domains": "domains", "/tenants": "tenants"], fallback: "domains")
-            return renderer.page("people", try await peopleView(context, form: form, errors: errors), status: .unprocessableContent)
+            return renderer.page("admin-trust", try await adminTrustView(request, context: context, form: form, errors: errors), status: .unprocessableContent)
         }
     }
 
