@@ -118,7 +118,8 @@ public struct PeopleStore: Sendable {
             _ = try await connection.query(
                 """
                 SELECT record_identity_event('invitation_created', \(trust), NULL, \(invitedBy), NULL, \(record.email),
-                    jsonb_build_object('invitation_id', \(record.id), 'role', \(role.rawValue), 'urns', to_jsonb(\(urns)), 'expires_at', \(record.expiresAt)))
+                    jsonb_build_object('invitation_id', \(record.id), 'role', \(role.rawValue), 'urns', to_jsonb(\(urns)), 'expires_at', \(record.expiresAt),
+                        'by_role', (SELECT a.role FROM api_tokens a WHERE a.token_id = \(invitedBy))))
                 """, logger: logger)
             return record
         }
@@ -269,7 +270,8 @@ extension PeopleStore {
             _ = try await connection.query(
                 """
                 SELECT record_identity_event('membership_removed', \(removed.trustID), \(removed.person), \(actor), NULL, \(removed.email),
-                    jsonb_build_object('membership_id', \(id), 'role', \(removed.role.rawValue), 'urns', to_jsonb(\(removed.urns))))
+                    jsonb_build_object('membership_id', \(id), 'role', \(removed.role.rawValue), 'urns', to_jsonb(\(removed.urns)),
+                        'by_role', (SELECT a.role FROM api_tokens a WHERE a.token_id = \(actor))))
                 """, logger: logger)
             return removed
         }
@@ -314,7 +316,7 @@ extension PeopleStore {
             _ = try await connection.query(
                 """
                 SELECT record_identity_event('invitation_revoked', \(revoked.trustID), NULL, \(actor), NULL, \(revoked.email),
-                    jsonb_build_object('invitation_id', \(id), 'role', \(revoked.role.rawValue)))
+                    jsonb_build_object('invitation_id', \(id), 'role', \(revoked.role.rawValue), 'by_role', (SELECT a.role FROM api_tokens a WHERE a.token_id = \(actor))))
                 """, logger: logger)
             return revoked
         }
@@ -362,7 +364,8 @@ extension PeopleStore {
             _ = try await connection.query(
                 """
                 SELECT record_identity_event('sign_in_sources_changed', \(trust), NULL, \(actor), NULL, NULL,
-                    jsonb_build_object('email_domains', to_jsonb(\(sources.emailDomains)::text[]), 'tenants', to_jsonb(\(sources.tenants)::text[])))
+                    jsonb_build_object('email_domains', to_jsonb(\(sources.emailDomains)::text[]), 'tenants', to_jsonb(\(sources.tenants)::text[]),
+                        'by_role', (SELECT a.role FROM api_tokens a WHERE a.token_id = \(actor))))
                 """, logger: logger)
         }
     }

@@ -77,6 +77,7 @@ import Testing
                 #expect(try await executive.post("/people/memberships/\(membership)/remove", []).headers[.location] == "/people?done=removed")
                 let trail = try await executive.get("/people")
                 #expect(trail.text.contains("<td>You</td>"), "the trail says who acted")
+                #expect(trail.text.contains("<td>The administrator</td>"), "an administrator's change is named as theirs")
                 for line in ["Given the role of school leader", "Role of school leader removed", "Invited as school leader", "Invitation as school leader withdrawn"] {
                     #expect(trail.text.contains(line), "\(line)")
                 }

@@ -73,7 +73,11 @@ extension WebController {
         let memberships = try await peopleAPI.memberships(context: context)
         // Who acted, by membership: the names of the trust's members (a removed member's actions show their email).
         var names: [String: String] = [:]
-        for m in memberships.memberships { names[m.id] = m.name.isEmpty ? m.email : m.name }
+        var emails: [String: String] = [:]
+        for m in memberships.memberships {
+            names[m.id] = m.name.isEmpty ? m.email : m.name
+            emails[m.personID] = m.email
+        }
         let invitations = try await peopleAPI.invitations(context: context)
         let events = try await peopleAPI.events(limit: 30, context: context)
         var byField: [String: String] = [:]
@@ -109,7 +113,7 @@ extension WebController {
             },
             domains: sources.emailDomains + sources.tenants.map { "tenant \($0)" },
             events: events.events.map { e in
-                .init(at: Show.shortDateTime(e.at), what: Self.eventText(e), email: e.email ?? "", by: Self.actorText(e, names: names, you: principal.tokenID))
+                .init(at: Show.shortDateTime(e.at), what: Self.eventText(e), email: e.email ?? e.personID.flatMap { emails[$0] } ?? "", by: Self.actorText(e, names: names, you: principal.tokenID))
             })
     }
 
@@ -119,7 +123,9 @@ extension WebController {
         if ["sign_in", "sign_in_refused", "sign_out", "invitation_accepted"].contains(event.kind) { return "Themselves" }
         guard let actor = event.actor else { return "The operator" }
         if actor == you.uuidString { return "You" }
-        return names[actor] ?? "An API token or a former member"
+        if let name = names[actor] { return name }
+        if case .object(let fields) = event.detail, case .string("admin")? = fields["by_role"] { return "The administrator" }
+        return "An API token or a former member"
     }
 
     /// An API error's field messages as the web app words them: roles named as people read them.
