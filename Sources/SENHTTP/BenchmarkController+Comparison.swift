@@ -36,7 +36,11 @@ extension BenchmarkController {
     /// web app's pages).
     func compare(term: AcademicTerm, level: ComparatorLevel, measure: Provision, context: TrustContext) async throws -> Comparison {
         let trust = context.trust
-        let schools = try await benchmarks.figures(trust: trust, term: term, logger: context.logger)
+        // The last nine terms, for the change on a year and the pooled trend: read with the schools, in one transaction.
+        let terms = lastNineTerms(term)
+        let lastYear = term.sameTermLastYear
+        let inputs = try await benchmarks.comparisonInputs(trust: trust, term: term, lastYear: lastYear, terms: terms, logger: context.logger)
+        let schools = inputs.schools
         let rates = try await benchmarks.comparatorRates(provision: measure, censusYear: term.januaryCensusYear, logger: context.logger)
         var mainstream: [TrustComparison.Input] = []
         var specialist: [TrustComparison.Input] = []
@@ -68,18 +72,11 @@ extension BenchmarkController {
         }
         let mainstreamResult = TrustComparison.compute(mainstream)
         let specialistResult = TrustComparison.compute(specialist)
-        // The last nine terms, for the change on a year and the pooled trend: one query.
-        let terms = lastNineTerms(term)
-        let lastYear = term.sameTermLastYear
-        let history = try await benchmarks.history(trust: trust, terms: terms, logger: context.logger)
         func count(_ h: (roll: Int, senSupport: Int, ehcPlan: Int)) -> Int { measure == .senSupport ? h.senSupport : h.ehcPlan }
         func earlier(_ urn: URN) -> (term: String, count: Int, n: Int)? {
-            lastYear.flatMap { t in history[urn]?[t].flatMap { $0.roll > 0 ? (term: t.description, count: count($0), n: $0.roll) : nil } }
+            lastYear.flatMap { t in inputs.lastYear[urn].flatMap { $0.roll > 0 ? (term: t.description, count: count($0), n: $0.roll) : nil } }
         }
-        let pooledByTerm = terms.map { t -> (count: Int, n: Int)? in
-            let figures = history.values.compactMap { $0[t] }.filter { $0.roll > 0 }
-            return figures.isEmpty ? nil : (figures.map(count).reduce(0, +), figures.map(\.roll).reduce(0, +))
-        }
+        let pooledByTerm = terms.map { t in inputs.pooled[t].map { (count: count($0), n: $0.roll) } }
         let pooledEarlier = lastYear.flatMap { t in
             terms.firstIndex { $0 == t }.flatMap { pooledByTerm[$0] }.map { (term: t.description, count: $0.count, n: $0.n) }
         }

@@ -21,6 +21,15 @@ public struct SchoolFigures: Sendable {
 }
 
 /// A published comparator rate and where it came from.
+/// What `BenchmarkStore.comparisonInputs` reads.
+public struct ComparisonInputs: Sendable {
+    public var schools: [SchoolFigures]
+    /// Each school's roll, SEN support and EHC plans in the same term last year.
+    public var lastYear: [URN: (roll: Int, senSupport: Int, ehcPlan: Int)] = [:]
+    /// The trust's sums over its schools with pupils on roll, by term.
+    public var pooled: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)] = [:]
+}
+
 public struct ComparatorRate: Sendable, Equatable {
     public let level: String
     public let areaCode: Int
@@ -125,17 +134,48 @@ public struct BenchmarkStore: Sendable {
     /// Every school in the trust now, with its return for `term` if there is one.
     public func figures(trust: TrustID, term: AcademicTerm, only: Set<URN>? = nil, logger: Logger) async throws -> [SchoolFigures] {
         try await database.transaction(.trust(trust), logger: logger) { connection in
-            let rows = try await connection.query(Self.figuresQuery(trust: trust, term: term, only: only), logger: logger)
-            var result: [SchoolFigures] = []
-            for try await (urn, name, phase, type, la, region, roll, k, e) in rows.decode(
-                (URN, String, String, String, Int?, String, Int?, Int?, Int?).self)
-            {
-                result.append(
-                    SchoolFigures(
-                        urn: urn, name: name, phase: phase, establishmentType: type, laCode: la, region: region,
-                        pupilsOnRoll: roll, senSupport: k, ehcPlan: e))
+            try await Self.figures(connection, trust: trust, term: term, only: only, logger: logger)
+        }
+    }
+
+    static func figures(_ connection: PostgresConnection, trust: TrustID, term: AcademicTerm, only: Set<URN>?, logger: Logger) async throws
+        -> [SchoolFigures]
+    {
+        let rows = try await connection.query(Self.figuresQuery(trust: trust, term: term, only: only), logger: logger)
+        var result: [SchoolFigures] = []
+        for try await (urn, name, phase, type, la, region, roll, k, e) in rows.decode(
+            (URN, String, String, String, Int?, String, Int?, Int?, Int?).self)
+        {
+            result.append(
+                SchoolFigures(
+                    urn: urn, name: name, phase: phase, establishmentType: type, laCode: la, region: region,
+                    pupilsOnRoll: roll, senSupport: k, ehcPlan: e))
+        }
+        return result
+    }
+
+    /// What a trust's comparison reads, in one transaction: every school with its return for `term`; each
+    /// school's headline counts in `lastYear` (the change on a year); and the trust's pooled counts in each of
+    /// `terms` that has returns with pupils on roll (the pooled trend), summed by PostgreSQL so that a 100-school
+    /// trust sends ten rows rather than nine hundred (Docs/performance.md).
+    public func comparisonInputs(trust: TrustID, term: AcademicTerm, lastYear: AcademicTerm?, terms: [AcademicTerm], logger: Logger) async throws
+        -> ComparisonInputs
+    {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            var inputs = ComparisonInputs(schools: try await Self.figures(connection, trust: trust, term: term, only: nil, logger: logger))
+            let rows = try await connection.query(
+                """
+                SELECT urn, term, pupils_on_roll::int8, sen_support::int8, ehc_plan::int8 FROM sen_returns
+                WHERE trust_id = \(trust) AND term = \(lastYear)
+                UNION ALL
+                SELECT NULL, term, sum(pupils_on_roll)::int8, sum(sen_support)::int8, sum(ehc_plan)::int8 FROM sen_returns
+                WHERE trust_id = \(trust) AND term = ANY(\(terms)) AND pupils_on_roll > 0
+                GROUP BY term
+                """, logger: logger)
+            for try await (urn, term, roll, k, e) in rows.decode((URN?, AcademicTerm, Int, Int, Int).self) {
+                if let urn { inputs.lastYear[urn] = (roll, k, e) } else { inputs.pooled[term] = (roll, k, e) }
             }
-            return result
+            return inputs
         }
     }
 
@@ -186,15 +226,21 @@ public struct BenchmarkStore: Sendable {
     /// Every school's roll and counts in `terms`, in one query: [urn: [term: figures]].
     public func history(trust: TrustID, terms: [AcademicTerm], logger: Logger) async throws -> [URN: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)]] {
         try await database.transaction(.trust(trust), logger: logger) { connection in
-            var result: [URN: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)]] = [:]
-            let rows = try await connection.query(
-                """
-                SELECT urn, term, pupils_on_roll, sen_support, ehc_plan FROM sen_returns
-                WHERE trust_id = \(trust) AND term = ANY(\(terms))
-                """, logger: logger)
-            for try await (urn, term, roll, k, e) in rows.decode((URN, AcademicTerm, Int, Int, Int).self) { result[urn, default: [:]][term] = (roll, k, e) }
-            return result
+            try await Self.history(connection, trust: trust, terms: terms, logger: logger)
         }
+    }
+
+    static func history(_ connection: PostgresConnection, trust: TrustID, terms: [AcademicTerm], logger: Logger) async throws
+        -> [URN: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)]]
+    {
+        var result: [URN: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)]] = [:]
+        let rows = try await connection.query(
+            """
+            SELECT urn, term, pupils_on_roll, sen_support, ehc_plan FROM sen_returns
+            WHERE trust_id = \(trust) AND term = ANY(\(terms))
+            """, logger: logger)
+        for try await (urn, term, roll, k, e) in rows.decode((URN, AcademicTerm, Int, Int, Int).self) { result[urn, default: [:]][term] = (roll, k, e) }
+        return result
     }
 
     /// Primary-need counts by code for a school and for the whole trust, from the latest return up to `term`

@@ -48,7 +48,15 @@ extension AcademicTerm: PostgresNonThrowingEncodable, PostgresDecodable {
     public init<JSONDecoder: PostgresJSONDecoder>(
         from byteBuffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
     ) throws {
-        self = try checked(String.self, &byteBuffer, type, format, context) { AcademicTerm($0) }
+        // Text in either format is its UTF-8 bytes; parsed in place, without making a String per row.
+        guard type == .text || type == .varchar || type == .bpchar || type == .name,
+            let term = byteBuffer.readableBytesView.withContiguousStorageIfAvailable({ AcademicTerm(utf8: UnsafeRawBufferPointer($0)) }) ?? nil
+        else {
+            self = try checked(String.self, &byteBuffer, type, format, context) { AcademicTerm($0) }
+            return
+        }
+        byteBuffer.moveReaderIndex(forwardBy: byteBuffer.readableBytes)
+        self = term
     }
 }
 

@@ -24,7 +24,21 @@ import Testing
         #expect(AcademicTerm("2009-10-summer")?.description == "2009-10-summer")
     }
 
-    @Test(arguments: ["2025-27-autumn", "2025-26-winter", "25-26-autumn", "2025-26", "2025-26-Autumn", "2025-26-autumn-x", "../2025-26-autumn"])
+    @Test func everySupportedTermParsesFromItsDescription() {
+        for year in 2000...2098 {
+            for season in AcademicTerm.Season.allCases {
+                let term = AcademicTerm(startYear: year, season: season)!
+                #expect(AcademicTerm(term.description) == term)
+                #expect(Array(term.description.utf8).withUnsafeBytes { AcademicTerm(utf8: $0) } == term)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        "2025-27-autumn", "2025-26-winter", "25-26-autumn", "2025-26", "2025-26-Autumn", "2025-26-autumn-x", "../2025-26-autumn",
+        "202a-26-autumn", "2025-2a-autumn", "2025+26-autumn", "2025-26+autumn", "2025-26-autumm", "2025-26-sprint", "2025-26-summes",
+        "２０２５-26-autumn", "2025-26-autumn\u{0}", " 2025-26-autumn", "2025-26-autum", "-025-26-autumn", "2025--6-autumn",
+    ])
     func rejectsMalformedTerms(_ text: String) {
         #expect(AcademicTerm(text) == nil)
     }
