@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import SENAPI
 import SENCore
 
@@ -17,7 +18,12 @@ extension ReturnBody: ResponseEncodable {}
 extension ReturnVersions: ResponseEncodable {}
 extension TrustReturns: ResponseEncodable {}
 extension Completeness: ResponseEncodable {}
-extension ImportReceipt: ResponseEncodable {}
+/// Written by `ImportReceipt.jsonText`, byte for byte what `JSONEncoder.api` writes (`FastJSONTests`).
+extension ImportReceipt: ResponseGenerator {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: jsonText)))
+    }
+}
 extension SchoolBenchmark: ResponseEncodable {}
 extension InstrumentList: ResponseEncodable {}
 extension SchoolSurveyView: ResponseEncodable {}

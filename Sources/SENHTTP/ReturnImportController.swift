@@ -47,9 +47,6 @@ struct ReturnImportController {
         hasher.update(data: Array("\(term)\n".utf8))
         hasher.update(data: bytes)
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        if let stored = try await returns.storedImport(trust: trust, key: key, logger: context.logger) {
-            return try replay(stored, digest: digest)
-        }
         let rows: [ReturnsCSV.Row]
         switch ReturnsCSV.read(bytes) {
         case .success(let parsed): rows = parsed
@@ -64,10 +61,10 @@ struct ReturnImportController {
             }
             throw Self.csvProblem(issues.sorted { ($0.row, $0.column) < ($1.row, $1.column) })
         }
-        var previous: [URN: (pupilsOnRoll: Int, senSupport: Int)] = [:]
-        if let lastYear = term.sameTermLastYear {
-            previous = try await returns.headlines(trust: trust, term: lastYear, urns: rows.map(\.urn), logger: context.logger)
-        }
+        // One transaction reads the key's earlier answer and last year's figures for the warnings.
+        let (stored, previous) = try await returns.importPreamble(
+            trust: trust, key: key, lastYear: term.sameTermLastYear, urns: rows.map(\.urn), logger: context.logger)
+        if let stored { return try replay(stored, digest: digest) }
         var importRows: [ReturnsStore.ImportRow] = []
         var warnings: [ImportReceipt.Warning] = []
         for row in rows {

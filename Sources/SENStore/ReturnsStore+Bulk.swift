@@ -18,74 +18,47 @@ extension ReturnsStore {
         }
     }
 
-    /// Imports many schools' returns in one transaction: COPY into a staging table, check in SQL that every school
-    /// is in the trust now and that no return is approved, then write the new versions, the returns and the audit
-    /// rows with three set-based statements. Rows equal to the current version are left alone. With an
-    /// idempotency key, the response is stored in the same transaction, so it exists exactly when the import does.
+    /// Imports many schools' returns in one transaction and one statement for the checks and the writes: the rows
+    /// go as bound arrays (unnest), the statement checks that every school is in the trust now and that no return
+    /// is approved, and only when both hold writes the new versions, the returns and the audit rows. Rows equal to
+    /// the current version are left alone. With an idempotency key, the response is stored in the same
+    /// transaction, so it exists exactly when the import does. (A staging table and COPY cost four more round
+    /// trips and a catalogue write per import: Docs/performance.md.)
     public func importReturns(
         trust: TrustID, term: AcademicTerm, rows: [ImportRow], actor: TokenID?, late: Bool, source: String = "import",
         submittedAt: Date? = nil, idempotency: (key: String, digest: String, receipt: ImportReceipt)? = nil,
         logger: Logger
     ) async throws -> ImportSummary {
-        var copy = COPYTextWriter()
-        var chunks: [ByteBuffer] = []
-        for (index, row) in rows.enumerated() {
-            copy.row([
-                String(row.urn.value), String(row.value.pupilsOnRoll), String(row.value.senSupport), String(row.value.ehcPlan),
-                Self.payload(row.value), Self.warningsJSON(row.warnings),
-            ])
-            if index % 2_000 == 1_999 { chunks.append(copy.take()) }
-        }
-        chunks.append(copy.take())
-        let payload = chunks
+        let urns = rows.map { Int32($0.urn.value) }
+        let rolls = rows.map { $0.value.pupilsOnRoll }
+        let support = rows.map { $0.value.senSupport }
+        let plans = rows.map { $0.value.ehcPlan }
+        let payloads = rows.map { Self.payload($0.value) }
+        let warnings = rows.map { Self.warningsJSON($0.warnings) }
         let t = trust
         let total = rows.count
         return try await database.transaction(.trust(trust), deadline: Database.bulkDeadline, logger: logger) { connection in
-            try await connection.query(
-                """
-                CREATE TEMP TABLE sen_import (
-                    urn integer PRIMARY KEY, pupils_on_roll integer, sen_support integer, ehc_plan integer,
-                    payload jsonb, warnings jsonb
-                ) ON COMMIT DROP
-                """, logger: logger)
-            try await connection.copyFrom(
-                table: "sen_import", columns: ["urn", "pupils_on_roll", "sen_support", "ehc_plan", "payload", "warnings"],
-                logger: logger
-            ) { writer in
-                for chunk in payload where chunk.readableBytes > 0 { try await writer.write(chunk) }
-            }
-            var notInTrust: [URN] = []
-            for try await urn in try await connection.query(
-                """
-                SELECT i.urn FROM sen_import i
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM trust_memberships m WHERE m.trust_id = \(t) AND m.urn = i.urn AND m.valid_to IS NULL)
-                ORDER BY i.urn
-                """, logger: logger
-            ).decode(URN.self) {
-                notInTrust.append(urn)
-            }
-            var locked: [URN] = []
-            for try await urn in try await connection.query(
-                """
-                SELECT i.urn FROM sen_import i
-                JOIN sen_returns r ON r.trust_id = \(t) AND r.term = \(term) AND r.urn = i.urn
-                WHERE r.status = 'approved' AND r.payload <> i.payload
-                ORDER BY i.urn
-                """, logger: logger
-            ).decode(URN.self) {
-                locked.append(urn)
-            }
-            guard notInTrust.isEmpty && locked.isEmpty else { throw ImportRejected(notInTrust: notInTrust, locked: locked) }
-
             var summary = ImportSummary()
             let results = try await connection.query(
                 """
-                WITH changed AS (
+                WITH i AS (
+                    SELECT * FROM unnest(\(urns)::integer[], \(rolls)::integer[], \(support)::integer[], \(plans)::integer[],
+                                         \(payloads)::jsonb[], \(warnings)::jsonb[])
+                                  AS i(urn, pupils_on_roll, sen_support, ehc_plan, payload, warnings)
+                ), not_in_trust AS (
+                    SELECT i.urn FROM i
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM trust_memberships m WHERE m.trust_id = \(t) AND m.urn = i.urn AND m.valid_to IS NULL)
+                ), locked AS (
+                    SELECT i.urn FROM i
+                    JOIN sen_returns r ON r.trust_id = \(t) AND r.term = \(term) AND r.urn = i.urn
+                    WHERE r.status = 'approved' AND r.payload <> i.payload
+                ), changed AS (
                     SELECT i.*, r.payload AS old_payload
-                    FROM sen_import i
+                    FROM i
                     LEFT JOIN sen_returns r ON r.trust_id = \(t) AND r.term = \(term) AND r.urn = i.urn
-                    WHERE r.urn IS NULL OR r.payload <> i.payload
+                    WHERE (r.urn IS NULL OR r.payload <> i.payload)
+                      AND NOT EXISTS (SELECT 1 FROM not_in_trust) AND NOT EXISTS (SELECT 1 FROM locked)
                 ), up AS (
                     INSERT INTO sen_returns AS r (trust_id, urn, term, current_version, late, pupils_on_roll, sen_support,
                                                   ehc_plan, payload, first_submitted_at, updated_at)
@@ -113,11 +86,14 @@ extension ReturnsStore {
                     FROM up JOIN changed c USING (urn)
                     RETURNING 1
                 )
-                SELECT count(*) FILTER (WHERE inserted)::int, count(*) FILTER (WHERE NOT inserted)::int,
+                SELECT coalesce((SELECT array_agg(urn ORDER BY urn) FROM not_in_trust), '{}'),
+                       coalesce((SELECT array_agg(urn ORDER BY urn) FROM locked), '{}'),
+                       count(*) FILTER (WHERE inserted)::int, count(*) FILTER (WHERE NOT inserted)::int,
                        (SELECT count(*) FROM versions)::int, (SELECT count(*) FROM audited)::int
                 FROM up
                 """, logger: logger)
-            for try await (created, amended, _, _) in results.decode((Int, Int, Int, Int).self) {
+            for try await (notInTrust, locked, created, amended, _, _) in results.decode(([URN], [URN], Int, Int, Int, Int).self) {
+                guard notInTrust.isEmpty && locked.isEmpty else { throw ImportRejected(notInTrust: notInTrust, locked: locked) }
                 summary.created = created
                 summary.amended = amended
             }
@@ -125,7 +101,7 @@ extension ReturnsStore {
             if let idempotency {
                 var receipt = idempotency.receipt
                 (receipt.created, receipt.amended, receipt.unchanged) = (summary.created, summary.amended, summary.unchanged)
-                let body = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
+                let body = receipt.jsonText
                 var stored = false
                 for try await _ in try await connection.query(
                     """
@@ -146,20 +122,36 @@ extension ReturnsStore {
     /// The import an Idempotency-Key already made, and the digest of the request that made it.
     public func storedImport(trust: TrustID, key: String, logger: Logger) async throws -> StoredImport? {
         try await database.transaction(.trust(trust), logger: logger) { connection in
-            for try await (digest, status, body) in try await connection.query(
-                """
-                SELECT request_digest, response_status, response_body FROM idempotency_keys
-                WHERE trust_id = \(trust) AND key = \(key)
-                """, logger: logger
-            ).decode((String, Int, String).self) {
-                // The receipt is the import's answer, so rows stored before receipts existed read the same.
-                guard status == 200, let receipt = try? JSONDecoder().decode(ImportReceipt.self, from: Data(body.utf8)) else {
-                    throw CorruptRow(table: "idempotency_keys", detail: "the stored answer of key \(key) is not an import receipt")
-                }
-                return StoredImport(requestDigest: digest, receipt: receipt)
-            }
-            return nil
+            try await Self.storedImport(connection, trust: trust, key: key, logger: logger)
         }
+    }
+
+    /// What an import reads before it writes, in one transaction: the import the key already made, if any, and
+    /// the headline counts of `urns` in the same term last year (for the plausibility warnings).
+    public func importPreamble(trust: TrustID, key: String, lastYear: AcademicTerm?, urns: [URN], logger: Logger) async throws
+        -> (stored: StoredImport?, previous: [URN: (pupilsOnRoll: Int, senSupport: Int)])
+    {
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            if let stored = try await Self.storedImport(connection, trust: trust, key: key, logger: logger) { return (stored, [:]) }
+            guard let lastYear else { return (nil, [:]) }
+            return (nil, try await Self.headlines(connection, trust: trust, term: lastYear, urns: urns, logger: logger))
+        }
+    }
+
+    static func storedImport(_ connection: PostgresConnection, trust: TrustID, key: String, logger: Logger) async throws -> StoredImport? {
+        for try await (digest, status, body) in try await connection.query(
+            """
+            SELECT request_digest, response_status, response_body FROM idempotency_keys
+            WHERE trust_id = \(trust) AND key = \(key)
+            """, logger: logger
+        ).decode((String, Int, String).self) {
+            // The receipt is the import's answer, so rows stored before receipts existed read the same.
+            guard status == 200, let receipt = try? JSONDecoder().decode(ImportReceipt.self, from: Data(body.utf8)) else {
+                throw CorruptRow(table: "idempotency_keys", detail: "the stored answer of key \(key) is not an import receipt")
+            }
+            return StoredImport(requestDigest: digest, receipt: receipt)
+        }
+        return nil
     }
 
     /// The return's status, its row locked for the rest of the transaction; nil when there is none.

@@ -106,16 +106,18 @@ public struct ReturnsStore: Sendable {
     }
 
     /// Canonical JSON of a return (sorted keys): what is stored, compared and digested.
-    static func payload(_ value: SENReturn) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(value.json)) ?? Data("{}".utf8), as: UTF8.self)
-    }
+    /// The return as the jsonb it is stored as (keys sorted, as JSONEncoder with `.sortedKeys` writes them).
+    static func payload(_ value: SENReturn) -> String { value.json.jsonText }
 
     static func warningsJSON(_ warnings: [ReturnWarning]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(warnings)) ?? Data("[]".utf8), as: UTF8.self)
+        var out = JSONOutput(capacity: 64 + warnings.count * 160)
+        out.array(warnings) { o, warning in
+            o.object { o in
+                o.key("code"); o.string(warning.code)
+                o.key("message"); o.string(warning.message)
+            }
+        }
+        return out.text
     }
 
     static func decodeWarnings(_ text: String, table: String = "sen_return_versions") throws -> [ReturnWarning] {
@@ -181,17 +183,23 @@ public struct ReturnsStore: Sendable {
 
     /// Roll and SEN support of each school's return for `term` (for year-on-year warnings).
     public func headlines(trust: TrustID, term: AcademicTerm, urns: [URN], logger: Logger) async throws -> [URN: (pupilsOnRoll: Int, senSupport: Int)] {
-        let values = urns.map { Int32($0.value) }
-        return try await database.transaction(.trust(trust), logger: logger) { connection in
-            var result: [URN: (pupilsOnRoll: Int, senSupport: Int)] = [:]
-            let rows = try await connection.query(
-                """
-                SELECT urn, pupils_on_roll, sen_support FROM sen_returns
-                WHERE trust_id = \(trust) AND term = \(term) AND urn = ANY(\(values)::integer[])
-                """, logger: logger)
-            for try await (urn, roll, k) in rows.decode((URN, Int, Int).self) { result[urn] = (roll, k) }
-            return result
+        try await database.transaction(.trust(trust), logger: logger) { connection in
+            try await Self.headlines(connection, trust: trust, term: term, urns: urns, logger: logger)
         }
+    }
+
+    static func headlines(_ connection: PostgresConnection, trust: TrustID, term: AcademicTerm, urns: [URN], logger: Logger) async throws
+        -> [URN: (pupilsOnRoll: Int, senSupport: Int)]
+    {
+        let values = urns.map { Int32($0.value) }
+        var result: [URN: (pupilsOnRoll: Int, senSupport: Int)] = [:]
+        let rows = try await connection.query(
+            """
+            SELECT urn, pupils_on_roll, sen_support FROM sen_returns
+            WHERE trust_id = \(trust) AND term = \(term) AND urn = ANY(\(values)::integer[])
+            """, logger: logger)
+        for try await (urn, roll, k) in rows.decode((URN, Int, Int).self) { result[urn] = (roll, k) }
+        return result
     }
 
     public func completeness(trust: TrustID, term: AcademicTerm, logger: Logger) async throws -> [CompletenessRow] {

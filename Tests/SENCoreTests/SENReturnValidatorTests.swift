@@ -21,6 +21,32 @@ import Testing
         #expect(value.json == expected)
     }
 
+    /// Dotted keys become nested objects, every field once, and nothing else.
+    @Test func nestedPayloadHoldsEveryFieldOnce() throws {
+        var fields = minimal
+        fields["primary_need.SLCN.sen_support"] = "20"
+        fields["primary_need.NSA.sen_support"] = "10"
+        fields["primary_need.ASD.ehc_plan"] = "7"
+        fields["senco.on_slt"] = "true"
+        fields["senco.start_date"] = "2020-09-01"
+        let value = try validate(fields).get()
+        func flatten(_ json: JSONValue, _ prefix: String) -> [String: JSONValue] {
+            guard case .object(let members) = json else { return [prefix: json] }
+            return members.reduce(into: [:]) { result, member in
+                result.merge(flatten(member.value, prefix.isEmpty ? member.key : prefix + "." + member.key)) { a, _ in a }
+            }
+        }
+        let flat = flatten(value.json, "")
+        #expect(flat.count == value.fields.count)
+        for (key, field) in value.fields { #expect(flat[key] == field.json, "\(key)") }
+        guard case .object(let root) = value.json, case .object(let needs)? = root["primary_need"], case .object(let slcn)? = needs["SLCN"] else {
+            Issue.record("primary_need is not nested")
+            return
+        }
+        #expect(slcn["sen_support"] == .integer(20))
+        #expect(needs.keys.sorted() == ["ASD", "NSA", "SLCN"])
+    }
+
     @Test func everyProblemIsReportedAtOnce() {
         let found = issues([
             "pupils_on_roll": "-1", "sen_support": "1.5", "ehc_plan": "lots",

@@ -61,4 +61,19 @@ import Testing
         let written = comparison.json.bytes
         #expect(String(decoding: written, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
     }
+
+    /// The import's answer and stored receipt, with and without warnings, with awkward text.
+    @Test(arguments: [0, 1, 2])
+    func importReceiptSameBytesAsJSONEncoder(_ variant: Int) throws {
+        let warnings = (0..<variant * 2).map { i in
+            ImportReceipt.Warning(urn: 990_100 + i, row: i + 2, code: i % 2 == 0 ? "roll_moved" : "sen_support_rate_moved",
+                                  message: "pupils on roll moved from 1/2 \"quoted\" \\ to \u{1}\t\(i) — more than 20%")
+        }
+        let receipt = ImportReceipt(
+            term: "2025-26-autumn", rows: 40 + variant, created: variant, amended: 7, unchanged: 33 - variant, late: variant == 1, warnings: warnings)
+        let expected = String(decoding: try JSONEncoder.api.encode(receipt), as: UTF8.self)
+        #expect(receipt.jsonText == expected)
+        // The stored copy is read back with a plain decoder.
+        #expect(try JSONDecoder().decode(ImportReceipt.self, from: Data(receipt.jsonText.utf8)) == receipt)
+    }
 }
