@@ -96,7 +96,7 @@ public func buildRouter(
     // and the problem middleware turns every error below it into problem+json.
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ResponseHeadersMiddleware())
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: ProblemMiddleware(allowed: allowed))
     let renderer = WebRenderer()
     if webApp { router.add(middleware: BrowserNotFoundMiddleware(renderer: renderer)) }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
+import Logging
 import SENCore
+import SENHTTP
 
 /// `senstat-server generate`: the national benchmark dataset as files (Docs/performance.md).
 struct Generate: ParsableCommand {
@@ -100,5 +103,24 @@ struct BenchFunnel: ParsableCommand {
         }
         let median = timings.sorted()[timings.count / 2]
         print(#"{"schools": \#(figures.count), "median_ms": \#(median), "svg_bytes": \#(svgBytes)}"#)
+    }
+}
+
+/// The bare Hummingbird peer of `/health/live` for `Deploy/bench/run`: the same HTTP settings and handler, only the
+/// middleware named (none by default; `all` for the server's stack), no database.
+struct BenchHTTP: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-http", abstract: "Serve /health/live with chosen middleware only (benchmarks).", shouldDisplay: false)
+
+    @Option var host = "127.0.0.1"
+    @Option var port = 8090
+    @Option(help: "Comma-separated: access-log, headers, metrics, problem, browser-404, or all.") var middleware = ""
+
+    func run() async throws {
+        let names = middleware == "all" ? BenchmarkHTTP.middlewareNames : middleware.split(separator: ",").map(String.init)
+        var logger = Logger(label: "senstat-bench-http")
+        logger.logLevel = .warning
+        let app = try BenchmarkHTTP.application(middleware: names, host: host, port: port, logger: logger)
+        try await app.runService()
     }
 }

@@ -17,7 +17,7 @@ struct SenstatServer: AsyncParsableCommand {
             LOG_FORMAT, SENSTAT_RATE_LIMIT, SENSTAT_RATE_BURST, SENSTAT_DP_BUDGET, SENSTAT_CITUS (1: set the tenant with
             SET LOCAL, which Citus propagates to its workers).
             """,
-        subcommands: [Serve.self, Migrate.self, TokenCommand.self, Invite.self, ImportGIAS.self, ImportNational.self, Generate.self, BenchFunnel.self],
+        subcommands: [Serve.self, Migrate.self, TokenCommand.self, Invite.self, ImportGIAS.self, ImportNational.self, Generate.self, BenchFunnel.self, BenchHTTP.self],
         defaultSubcommand: Serve.self
     )
 

@@ -17,7 +17,8 @@ import Testing
             try await withApp(db) { client in
                 try await client.execute(uri: "/health/live", method: .get) { response in
                     #expect(response.status == .ok)
-                    #expect(String(buffer: response.body).contains(#""status":"ok""#))
+                    #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
+                    #expect(response.headers[.contentType] == "application/json; charset=utf-8")
                     #expect(response.headers[HTTPField.Name("X-Request-Id")!]?.isEmpty == false)
                 }
             }
