@@ -49,16 +49,17 @@ import Testing
         struct Row { let name: String; let count: Int; let note: String? }
         struct View { let title: String; let rows: [Row]; let shown: Bool; let missing: String?; let id: UUID }
         let id = UUID()
-        let tree = try #require(WebRenderer.tree(View(title: "T", rows: [Row(name: "a", count: 1, note: nil), Row(name: "b", count: 2, note: "n")], shown: true, missing: nil, id: id)) as? [String: Any])
-        #expect(tree["title"] as? String == "T")
-        #expect(tree["shown"] as? Bool == true)
-        #expect(tree["missing"] == nil)
-        #expect(tree["id"] as? UUID == id)
-        let rows = try #require(tree["rows"] as? [Any])
+        let tree = try #require(WebRenderer.tree(View(title: "T", rows: [Row(name: "a", count: 1, note: nil), Row(name: "b", count: 2, note: "n")], shown: true, missing: nil, id: id)) as? TemplateObject)
+        #expect(tree.child(named: "title") as? String == "T")
+        #expect(tree.child(named: "shown") as? Bool == true)
+        #expect(tree.child(named: "missing") == nil)
+        #expect(tree.child(named: "id") as? UUID == id)
+        let rows = try #require(tree.child(named: "rows") as? [Any])
         #expect(rows.count == 2)
-        let second = try #require(rows[1] as? [String: Any])
-        #expect(second["note"] as? String == "n")
-        #expect((rows[0] as? [String: Any])?["note"] == nil)
+        let second = try #require(rows[1] as? TemplateObject)
+        #expect(second.child(named: "note") as? String == "n")
+        #expect((rows[0] as? TemplateObject)?.child(named: "note") == nil)
+        #expect((rows[0] as? TemplateObject)?.child(named: "name") as? String == "a")
     }
 }
 

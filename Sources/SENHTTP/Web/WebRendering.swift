@@ -69,11 +69,22 @@ struct WebRenderer: Sendable {
             for child in mirror.children {
                 if let label = child.label, let field = tree(child.value) { fields[label] = field }
             }
-            return fields
+            return TemplateObject(fields)
         default:
             return value
         }
     }
+}
+
+/// A view's fields for Mustache. A final class with its own conformance rather than `[String: Any]`, whose
+/// conditional conformance to `MustacheParent` the runtime checks again on every name Mustache looks up (a third of
+/// the comparison page's CPU time; Docs/performance.md).
+final class TemplateObject: MustacheParent {
+    let fields: [String: Any]
+
+    init(_ fields: [String: Any]) { self.fields = fields }
+
+    func child(named name: String) -> Any? { fields[name] }
 }
 
 /// HTML escaping for the templates: the characters and entities of swift-mustache's own (`< > & " '`), by

@@ -73,11 +73,15 @@ extension WebController {
         }
 
         /// A flag as text and symbol as well as colour: above (▲) or below (▼) the 99.8% or 95% limit.
-        struct Flag {
+        final class Flag: Sendable {
             let text: String
             let symbol: String
             let tag: String
             let outlier: Bool
+
+            init(text: String, symbol: String, tag: String, outlier: Bool) {
+                self.text = text; self.symbol = symbol; self.tag = tag; self.outlier = outlier
+            }
         }
         static func flag(_ raw: String) -> Flag {
             switch raw {
@@ -215,12 +219,23 @@ extension WebController {
     // MARK: Comparison
 
     struct ComparisonView {
-        struct Row {
+        /// A class, not a struct: Mustache casts the row to its protocols for each of the 15 names it looks up, and
+        /// casting a struct of 13 fields copies (and retains) every one of them each time (Docs/performance.md).
+        final class Row: Sendable {
             let urn: Int; let name: String; let phase: String; let pupils: Int; let count: Int; let rate: String; let interval: String
             let comparator: String; let difference: String; let ratio: String; let flag: Show.Flag
             /// z and the limits the flag comes from, and the flag allowing for over-dispersion.
             let detail: String
             let change: String
+
+            init(
+                urn: Int, name: String, phase: String, pupils: Int, count: Int, rate: String, interval: String, comparator: String,
+                difference: String, ratio: String, flag: Show.Flag, detail: String, change: String
+            ) {
+                self.urn = urn; self.name = name; self.phase = phase; self.pupils = pupils; self.count = count; self.rate = rate
+                self.interval = interval; self.comparator = comparator; self.difference = difference; self.ratio = ratio; self.flag = flag
+                self.detail = detail; self.change = change
+            }
         }
         struct Column { let key: String; let label: String; let href: String; let sort: String; let numeric: Bool }
         let chrome: Chrome
