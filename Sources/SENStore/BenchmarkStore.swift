@@ -143,13 +143,12 @@ public struct BenchmarkStore: Sendable {
     {
         let rows = try await connection.query(Self.figuresQuery(trust: trust, term: term, only: only), logger: logger)
         var result: [SchoolFigures] = []
-        for try await (urn, name, phase, type, la, region, roll, k, e) in rows.decode(
-            (URN, String, String, String, Int?, String, Int?, Int?, Int?).self)
-        {
+        for try await row in rows {
+            var c = ColumnReader(row)
             result.append(
                 SchoolFigures(
-                    urn: urn, name: name, phase: phase, establishmentType: type, laCode: la, region: region,
-                    pupilsOnRoll: roll, senSupport: k, ehcPlan: e))
+                    urn: try c.next(), name: try c.next(), phase: try c.next(), establishmentType: try c.next(), laCode: try c.next(),
+                    region: try c.next(), pupilsOnRoll: try c.next(), senSupport: try c.next(), ehcPlan: try c.next()))
         }
         return result
     }
@@ -172,8 +171,11 @@ public struct BenchmarkStore: Sendable {
                 WHERE trust_id = \(trust) AND term = ANY(\(terms)) AND pupils_on_roll > 0
                 GROUP BY term
                 """, logger: logger)
-            for try await (urn, term, roll, k, e) in rows.decode((URN?, AcademicTerm, Int, Int, Int).self) {
-                if let urn { inputs.lastYear[urn] = (roll, k, e) } else { inputs.pooled[term] = (roll, k, e) }
+            for try await row in rows {
+                var c = ColumnReader(row)
+                let (urn, term): (URN?, AcademicTerm) = (try c.next(), try c.next())
+                let figures: (roll: Int, senSupport: Int, ehcPlan: Int) = (try c.next(), try c.next(), try c.next())
+                if let urn { inputs.lastYear[urn] = figures } else { inputs.pooled[term] = figures }
             }
             return inputs
         }
