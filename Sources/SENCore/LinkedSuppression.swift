@@ -98,6 +98,9 @@ public enum LinkedSuppression {
         var hidden: [DisclosureControl.Suppression?]
         /// For each entry, the groups it is in (as margin or member).
         var groupsOf: [[Int]]
+        /// `valueTable[column][entry]`: every count read once, since the search below reads them for every
+        /// candidate complement (a dictionary lookup by name each time was most of a release's first answer).
+        var valueTable: [[Int]] = []
 
         init(tables: [Table], total: Cell, rules: DisclosureControl.Rules) {
             self.rules = rules
@@ -130,20 +133,33 @@ public enum LinkedSuppression {
                 groupsOf[group.margin].append(g)
                 for m in group.members { groupsOf[m].append(g) }
             }
+            let columns = columns
+            valueTable = columns.indices.map { column in
+                entries.map { column == 0 ? $0.cell.units : $0.cell.values[columns[column], default: 0] }
+            }
         }
 
-        func value(_ entry: Int, _ column: Int) -> Int {
-            column == 0 ? entries[entry].cell.units : entries[entry].cell.values[columns[column], default: 0]
+        func value(_ entry: Int, _ column: Int) -> Int { valueTable[column][entry] }
+
+        /// `extra` as a mask over the entries.
+        func mask(_ extra: Set<Int>) -> [Bool] {
+            var mask = [Bool](repeating: false, count: entries.count)
+            for entry in extra { mask[entry] = true }
+            return mask
         }
 
         /// Every value's range given what is shown, by bounds propagation to a fixed point.
         func propagate(column: Int, hiding extra: Set<Int> = []) -> (lo: [Double], hi: [Double]) {
+            propagate(column: column, hiding: mask(extra))
+        }
+
+        func propagate(column: Int, hiding extra: [Bool]) -> (lo: [Double], hi: [Double]) {
             var lo = [Double](repeating: 0, count: entries.count)
             var hi = [Double](repeating: .infinity, count: entries.count)
             // A shown count is taken as known exactly, though it is published rounded: the ranges found are then
             // never wider than what a reader of the rounded tables can work out, whatever relations inside a
             // cell (support + plans against the roll) and the rounding of each count would add.
-            for entry in entries.indices where hidden[entry] == nil && !extra.contains(entry) {
+            for entry in entries.indices where hidden[entry] == nil && !extra[entry] {
                 let shown = Double(value(entry, column))
                 (lo[entry], hi[entry]) = (shown, shown)
             }
@@ -155,7 +171,8 @@ public enum LinkedSuppression {
                 }
                 for group in groups {
                     let sumLo = group.members.reduce(0) { $0 + lo[$1] }
-                    let unbounded = group.members.filter { hi[$0] == .infinity }.count
+                    var unbounded = 0
+                    for m in group.members where hi[m] == .infinity { unbounded += 1 }
                     let finiteHi = group.members.reduce(0) { hi[$1] == .infinity ? $0 : $0 + hi[$1] }
                     tighten(group.margin, lower: sumLo, upper: unbounded > 0 ? .infinity : finiteHi)
                     for m in group.members {
@@ -178,10 +195,11 @@ public enum LinkedSuppression {
         func shortfall(hiding extra: Set<Int> = []) -> (total: Double, first: Int?) {
             var sum = 0.0
             var first: Int?
+            let extra = mask(extra)
             for column in columns.indices {
                 let (lo, hi) = propagate(column: column, hiding: extra)
                 for entry in entries.indices {
-                    let reason = extra.contains(entry) ? .complementary : hidden[entry]
+                    let reason = extra[entry] ? .complementary : hidden[entry]
                     var lacking = 0.0
                     switch reason {
                     case .primary?:
