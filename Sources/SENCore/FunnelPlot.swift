@@ -52,15 +52,26 @@ public enum FunnelPlot {
     static let seriesColours = ["#1d4e89", "#7a5195", "#2a9d8f", "#8c510a", "#c51b7d", "#4d4d4d", "#0b7285", "#5c7a00"]
 
     public static func svg(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point], kind: Kind = .rates, emptyText: String? = nil) -> String {
+        String(decoding: svgBytes(title: title, subtitle: subtitle, measureLabel: measureLabel, series: series, points: points, kind: kind, emptyText: emptyText), as: UTF8.self)
+    }
+
+    /// The SVG as UTF-8 bytes (what a response sends), written without interpolation: a national funnel of 25,000
+    /// schools is 5 MB.
+    public static func svgBytes(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point], kind: Kind = .rates, emptyText: String? = nil) -> [UInt8] {
         // No school to plot: an empty state, not axes scaled by nothing (which drew NaN coordinates).
         guard !points.isEmpty, !series.isEmpty else {
-            let text = emptyText ?? "No school has a return for this term, so there is nothing to plot yet."
-            return header(title: title, subtitle: subtitle, height: 200)
-                + "<text x=\"\(Int(left))\" y=\"110\" font-size=\"15\">\(escape(text))</text>\n</svg>\n"
+            var out = MarkupOutput(capacity: 1024)
+            header(&out, title: title, subtitle: subtitle, height: 200)
+            out.raw("<text x=\"")
+            out.int(Int(left))
+            out.raw("\" y=\"110\" font-size=\"15\">")
+            out.text(emptyText ?? "No school has a return for this term, so there is nothing to plot yet.")
+            out.raw("</text>\n</svg>\n")
+            return out.bytes
         }
         let ratios = kind == .ratios
-        func xValue(_ point: Point) -> Double { ratios ? (point.expected ?? 0) : Double(point.n) }
-        let maxN = max(points.map(xValue).max() ?? 100, ratios ? 5 : 50) * 1.08
+        let xs = points.map { ratios ? ($0.expected ?? 0) : Double($0.n) }
+        let maxN = max(xs.max() ?? 100, ratios ? 5 : 50) * 1.08
         let minN = ratios ? 1.0 : 10.0
         func limits(_ s: Series, _ at: Double, _ z: Double) -> Statistics.Interval {
             ratios
@@ -69,124 +80,206 @@ public enum FunnelPlot {
         }
         // The scale shows the limits where the schools are, not one extreme school (a special school at 90% would
         // flatten everyone else): points above it sit on the top edge, labelled with their rate.
-        let smallest = max(minN, points.map(xValue).min() ?? minN)
+        let smallest = max(minN, xs.min() ?? minN)
         var scaleTop =
             ratios
             ? IndirectStandardisation.ratioLimits(expected: smallest, z: Statistics.z998).upper
             : series.map { Statistics.funnelLimits(target: $0.target, n: Int(smallest.rounded()), z: Statistics.z998).upper }.max() ?? 0
         scaleTop = max(scaleTop, (series.map(\.target).max() ?? 0) * 2)
-        let inRange = points.map(\.rate).filter { $0 <= scaleTop * 1.6 }
+        var inRangeMax = 0.0
+        for point in points where point.rate <= scaleTop * 1.6 { inRangeMax = max(inRangeMax, point.rate) }
         let yMax =
             ratios
-            ? min(5, (max(scaleTop, inRange.max() ?? 0) * 1.05 * 2).rounded(.up) / 2)
-            : min(1, (max(scaleTop, inRange.max() ?? 0) * 1.1 * 20).rounded(.up) / 20)
+            ? min(5, (max(scaleTop, inRangeMax) * 1.05 * 2).rounded(.up) / 2)
+            : min(1, (max(scaleTop, inRangeMax) * 1.1 * 20).rounded(.up) / 20)
         let plotW = width - left - right
         let plotH = height - top - bottom
         func x(_ n: Double) -> Double { left + n / maxN * plotW }
         func y(_ rate: Double) -> Double { top + plotH - min(rate, yMax) / yMax * plotH }
-        func f(_ v: Double) -> String { String((v * 10).rounded() / 10) }
 
-        var out = header(title: title, subtitle: subtitle, height: height)
+        var out = MarkupOutput(capacity: 8192 + points.count * (points.count > numberedLimit ? 240 : 420))
+        header(&out, title: title, subtitle: subtitle, height: height)
         // Axes, ticks and grid.
-        out += "<g stroke=\"#999\" stroke-width=\"1\">\n"
-        out += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\"/>\n"
-        out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\"/>\n</g>\n"
+        out.raw("<g stroke=\"#999\" stroke-width=\"1\">\n")
+        line(&out, left, top + plotH, left + plotW, top + plotH, "/>\n")
+        line(&out, left, top, left, top + plotH, "/>\n</g>\n")
         let yStep = ratios ? (yMax > 2.5 ? 0.5 : 0.25) : yMax > 0.5 ? 0.1 : yMax > 0.2 ? 0.05 : 0.02
         var tick = 0.0
         while tick <= yMax + 1e-9 {
-            out += "<line x1=\"\(f(left))\" y1=\"\(f(y(tick)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y(tick)))\" stroke=\"#eee\"/>"
-            out += "<text x=\"\(f(left - 8))\" y=\"\(f(y(tick) + 4))\" font-size=\"11\" text-anchor=\"end\">\(ratios ? String((tick * 100).rounded() / 100) : "\(Int((tick * 100).rounded()))%")</text>\n"
+            line(&out, left, y(tick), left + plotW, y(tick), " stroke=\"#eee\"/>")
+            textStart(&out, left - 8, y(tick) + 4, " font-size=\"11\" text-anchor=\"end\">")
+            if ratios {
+                out.decimal((tick * 100).rounded(), places: 2)
+            } else {
+                out.int(Int((tick * 100).rounded()))
+                out.raw("%")
+            }
+            out.raw("</text>\n")
             tick += yStep
         }
         let xStep = niceStep(maxN / 6)
         var nTick = 0.0
         while nTick <= maxN {
-            out += "<text x=\"\(f(x(nTick)))\" y=\"\(f(top + plotH + 18))\" font-size=\"11\" text-anchor=\"middle\">\(Int(nTick))</text>\n"
+            textStart(&out, x(nTick), top + plotH + 18, " font-size=\"11\" text-anchor=\"middle\">")
+            out.int(Int(nTick))
+            out.raw("</text>\n")
             nTick += xStep
         }
-        out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 22))\" font-size=\"13\" text-anchor=\"middle\">\(ratios ? "Expected count (pupils on roll × comparator rate)" : "Pupils on roll")</text>\n"
-        out += "<text transform=\"translate(22 \(f(top + plotH / 2))) rotate(-90)\" font-size=\"13\" text-anchor=\"middle\">\(escape(measureLabel)) \(ratios ? "(observed ÷ expected)" : "(% of pupils)")</text>\n"
+        textStart(&out, left + plotW / 2, height - 22, " font-size=\"13\" text-anchor=\"middle\">")
+        out.raw(ratios ? "Expected count (pupils on roll × comparator rate)" : "Pupils on roll")
+        out.raw("</text>\n<text transform=\"translate(22 ")
+        out.f(top + plotH / 2)
+        out.raw(") rotate(-90)\" font-size=\"13\" text-anchor=\"middle\">")
+        out.text(measureLabel)
+        out.raw(ratios ? " (observed ÷ expected)</text>\n" : " (% of pupils)</text>\n")
 
         // Comparator lines and control limits.
         for (index, s) in series.enumerated() {
             let colour = seriesColour(index, of: series.count)
-            out += "<g class=\"comparator\" fill=\"none\" stroke=\"\(colour)\">\n"
-            out += "<line x1=\"\(f(left))\" y1=\"\(f(y(s.target)))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y(s.target)))\" stroke-width=\"2\"/>\n"
-            for (z, dash) in [(Statistics.z95, "6 4"), (Statistics.z998, "2 3")] {
+            out.raw("<g class=\"comparator\" fill=\"none\" stroke=\"")
+            out.rawString(colour)
+            out.raw("\">\n")
+            line(&out, left, y(s.target), left + plotW, y(s.target), " stroke-width=\"2\"/>\n")
+            for (z, dash) in [(Statistics.z95, "6 4" as StaticString), (Statistics.z998, "2 3")] {
                 for upper in [true, false] {
-                    var path = ""
+                    out.raw("<path class=\"limit\" d=\"")
                     for step in 0...80 {
                         let n = minN + (maxN - minN) * pow2(Double(step) / 80)
                         let limits = limits(s, n, z)
-                        path += (step == 0 ? "M" : " L") + "\(f(x(n))) \(f(y(upper ? limits.upper : limits.lower)))"
+                        out.raw(step == 0 ? "M" : " L")
+                        out.f(x(n))
+                        out.raw(" ")
+                        out.f(y(upper ? limits.upper : limits.lower))
                     }
-                    out += "<path class=\"limit\" d=\"\(path)\" stroke-dasharray=\"\(dash)\" stroke-width=\"1.2\"/>\n"
+                    out.raw("\" stroke-dasharray=\"")
+                    out.raw(dash)
+                    out.raw("\" stroke-width=\"1.2\"/>\n")
                 }
             }
-            out += "</g>\n"
+            out.raw("</g>\n")
         }
         // Schools: each circle numbered, the number placed where it overlaps no other number or circle (the
         // first free spot on two rings around the point), and every school listed by number beside the chart.
-        let order = points.indices.sorted { (xValue(points[$0]), points[$0].rate, points[$0].label) < (xValue(points[$1]), points[$1].rate, points[$1].label) }
-        let centres = points.map { (x: x(xValue($0)), y: y($0.rate)) }
-        func value(_ point: Point) -> String {
-            ratios ? "\((point.rate * 100).rounded() / 100)" : "\((point.rate * 1000).rounded() / 10)%"
+        var keys = points.indices.map { (x: xs[$0], rate: points[$0].rate, index: $0) }
+        keys.sort { a, b in
+            if a.x != b.x { return a.x < b.x }
+            if a.rate != b.rate { return a.rate < b.rate }
+            return points[a.index].label < points[b.index].label
+        }
+        let order = keys.map(\.index)
+        let centres = points.indices.map { (x: x(xs[$0]), y: y(points[$0].rate)) }
+        func value(_ out: inout MarkupOutput, _ point: Point) {
+            if ratios {
+                out.decimal((point.rate * 100).rounded(), places: 2)
+            } else {
+                out.decimal((point.rate * 1000).rounded(), places: 1)
+                out.raw("%")
+            }
         }
         let numbered = points.count <= numberedLimit
         var placed: [Box] = numbered ? centres.map { Box(x: $0.x - 7, y: $0.y - 7, width: 14, height: 14) } : []
+        // A school's accessible name, written once and copied where it is used twice (the link's and the title).
+        var name = MarkupOutput(capacity: 256)
+        let colours = series.indices.map { Array(seriesColour($0, of: series.count).utf8) }
         for (rank, index) in order.enumerated() {
             let point = points[index]
-            let number = String(rank + 1)
             let flagged = point.flag.isOutlier
-            let fill: String =
+            let fill: StaticString =
                 switch point.flag {
                 case .high998, .low998: "#c0392b"
                 case .high95, .low95: "#e67e22"
                 case .within: "#ffffff"
                 }
-            let colour = seriesColour(point.series, of: series.count)
             let (cx, cy) = centres[index]
-            let name = "\(number). \(point.label): \(ratios ? "observed ÷ expected " : "")\(value(point)) of \(point.n) pupils (\(Self.flagText(point.flag)))"
-            if let link = point.link { out += "<a href=\"\(escape(link))\" aria-label=\"\(escape(name))\">" }
-            out += "<g class=\"school \(point.flag.rawValue)\">"
-            out += Self.marker(point.flag, cx: cx, cy: cy, fill: fill, stroke: flagged ? "#000" : colour, title: name)
+            name.removeAll()
+            name.int(rank + 1)
+            name.raw(". ")
+            name.text(point.label)
+            name.raw(ratios ? ": observed ÷ expected " : ": ")
+            value(&name, point)
+            name.raw(" of ")
+            name.int(point.n)
+            name.raw(" pupils (")
+            name.raw(flagText(point.flag))
+            name.raw(")")
+            if let link = point.link {
+                out.raw("<a href=\"")
+                out.text(link)
+                out.raw("\" aria-label=\"")
+                out.append(name)
+                out.raw("\">")
+            }
+            out.raw("<g class=\"school ")
+            out.raw(flagClass(point.flag))
+            out.raw("\">")
+            markerOpen(&out, point.flag, cx: cx, cy: cy, fill: fill, school: true)
+            if flagged { out.raw("#000") } else { out.append(colours[point.series]) }
+            markerAttributesEnd(&out, point.flag)
+            out.raw("<title>")
+            out.append(name)
+            out.raw("</title>")
+            markerClose(&out, point.flag)
             guard numbered else {
-                out += point.link == nil ? "</g>\n" : "</g></a>\n"
+                out.raw(point.link == nil ? "</g>\n" : "</g></a>\n")
                 continue
             }
-            let width = Double(number.count) * 7 + 2
+            let digits = String(rank + 1).utf8.count
+            let width = Double(digits) * 7 + 2
             let spot = Self.freeSpot(around: (cx, cy), width: width, height: 12, avoiding: placed, within: Box(x: left, y: top - 12, width: plotW, height: plotH + 12))
             placed.append(spot)
             // A number set further off is tied to its point by a thin line.
             let (sx, sy) = (spot.x + spot.width / 2, spot.y + spot.height / 2)
             if ((sx - cx) * (sx - cx) + (sy - cy) * (sy - cy)).squareRoot() > 22 {
-                out += "<line x1=\"\(f(cx))\" y1=\"\(f(cy))\" x2=\"\(f(sx))\" y2=\"\(f(sy))\" stroke=\"#777\" stroke-width=\"0.6\"/>"
+                line(&out, cx, cy, sx, sy, " stroke=\"#777\" stroke-width=\"0.6\"/>")
             }
-            out += "<text class=\"number\" x=\"\(f(spot.x + 1))\" y=\"\(f(spot.y + 10))\" font-size=\"11\"\(flagged ? " font-weight=\"bold\"" : "")>\(number)</text></g>"
-            out += point.link == nil ? "\n" : "</a>\n"
+            out.raw("<text class=\"number\" x=\"")
+            out.f(spot.x + 1)
+            out.raw("\" y=\"")
+            out.f(spot.y + 10)
+            out.raw(flagged ? "\" font-size=\"11\" font-weight=\"bold\">" : "\" font-size=\"11\">")
+            out.int(rank + 1)
+            out.raw("</text></g>")
+            out.raw(point.link == nil ? "\n" : "</a>\n")
         }
         // Legend.
         var ly = top + 10
         let lx = left + plotW + 24
         for (index, s) in series.enumerated() {
-            let colour = seriesColour(index, of: series.count)
-            out += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly))\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
-            out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(escape(s.label))\(ratios ? "" : " \((s.target * 1000).rounded() / 10)%")</text>\n"
+            line(&out, lx, ly, lx + 24, ly, " stroke=\"")
+            out.append(colours[index])
+            out.raw("\" stroke-width=\"2\"/>")
+            textStart(&out, lx + 30, ly + 4, " font-size=\"12\">")
+            out.text(s.label)
+            if !ratios {
+                out.raw(" ")
+                out.decimal((s.target * 1000).rounded(), places: 1)
+                out.raw("%")
+            }
+            out.raw("</text>\n")
             ly += 20
         }
-        for (label, dash) in [("95% limits", "6 4"), ("99.8% limits", "2 3")] {
-            out += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly))\" stroke=\"#333\" stroke-dasharray=\"\(dash)\"/>"
-            out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(label)</text>\n"
+        for (label, dash) in [("95% limits" as StaticString, "6 4" as StaticString), ("99.8% limits", "2 3")] {
+            line(&out, lx, ly, lx + 24, ly, " stroke=\"#333\" stroke-dasharray=\"")
+            out.raw(dash)
+            out.raw("\"/>")
+            textStart(&out, lx + 30, ly + 4, " font-size=\"12\">")
+            out.raw(label)
+            out.raw("</text>\n")
             ly += 20
         }
         // Flags by shape as well as colour: a triangle pointing up above the limits, down below, a circle within.
-        let legend: [(String, Statistics.Flag, String)] = [
+        let legend: [(StaticString, Statistics.Flag, StaticString)] = [
             ("above 99.8%", .high998, "#c0392b"), ("above 95%", .high95, "#e67e22"), ("within limits", .within, "#ffffff"),
             ("below 95%", .low95, "#e67e22"), ("below 99.8%", .low998, "#c0392b"),
         ]
         for (label, flag, fill) in legend {
-            out += Self.marker(flag, cx: lx + 12, cy: ly, fill: fill, stroke: "#000", title: nil)
-            out += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(label)</text>\n"
+            markerOpen(&out, flag, cx: lx + 12, cy: ly, fill: fill, school: false)
+            out.raw("#000")
+            markerAttributesEnd(&out, flag)
+            markerClose(&out, flag)
+            textStart(&out, lx + 30, ly + 4, " font-size=\"12\">")
+            out.raw(label)
+            out.raw("</text>\n")
             ly += 20
         }
         // The schools by number, in two columns where many.
@@ -194,10 +287,12 @@ public enum FunnelPlot {
         let perColumn = max(1, Int((height - bottom - ly) / 15))
         let columns = (order.count + perColumn - 1) / perColumn
         let columnWidth = (right - 30) / Double(max(1, columns))
-        out += "<g class=\"key\" font-size=\"11\">\n"
+        out.raw("<g class=\"key\" font-size=\"11\">\n")
         if !numbered {
-            out += "<text x=\"\(f(lx))\" y=\"\(f(ly + 4))\">\(points.count) schools: too many to number.</text>\n"
-            out += "<text x=\"\(f(lx))\" y=\"\(f(ly + 19))\">Each point is named when pointed at.</text>\n"
+            textStart(&out, lx, ly + 4, ">")
+            out.int(points.count)
+            out.raw(" schools: too many to number.</text>\n")
+            textStart(&out, lx, ly + 19, ">Each point is named when pointed at.</text>\n")
         }
         for (rank, index) in (numbered ? Array(order.enumerated()) : []) {
             let point = points[index]
@@ -211,14 +306,44 @@ public enum FunnelPlot {
                 }
             let maxCharacters = max(8, Int(columnWidth / (point.flag.isOutlier ? 7.6 : 6.6)))
             let offScale = point.rate > yMax ? " (above the scale)" : ""
-            var text = "\(rank + 1). \(point.label) \(value(point))\(offScale)\(flag)"
+            var shown = MarkupOutput(capacity: 64)
+            value(&shown, point)
+            var text = "\(rank + 1). \(point.label) \(String(decoding: shown.bytes, as: UTF8.self))\(offScale)\(flag)"
             if text.count > maxCharacters { text = String(text.prefix(maxCharacters - 1)) + "\u{2026}" }
             let column = rank / perColumn
             let row = rank % perColumn
-            out += "<text x=\"\(f(lx + Double(column) * columnWidth))\" y=\"\(f(ly + Double(row) * 15 + 4))\"\(point.flag.isOutlier ? " font-weight=\"bold\"" : "")><title>\(escape(point.label))</title>\(escape(text))</text>\n"
+            textStart(&out, lx + Double(column) * columnWidth, ly + Double(row) * 15 + 4, point.flag.isOutlier ? " font-weight=\"bold\"><title>" : "><title>")
+            out.text(point.label)
+            out.raw("</title>")
+            out.text(text)
+            out.raw("</text>\n")
         }
-        out += "</g>\n</svg>\n"
-        return out
+        out.raw("</g>\n</svg>\n")
+        return out.bytes
+    }
+
+    /// `<line x1= y1= x2= y2=` then `rest` (the line's other attributes and its end).
+    static func line(_ out: inout MarkupOutput, _ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, _ rest: StaticString) {
+        out.raw("<line x1=\"")
+        out.f(x1)
+        out.raw("\" y1=\"")
+        out.f(y1)
+        out.raw("\" x2=\"")
+        out.f(x2)
+        out.raw("\" y2=\"")
+        out.f(y2)
+        out.raw("\"")
+        out.raw(rest)
+    }
+
+    /// `<text x= y=` then `rest` (its other attributes, the tag's end and perhaps its text).
+    static func textStart(_ out: inout MarkupOutput, _ x: Double, _ y: Double, _ rest: StaticString) {
+        out.raw("<text x=\"")
+        out.f(x)
+        out.raw("\" y=\"")
+        out.f(y)
+        out.raw("\"")
+        out.raw(rest)
     }
 
     /// Several funnels (each a whole SVG from `svg`) one above the other in one document.
@@ -283,22 +408,58 @@ public enum FunnelPlot {
     }
 
     /// A school's mark: a circle within the limits; outside them a larger triangle, pointing up above and down below.
-    /// `title` nil: the legend's sample, not a school.
-    static func marker(_ flag: Statistics.Flag, cx: Double, cy: Double, fill: String, stroke: String, title: String?) -> String {
-        let kind = title == nil ? "sample" : "school"
-        func f(_ v: Double) -> String { String((v * 10).rounded() / 10) }
-        let titled = title.map { "<title>\(escape($0))</title>" } ?? ""
+    /// Written in three parts around the caller's stroke colour and title: the opening up to `stroke="`, then
+    /// (`markerAttributesEnd`) the end of the opening tag, then (`markerClose`) the closing tag. `school` false:
+    /// the legend's sample.
+    static func markerOpen(_ out: inout MarkupOutput, _ flag: Statistics.Flag, cx: Double, cy: Double, fill: StaticString, school: Bool) {
         switch flag {
         case .within:
-            return "<circle class=\"\(kind)\" cx=\"\(f(cx))\" cy=\"\(f(cy))\" r=\"5\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"1.5\">\(titled)</circle>"
+            out.raw(school ? "<circle class=\"school\" cx=\"" : "<circle class=\"sample\" cx=\"")
+            out.f(cx)
+            out.raw("\" cy=\"")
+            out.f(cy)
+            out.raw("\" r=\"5\" fill=\"")
         case .high95, .high998, .low95, .low998:
             let up = flag == .high95 || flag == .high998
             let (tip, base) = up ? (cy - 8, cy + 6) : (cy + 8, cy - 6)
-            return "<path class=\"\(kind)\" d=\"M\(f(cx)) \(f(tip)) L\(f(cx + 8)) \(f(base)) L\(f(cx - 8)) \(f(base)) Z\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"2\">\(titled)</path>"
+            out.raw(school ? "<path class=\"school\" d=\"M" : "<path class=\"sample\" d=\"M")
+            out.f(cx)
+            out.raw(" ")
+            out.f(tip)
+            out.raw(" L")
+            out.f(cx + 8)
+            out.raw(" ")
+            out.f(base)
+            out.raw(" L")
+            out.f(cx - 8)
+            out.raw(" ")
+            out.f(base)
+            out.raw(" Z\" fill=\"")
+        }
+        out.raw(fill)
+        out.raw("\" stroke=\"")
+    }
+
+    static func markerAttributesEnd(_ out: inout MarkupOutput, _ flag: Statistics.Flag) {
+        out.raw(flag == .within ? "\" stroke-width=\"1.5\">" : "\" stroke-width=\"2\">")
+    }
+
+    static func markerClose(_ out: inout MarkupOutput, _ flag: Statistics.Flag) {
+        out.raw(flag == .within ? "</circle>" : "</path>")
+    }
+
+    /// The flag's code (`Statistics.Flag.rawValue`), as the school's class.
+    static func flagClass(_ flag: Statistics.Flag) -> StaticString {
+        switch flag {
+        case .high998: "high_99_8"
+        case .high95: "high_95"
+        case .within: "within"
+        case .low95: "low_95"
+        case .low998: "low_99_8"
         }
     }
 
-    static func flagText(_ flag: Statistics.Flag) -> String {
+    static func flagText(_ flag: Statistics.Flag) -> StaticString {
         switch flag {
         case .high998: "above the 99.8% limit"
         case .high95: "above the 95% limit"
@@ -309,16 +470,26 @@ public enum FunnelPlot {
     }
 
     /// The opening of every funnel SVG: the document, its title and the two heading lines.
-    static func header(title: String, subtitle: String, height: Double) -> String {
-        """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
-        <title>\(escape(title))</title>
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(Int(left))" y="30" font-size="18" font-weight="bold">\(escape(title))</text>
-        <text x="\(Int(left))" y="52" font-size="13" fill="#444">\(escape(subtitle))</text>
-
-        """
+    static func header(_ out: inout MarkupOutput, title: String, subtitle: String, height: Double) {
+        out.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"")
+        out.int(Int(width))
+        out.raw("\" height=\"")
+        out.int(Int(height))
+        out.raw("\" viewBox=\"0 0 ")
+        out.int(Int(width))
+        out.raw(" ")
+        out.int(Int(height))
+        out.raw("\" font-family=\"Helvetica, Arial, sans-serif\">\n<title>")
+        out.text(title)
+        out.raw("</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"")
+        out.int(Int(left))
+        out.raw("\" y=\"30\" font-size=\"18\" font-weight=\"bold\">")
+        out.text(title)
+        out.raw("</text>\n<text x=\"")
+        out.int(Int(left))
+        out.raw("\" y=\"52\" font-size=\"13\" fill=\"#444\">")
+        out.text(subtitle)
+        out.raw("</text>\n")
     }
 
     static func pow2(_ t: Double) -> Double { t * t }

@@ -261,6 +261,15 @@ public struct RateComparison: Sendable, Equatable {
     /// flagged only when the flag holds for every rate in the range: above the upper limit of the range's top, or
     /// below the lower limit of its bottom (both limits rise with the target).
     public init(count: Int, n: Int, target: Double, targetRange: ClosedRange<Double>? = nil, phi: Double = 1, tau2: Double = 0) {
+        self.init(count: count, n: n, target: target, targetRange: targetRange, phi: phi, tau2: tau2, exactLimits: Statistics.exactLimits95And998)
+    }
+
+    /// `exactLimits`: the unadjusted limits for (target, n), from a table where many schools share them (a national
+    /// funnel: 25,000 schools, far fewer distinct rolls and comparators).
+    init(
+        count: Int, n: Int, target: Double, targetRange: ClosedRange<Double>?, phi: Double, tau2: Double,
+        exactLimits: (_ target: Double, _ n: Int) -> (limits95: Statistics.Interval, limits998: Statistics.Interval)
+    ) {
         self.count = count
         self.n = n
         self.rate = n > 0 ? Double(count) / Double(n) : 0
@@ -270,26 +279,50 @@ public struct RateComparison: Sendable, Equatable {
         self.targetRange = targetRange
         self.differencePP = (rate - target) * 100
         self.z = Statistics.zScore(count: count, n: n, target: target)
+        (limits95, limits998, limitsMethod, flag) = Self.limits(
+            rate: rate, n: n, target: target, targetRange: targetRange, phi: phi, tau2: tau2, exactLimits: exactLimits)
+    }
+
+    /// The same school's comparison with over-dispersion allowed for: what does not depend on φ and τ² (rate,
+    /// Wilson intervals, z) is `unadjusted`'s, not computed again.
+    init(adjusting unadjusted: RateComparison, phi: Double, tau2: Double) {
+        self.count = unadjusted.count
+        self.n = unadjusted.n
+        self.rate = unadjusted.rate
+        self.wilson95 = unadjusted.wilson95
+        self.wilson998 = unadjusted.wilson998
+        self.target = unadjusted.target
+        self.targetRange = unadjusted.targetRange
+        self.differencePP = unadjusted.differencePP
+        self.z = unadjusted.z
+        (limits95, limits998, limitsMethod, flag) = Self.limits(
+            rate: rate, n: n, target: target, targetRange: targetRange, phi: phi, tau2: tau2, exactLimits: Statistics.exactLimits95And998)
+    }
+
+    private static func limits(
+        rate: Double, n: Int, target: Double, targetRange: ClosedRange<Double>?, phi: Double, tau2: Double,
+        exactLimits: (_ target: Double, _ n: Int) -> (limits95: Statistics.Interval, limits998: Statistics.Interval)
+    ) -> (Statistics.Interval, Statistics.Interval, Statistics.LimitsMethod, Statistics.Flag) {
         func limits(_ p0: Double) -> (Statistics.Interval, Statistics.Interval) {
-            if phi == 1 && tau2 == 0 { return Statistics.exactLimits95And998(target: p0, n: n) }
+            if phi == 1 && tau2 == 0 { return exactLimits(p0, n) }
             return (
                 Statistics.arcsineLimits(target: p0, n: n, z: Statistics.z95, phi: phi, tau2: tau2),
                 Statistics.arcsineLimits(target: p0, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
             )
         }
-        (self.limits95, self.limits998) = limits(target)
-        self.limitsMethod = phi == 1 && tau2 == 0 ? .exactBinomial : tau2 > 0 ? .arcsineTau2 : .arcsinePhi
+        let (limits95, limits998) = limits(target)
+        let method: Statistics.LimitsMethod = phi == 1 && tau2 == 0 ? .exactBinomial : tau2 > 0 ? .arcsineTau2 : .arcsinePhi
         let atTarget = Statistics.flag(rate: rate, limits95: limits95, limits998: limits998)
         // Within at the target is within across the range (the range's limits are wider); only a flag is checked.
-        if atTarget.isOutlier, let range = targetRange, range.lowerBound < range.upperBound {
-            let (low95, low998) = limits(range.lowerBound)
-            let (high95, high998) = limits(range.upperBound)
-            self.flag = Statistics.flag(
-                rate: rate, limits95: Statistics.Interval(lower: low95.lower, upper: high95.upper),
-                limits998: Statistics.Interval(lower: low998.lower, upper: high998.upper))
-        } else {
-            self.flag = atTarget
+        guard atTarget.isOutlier, let range = targetRange, range.lowerBound < range.upperBound else {
+            return (limits95, limits998, method, atTarget)
         }
+        let (low95, low998) = limits(range.lowerBound)
+        let (high95, high998) = limits(range.upperBound)
+        let flag = Statistics.flag(
+            rate: rate, limits95: Statistics.Interval(lower: low95.lower, upper: high95.upper),
+            limits998: Statistics.Interval(lower: low998.lower, upper: high998.upper))
+        return (limits95, limits998, method, flag)
     }
 }
 

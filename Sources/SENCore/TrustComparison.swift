@@ -43,13 +43,34 @@ public enum TrustComparison {
         let widen = od?.isOverdispersed ?? false
         let phi = widen ? max(1, od?.phi ?? 1) : 1
         let tau2 = widen ? (od?.tau2 ?? 0) : 0
+        // Exact limits depend on the comparator and the roll only. Where many schools share them (a national funnel:
+        // 25,000 schools, a few comparators, a few thousand rolls) each pair's are computed once, kept in a table
+        // by comparator and roll; a trust's hundred schools compute theirs directly.
+        typealias Limits = (limits95: Statistics.Interval, limits998: Statistics.Interval)
+        let largestShared = inputs.count >= 1000 ? min(inputs.lazy.map(\.n).max() ?? 0, 50_000) : -1
+        var tables: [(target: UInt64, limits: [Limits?])] = []
+        func exactLimits(_ target: Double, _ n: Int) -> Limits {
+            guard n >= 0, n <= largestShared else { return Statistics.exactLimits95And998(target: target, n: n) }
+            let bits = target.bitPattern
+            var slot = tables.firstIndex { $0.target == bits }
+            if slot == nil, tables.count < 32 {
+                tables.append((bits, Array(repeating: nil, count: largestShared + 1)))
+                slot = tables.count - 1
+            }
+            guard let slot else { return Statistics.exactLimits95And998(target: target, n: n) }
+            if let known = tables[slot].limits[n] { return known }
+            let limits = Statistics.exactLimits95And998(target: target, n: n)
+            tables[slot].limits[n] = limits
+            return limits
+        }
         let rows = inputs.map { input in
-            let unadjusted = RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange)
+            let unadjusted = RateComparison(
+                count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: 1, tau2: 0, exactLimits: exactLimits)
             // Not widened (the usual case): the adjusted comparisons are the unadjusted one, not computed twice more.
             return Row(
                 input: input, unadjusted: unadjusted,
-                phiAdjusted: phi == 1 ? unadjusted : RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: phi),
-                tau2Adjusted: tau2 == 0 ? unadjusted : RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, tau2: tau2))
+                phiAdjusted: phi == 1 ? unadjusted : RateComparison(adjusting: unadjusted, phi: phi, tau2: 0),
+                tau2Adjusted: tau2 == 0 ? unadjusted : RateComparison(adjusting: unadjusted, phi: 1, tau2: tau2))
         }
         return Result(
             rows: rows, pooledCount: inputs.map(\.count).reduce(0, +), pooledN: inputs.map(\.n).reduce(0, +),

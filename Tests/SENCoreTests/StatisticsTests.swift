@@ -326,3 +326,33 @@ import Testing
         #expect(ChangeOverTime.trend([(1, 10), (2, 10)]) == nil, "two terms are no trend")
     }
 }
+
+/// A national comparison (1,000 schools or more) computes each (comparator, roll) pair's exact limits once and
+/// reuses the unadjusted comparison's rate, intervals and z for the adjusted ones: every row must be what each
+/// school's own comparison gives.
+@Suite struct SharedLimitsTests {
+    @Test func aLargeComparisonIsEachSchoolsOwn() throws {
+        var random = SplitMix64(seed: 21)
+        let targets = [0.12, 0.135, 0.02, 0.97]
+        let inputs = (0..<3000).map { i in
+            let n = 20 + Int(random.next() % 400)
+            let target = targets[i % targets.count]
+            // Spread well beyond chance, so that φ and τ² widen the adjusted limits.
+            let rate = min(1, max(0, target * (0.3 + 1.4 * random.unit())))
+            return TrustComparison.Input(
+                urn: URN(100_000 + i)!, count: Int((rate * Double(n)).rounded()), n: n, target: target,
+                targetRange: i % 7 == 0 ? (target - 0.0005)...(target + 0.0005) : nil)
+        }
+        let result = TrustComparison.compute(inputs)
+        let od = try #require(result.overdispersion)
+        #expect(od.isOverdispersed, "the test needs widened limits")
+        let phi = max(1, od.phi ?? 1)
+        let tau2 = od.tau2 ?? 0
+        for row in result.rows {
+            let input = row.input
+            #expect(row.unadjusted == RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange))
+            #expect(row.phiAdjusted == RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: phi))
+            #expect(row.tau2Adjusted == RateComparison(count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, tau2: tau2))
+        }
+    }
+}
