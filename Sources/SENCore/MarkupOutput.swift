@@ -1,26 +1,32 @@
-/// Markup (SVG) written straight into bytes: a national funnel is 25,000 points, each a few hundred bytes of
+/// Markup (SVG, HTML) written straight into bytes: a national funnel is 25,000 points, each a few hundred bytes of
 /// coordinates, names and links, and writing them by string interpolation — a `String` for every number, then
 /// appended — was most of its time (Docs/performance.md). The numbers are written as `String(Double)` writes the
 /// same rounded values (`decimal`), so the output is what the interpolated version wrote.
 ///
 /// The bytes are kept in memory of its own rather than an `Array`, whose every `append` checks uniqueness and
 /// capacity: here one check of the room left per write.
-struct MarkupOutput: ~Copyable {
+public struct MarkupOutput: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
-    private(set) var count = 0
+    public private(set) var count = 0
+    /// `&apos;` in SVG; `&#39;` in HTML, as swift-mustache (and `MarkupText.escape`) write it.
+    private let apostrophe: StaticString
 
-    init(capacity: Int) {
+    public init(capacity: Int, apostrophe: StaticString = "&apos;") {
         self.capacity = max(64, capacity)
+        self.apostrophe = apostrophe
         base = .allocate(capacity: self.capacity)
     }
 
     deinit { base.deallocate() }
 
     /// What was written, as an array.
-    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
-    mutating func removeAll() { count = 0 }
+    /// What was written, as text (it is UTF-8: only strings and ASCII are written).
+    public var string: String { String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self) }
+
+    public mutating func removeAll() { count = 0 }
 
     @inline(__always)
     private mutating func reserve(_ more: Int) {
@@ -43,7 +49,7 @@ struct MarkupOutput: ~Copyable {
         count += 1
     }
 
-    mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
+    public mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
         guard let start = buffer.baseAddress, !buffer.isEmpty else { return }
         reserve(buffer.count)
         // Most pieces are a few bytes: copied here rather than by a call to memmove.
@@ -56,28 +62,29 @@ struct MarkupOutput: ~Copyable {
     }
 
     /// Another output's bytes (a name written once and used twice).
-    mutating func append(_ other: borrowing MarkupOutput) {
+    public mutating func append(_ other: borrowing MarkupOutput) {
         append(UnsafeBufferPointer(start: other.base, count: other.count))
     }
 
-    mutating func append(_ bytes: [UInt8]) {
+    public mutating func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { append($0) }
     }
 
     /// Markup as it is: the caller's own tags and attribute names.
-    mutating func raw(_ text: StaticString) {
+    public mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { append($0) }
     }
 
     /// Text known to need no escaping (colours, numbers made here). Not an overload of `raw`: a literal in a
     /// conditional (`a ? "x" : "y"`) would be taken as a `String`.
-    mutating func rawString(_ text: String) {
+    public mutating func rawString(_ text: String) {
         var text = text
         text.withUTF8 { append($0) }
     }
 
-    /// Text in an attribute or element: `< > & " '` escaped, as `MarkupText.escape` with `&apos;`.
-    mutating func text(_ text: String) {
+    /// Text in an attribute or element: `< > & " '` escaped, as `MarkupText.escape` does (with this output's
+    /// apostrophe).
+    public mutating func text(_ text: String) {
         var text = text
         text.withUTF8 { utf8 in
             var run = 0
@@ -88,7 +95,7 @@ struct MarkupOutput: ~Copyable {
                 case UInt8(ascii: ">"): entity = "&gt;"
                 case UInt8(ascii: "&"): entity = "&amp;"
                 case UInt8(ascii: "\""): entity = "&quot;"
-                case UInt8(ascii: "'"): entity = "&apos;"
+                case UInt8(ascii: "'"): entity = apostrophe
                 default: continue
                 }
                 append(UnsafeBufferPointer(rebasing: utf8[run..<i]))
@@ -99,7 +106,7 @@ struct MarkupOutput: ~Copyable {
         }
     }
 
-    mutating func int(_ value: Int) {
+    public mutating func int(_ value: Int) {
         if value < 0 { append(UInt8(ascii: "-")) }
         digits(value.magnitude)
     }
@@ -107,7 +114,7 @@ struct MarkupOutput: ~Copyable {
     /// `rounded / 10^places` as `String(Double)` writes it, for `rounded` a whole number (the value already
     /// scaled and rounded, as the caller computed it): at least one decimal, no trailing zeros after the first
     /// ("12.0", "0.25", "-0.0").
-    mutating func decimal(_ rounded: Double, places: Int) {
+    public mutating func decimal(_ rounded: Double, places: Int) {
         let unit: UInt = places == 1 ? 10 : places == 2 ? 100 : 1000
         // Beyond exact integers (and NaN, infinities), or not whole: written as Swift writes it.
         guard rounded.isFinite, rounded.magnitude < 1e15, rounded == rounded.rounded() else {
@@ -134,7 +141,7 @@ struct MarkupOutput: ~Copyable {
     }
 
     /// A coordinate: `String((value * 10).rounded() / 10)`.
-    mutating func f(_ value: Double) { decimal((value * 10).rounded(), places: 1) }
+    public mutating func f(_ value: Double) { decimal((value * 10).rounded(), places: 1) }
 
     private mutating func digits(_ value: UInt) {
         var length = 1

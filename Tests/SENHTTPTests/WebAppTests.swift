@@ -233,7 +233,10 @@ struct WebVisitor {
                     uri: "/v1/trusts/\(trust)/comparison?term=2025-26-summer", method: .get, headers: fixture.headers("trust_executive"), body: nil)
                 let comparison = try api.decode(Comparison.self)
                 #expect(svg.components(separatedBy: "<a href=\"/schools/").count - 1 == comparison.schools.count, "one link per point")
-                #expect(svg.contains("aria-label=\"1. "), "each point has an accessible name")
+                let links = svg.components(separatedBy: "<a href=\"/schools/").dropFirst()
+                #expect(
+                    links.allSatisfy { $0.drop { $0.isNumber }.hasPrefix("\"><title>") } && links.contains { $0.contains("<title>1. ") },
+                    "each point's link has its name as its title")
                 #expect(!svg.contains("<?xml"))
                 // Sorted by rate, highest first, as the link asked.
                 let rates = comparison.schools.sorted { $0.rate > $1.rate }.map(\.name)

@@ -9,6 +9,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import sys
 import tempfile
 import urllib.request
@@ -252,6 +253,11 @@ def run(b, tokens):
     b.page("exec-home-summer")
     b.go(f"/trusts/{trust}/comparison?term=2025-26-summer")
     b.page("exec-comparison-summer")
+    # Each point of the funnel is a link, named (as Chromium computes it) by its title: number, school, figure, flag.
+    points = b.driver.find_elements(By.CSS_SELECTOR, "figure.funnel svg a")
+    names = [point.accessible_name for point in points]
+    b.check(len(points) >= 3 and all(re.fullmatch(r"\d+\. .+: observed ÷ expected [\d.]+ of \d+ pupils \(.+\)", n) for n in names),
+            f"every point of the funnel is a link with its school's name: {names[:2]} ({len(points)} points)")
     b.go(f"/trusts/{trust}/comparison")
     b.page("exec-comparison")
     b.click_link("Rate")

@@ -16,6 +16,23 @@ extension WebController {
         /// formats over a thousand figures.
         static func fixed(_ value: Double, _ digits: Int) -> String {
             precondition((0...6).contains(digits))
+            // Rounding the scaled value gives printf's digits unless the scaled value lies within a hair of a half
+            // (where the product's rounding error could decide it: 0.15 is 0.1499… in binary); those, and huge
+            // values, go to the C library.
+            let scale = [1.0, 10, 100, 1000, 10_000, 100_000, 1_000_000][digits]
+            let scaled = value * scale
+            if scaled.isFinite, scaled.magnitude < 1e15, abs(scaled.magnitude - scaled.magnitude.rounded(.down) - 0.5) > 1e-6 {
+                let rounded = scaled.rounded()
+                let whole = UInt64(rounded.magnitude)
+                let unit = UInt64(scale)
+                var text = rounded.sign == .minus ? "-" : ""
+                text += String(whole / unit)
+                if digits > 0 {
+                    let fraction = String(whole % unit)
+                    text += "." + String(repeating: "0", count: digits - fraction.utf8.count) + fraction
+                }
+                return text
+            }
             return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 400) { buffer in
                 let format: StaticString = ["%.0f", "%.1f", "%.2f", "%.3f", "%.4f", "%.5f", "%.6f"][digits]
                 let written = format.withUTF8Buffer { format in
@@ -219,23 +236,13 @@ extension WebController {
     // MARK: Comparison
 
     struct ComparisonView {
-        /// A class, not a struct: Mustache casts the row to its protocols for each of the 15 names it looks up, and
-        /// casting a struct of 13 fields copies (and retains) every one of them each time (Docs/performance.md).
-        final class Row: Sendable {
+        /// One school's row of the table, its figures as the page shows them (written by `tableRows`).
+        struct Row {
             let urn: Int; let name: String; let phase: String; let pupils: Int; let count: Int; let rate: String; let interval: String
             let comparator: String; let difference: String; let ratio: String; let flag: Show.Flag
             /// z and the limits the flag comes from, and the flag allowing for over-dispersion.
             let detail: String
             let change: String
-
-            init(
-                urn: Int, name: String, phase: String, pupils: Int, count: Int, rate: String, interval: String, comparator: String,
-                difference: String, ratio: String, flag: Show.Flag, detail: String, change: String
-            ) {
-                self.urn = urn; self.name = name; self.phase = phase; self.pupils = pupils; self.count = count; self.rate = rate
-                self.interval = interval; self.comparator = comparator; self.difference = difference; self.ratio = ratio; self.flag = flag
-                self.detail = detail; self.change = change
-            }
         }
         struct Column { let key: String; let label: String; let href: String; let sort: String; let numeric: Bool }
         let chrome: Chrome
@@ -246,7 +253,8 @@ extension WebController {
         let measures: [Choice]
         let comparators: [Choice]
         let columns: [Column]
-        let rows: [Row]
+        /// The table's body (`tableRows`).
+        let tableRows: String
         let hasRows: Bool
         let funnel: String
         let svgHref: String
@@ -303,14 +311,14 @@ extension WebController {
                 .init(value: $0.0.rawValue, label: $0.1, selected: $0.0 == level)
             },
             columns: columns,
-            rows: rows.map {
+            tableRows: ComparisonView.tableRows(rows.map {
                 .init(
                     urn: $0.urn, name: $0.name, phase: Show.phase($0.phase), pupils: $0.pupilsOnRoll, count: $0.count, rate: Show.percent($0.rate),
                     interval: Show.interval($0.wilson95), comparator: "\(Show.percent($0.comparator.rate)) (\(Show.phase($0.comparator.phase)), \($0.comparator.area))",
                     difference: Show.pp($0.differencePP), ratio: Show.fixed($0.ratio.ratio, 2), flag: Show.flag($0.flag),
                     detail: "z \(Show.fixed($0.z, 2)); 95% limits \(Show.interval($0.limits95)); 99.8% limits \(Show.interval($0.limits998)); allowing for over-dispersion (φ): \(Show.flag($0.flags["phi"] ?? $0.flag).text.lowercased())",
                     change: $0.change.map { "\(Show.pp($0.differencePP)) since \(Show.term($0.fromTerm))\($0.significant ? ", a real change" : "")" } ?? "no return a year earlier")
-            },
+            }),
             hasRows: !rows.isEmpty,
             funnel: rows.isEmpty ? "" : Self.inline(benchmark.funnel(c, view: .ratio, linked: true)),
             svgHref: "/trusts/\(context.trust)/funnel.svg?" + query, csvHref: "/trusts/\(context.trust)/comparison.csv?" + query,
@@ -399,29 +407,7 @@ extension WebController {
     }
 }
 
-// The comparison table's rows and their flags answer Mustache by name directly: a 100-school page renders
-// 1,400 of these lookups, and reflection over them was most of what remained of its rendering cost.
-extension WebController.ComparisonView.Row: MustacheParent {
-    func child(named name: String) -> Any? {
-        switch name {
-        case "urn": urn
-        case "name": self.name
-        case "phase": phase
-        case "pupils": pupils
-        case "count": count
-        case "rate": rate
-        case "interval": interval
-        case "comparator": comparator
-        case "difference": difference
-        case "ratio": ratio
-        case "flag": flag
-        case "detail": detail
-        case "change": change
-        default: nil
-        }
-    }
-}
-
+// A flag answers Mustache by name directly (the trust home lists the schools outside the limits with theirs).
 extension WebController.Show.Flag: MustacheParent {
     func child(named name: String) -> Any? {
         switch name {
