@@ -101,6 +101,11 @@ public enum LinkedSuppression {
         /// `valueTable[column][entry]`: every count read once, since the search below reads them for every
         /// candidate complement (a dictionary lookup by name each time was most of a release's first answer).
         var valueTable: [[Int]] = []
+        /// `groups` flattened for `propagate`: group g's margin, and its members at
+        /// `groupMembers[groupBounds[g]..<groupBounds[g + 1]]`.
+        var groupMargins: [Int] = []
+        var groupBounds: [Int] = [0]
+        var groupMembers: [Int] = []
 
         init(tables: [Table], total: Cell, rules: DisclosureControl.Rules) {
             self.rules = rules
@@ -133,6 +138,11 @@ public enum LinkedSuppression {
                 groupsOf[group.margin].append(g)
                 for m in group.members { groupsOf[m].append(g) }
             }
+            for group in groups {
+                groupMargins.append(group.margin)
+                groupMembers += group.members
+                groupBounds.append(groupMembers.count)
+            }
             let columns = columns
             valueTable = columns.indices.map { column in
                 entries.map { column == 0 ? $0.cell.units : $0.cell.values[columns[column], default: 0] }
@@ -159,32 +169,54 @@ public enum LinkedSuppression {
             // A shown count is taken as known exactly, though it is published rounded: the ranges found are then
             // never wider than what a reader of the rounded tables can work out, whatever relations inside a
             // cell (support + plans against the roll) and the rounding of each count would add.
+            let values = valueTable[column]
             for entry in entries.indices where hidden[entry] == nil && !extra[entry] {
-                let shown = Double(value(entry, column))
+                let shown = Double(values[entry])
                 (lo[entry], hi[entry]) = (shown, shown)
             }
-            for _ in 0..<(4 * groups.count + 8) {
-                var changed = false
-                func tighten(_ entry: Int, lower: Double, upper: Double) {
-                    if lower > lo[entry] + 1e-9 { lo[entry] = lower; changed = true }
-                    if upper < hi[entry] - 1e-9 { hi[entry] = upper; changed = true }
-                }
-                for group in groups {
-                    let sumLo = group.members.reduce(0) { $0 + lo[$1] }
-                    var unbounded = 0
-                    for m in group.members where hi[m] == .infinity { unbounded += 1 }
-                    let finiteHi = group.members.reduce(0) { hi[$1] == .infinity ? $0 : $0 + hi[$1] }
-                    tighten(group.margin, lower: sumLo, upper: unbounded > 0 ? .infinity : finiteHi)
-                    for m in group.members {
-                        let othersLo = sumLo - lo[m]
-                        // The others' upper sum without m: infinite if any other is unbounded.
-                        let othersHi =
-                            hi[m] == .infinity
-                            ? (unbounded > 1 ? .infinity : finiteHi) : (unbounded > 0 ? .infinity : finiteHi - hi[m])
-                        tighten(m, lower: lo[group.margin] - othersHi, upper: hi[group.margin] - othersLo)
+            // The search below calls this for every candidate, column and pass: it reads the groups from flat
+            // arrays through pointers, in the same order and with the same arithmetic as a plain loop over
+            // `groups` would.
+            lo.withUnsafeMutableBufferPointer { lo in
+                hi.withUnsafeMutableBufferPointer { hi in
+                    groupMargins.withUnsafeBufferPointer { margins in
+                        groupBounds.withUnsafeBufferPointer { bounds in
+                            groupMembers.withUnsafeBufferPointer { members in
+                                for _ in 0..<(4 * margins.count + 8) {
+                                    var changed = false
+                                    for g in 0..<margins.count {
+                                        let margin = margins[g]
+                                        let range = bounds[g]..<bounds[g + 1]
+                                        var sumLo = 0.0
+                                        var unbounded = 0
+                                        var finiteHi = 0.0
+                                        for i in range {
+                                            let m = members[i]
+                                            sumLo += lo[m]
+                                            if hi[m] == .infinity { unbounded += 1 } else { finiteHi += hi[m] }
+                                        }
+                                        let marginUpper = unbounded > 0 ? Double.infinity : finiteHi
+                                        if sumLo > lo[margin] + 1e-9 { lo[margin] = sumLo; changed = true }
+                                        if marginUpper < hi[margin] - 1e-9 { hi[margin] = marginUpper; changed = true }
+                                        for i in range {
+                                            let m = members[i]
+                                            let othersLo = sumLo - lo[m]
+                                            // The others' upper sum without m: infinite if any other is unbounded.
+                                            let othersHi =
+                                                hi[m] == .infinity
+                                                ? (unbounded > 1 ? .infinity : finiteHi) : (unbounded > 0 ? .infinity : finiteHi - hi[m])
+                                            let lower = lo[margin] - othersHi
+                                            let upper = hi[margin] - othersLo
+                                            if lower > lo[m] + 1e-9 { lo[m] = lower; changed = true }
+                                            if upper < hi[m] - 1e-9 { hi[m] = upper; changed = true }
+                                        }
+                                    }
+                                    if !changed { break }
+                                }
+                            }
+                        }
                     }
                 }
-                if !changed { break }
             }
             return (lo, hi)
         }
@@ -192,11 +224,15 @@ public enum LinkedSuppression {
         /// What the hidden values lack, summed over every column: for a primary value, how far its range falls
         /// short of its protection on either side; for a complement, 1 if it is determined exactly. With `extra`,
         /// as if that cell were hidden too.
-        func shortfall(hiding extra: Set<Int> = []) -> (total: Double, first: Int?) {
+        ///
+        /// `enough`: stop once the sum reaches it (the search only asks whether a candidate does better than the
+        /// best so far; the sum only grows, so the columns left could not change the answer).
+        func shortfall(hiding extra: Set<Int> = [], enough: Double = .infinity) -> (total: Double, first: Int?) {
             var sum = 0.0
             var first: Int?
             let extra = mask(extra)
             for column in columns.indices {
+                if sum >= enough { break }
                 let (lo, hi) = propagate(column: column, hiding: extra)
                 for entry in entries.indices {
                     let reason = extra[entry] ? .complementary : hidden[entry]
@@ -243,7 +279,9 @@ public enum LinkedSuppression {
                 var best = before
                 search: for options in [singles, pairs.map { Set([$0.margin, $0.member]) }] {
                     for candidate in options {
-                        let after = shortfall(hiding: candidate).total
+                        // A candidate is taken if it leaves nothing lacking or less than the best so far; a sum
+                        // past both is all that needs knowing of the others.
+                        let after = shortfall(hiding: candidate, enough: max(best - 1e-9, 1e-9)).total
                         if after < 1e-9 {
                             chosen = candidate
                             break search

@@ -184,3 +184,62 @@ extension TrendTestBody {
         }
     }
 }
+
+extension ResearchAnswer {
+    /// The answer as `JSONEncoder.api` writes it (keys sorted; `epsilon`, `sensitivity` and `epsilon_per_count`
+    /// left out when nil), without building its tree: a release's first answer writes four of these, the LA table
+    /// with over 150 cells, and JSONEncoder was a fifth of that request's time.
+    var jsonText: String {
+        var out = JSONOutput(capacity: 512 + cells.count * 200)
+        out.object { o in
+            o.key("cells")
+            o.array(cells) { o, cell in cell.write(&o) }
+            if let epsilon { o.key("epsilon"); o.number(epsilon) }
+            if let epsilonPerCount { o.key("epsilon_per_count"); o.number(epsilonPerCount) }
+            o.key("group_by"); o.string(groupBy)
+            o.key("privacy"); o.string(privacy)
+            o.key("query"); o.string(query)
+            o.key("rules"); o.string(rules)
+            if let sensitivity { o.key("sensitivity"); o.number(sensitivity) }
+            o.key("term"); o.string(term)
+            o.key("total"); total.write(&o)
+            o.key("units"); o.string(units)
+        }
+        return out.text
+    }
+}
+
+extension ResearchCell {
+    func write(_ o: inout JSONOutput) {
+        o.object { o in
+            o.key("key"); o.string(key)
+            o.key("parent")
+            if let parent { o.string(parent) } else { o.null() }
+            o.key("percent"); Self.write(percent, &o)
+            o.key("suppressed")
+            if let suppressed { o.string(suppressed) } else { o.null() }
+            o.key("units"); units.write(&o)
+            o.key("values"); Self.write(values, &o)
+        }
+    }
+
+    /// A dictionary of shown values, its keys as JSONEncoder.api writes them: as they are (data, not names), sorted.
+    static func write(_ values: [String: ShownValue], _ o: inout JSONOutput) {
+        o.object { o in
+            for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+                o.key(dynamic: key)
+                value.write(&o)
+            }
+        }
+    }
+}
+
+extension ShownValue {
+    /// A whole number without a decimal point, another number as JSONEncoder writes it, or "c".
+    func write(_ o: inout JSONOutput) {
+        switch self {
+        case .value(let v): v == v.rounded() && abs(v) < 1e15 ? o.number(Int(v)) : o.number(v)
+        case .suppressed: o.string("c")
+        }
+    }
+}

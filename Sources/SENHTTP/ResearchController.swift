@@ -125,8 +125,8 @@ struct ResearchController {
         return try await answer(
             context, principal: principal, term: term, query: "sen", dimension: dimension, dp: dp,
             units: dimension == .need ? "pupils_with_need" : "pupils", sensitivity: PrivacyLoss.sensitivity(valuesPerUnit: 1)
-        ) { by in
-            try await research.senCells(term: term, by: by, logger: context.logger)
+        ) { dimensions in
+            try await research.senCells(term: term, by: dimensions, logger: context.logger)
         }
     }
 
@@ -148,8 +148,8 @@ struct ResearchController {
         return try await answer(
             context, principal: principal, term: term, query: "surveys/\(code)/\(item)", dimension: dimension, dp: dp,
             units: "respondents", sensitivity: sensitivity
-        ) { by in
-            try await research.surveyCells(term: term, instrument: code, item: item, by: by, logger: context.logger)
+        ) { dimensions in
+            try await research.surveyCells(term: term, instrument: code, item: item, by: dimensions, logger: context.logger)
         }
     }
 
@@ -188,7 +188,7 @@ struct ResearchController {
     func answer(
         _ context: AuthenticatedContext, principal: Principal, term: AcademicTerm, query: String,
         dimension: ResearchStore.Dimension, dp epsilon: Epsilon?, units: String, sensitivity: Int,
-        cells: @escaping @Sendable (ResearchStore.Dimension) async throws -> Table?
+        cells: @escaping @Sendable ([ResearchStore.Dimension]) async throws -> [Table]?
     ) async throws -> Answered {
         func render(_ by: ResearchStore.Dimension, _ body: (cells: [ResearchCell], total: ResearchCell), epsilon: Epsilon?, perCount: Double?) throws -> String {
             let answer = ResearchAnswer(
@@ -198,12 +198,12 @@ struct ResearchController {
                     "discrete Laplace noise on every count at epsilon \($0) / sensitivity \(sensitivity) each, so the answer costs epsilon \($0); cells need 3 schools and 2 trusts; c = suppressed"
                 } ?? "cells need 10 \(units), 3 schools, 2 trusts and every value 0 or at least 10; suppression decided jointly across the release's linked tables and frozen with it; counts rounded to 5; c = suppressed",
                 cells: body.cells, total: body.total)
-            return String(decoding: try JSONEncoder.api.encode(answer), as: UTF8.self)
+            return answer.jsonText
         }
         let notReleased = APIError.notFound("a release of \(term); only released terms can be queried")
         let compute: () async throws -> String = {
             guard let epsilon else { throw notReleased }
-            guard let table = try await cells(dimension) else { throw notReleased }
+            guard let table = try await cells([dimension])?.first else { throw notReleased }
             let perCount = PrivacyLoss.epsilonPerCount(epsilon, sensitivity: sensitivity)
             return try render(dimension, Self.noisy(table, epsilon: perCount), epsilon: epsilon, perCount: perCount)
         }
@@ -212,11 +212,10 @@ struct ResearchController {
             if let frozen = try await research.frozenAnswer(term: term, query: query, groupBy: dimension.rawValue, logger: context.logger) {
                 return frozen
             }
-            var tables: [(ResearchStore.Dimension, Table)] = []
-            for by in Self.family(of: dimension) {
-                guard let table = try await cells(by) else { throw notReleased }
-                tables.append((by, table))
-            }
+            // The family's tables in one transaction (one release check, one read of a survey's rows).
+            let family = Self.family(of: dimension)
+            guard let read = try await cells(family), read.count == family.count else { throw notReleased }
+            let tables = Array(zip(family, read))
             let result = LinkedSuppression.control(
                 tables: tables.map { by, table in
                     LinkedSuppression.Table(name: by.rawValue, parentTable: by == .la ? ResearchStore.Dimension.region.rawValue : nil, cells: table.cells)

@@ -116,21 +116,33 @@ public struct ResearchStore: Sendable {
     /// are the pupils with that need. Aggregated in SQL (one row per cell and one for the total), not row by row
     /// here: a term's release holds every school in England.
     public func senCells(term: AcademicTerm, by dimension: Dimension, logger: Logger) async throws -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)? {
+        try await senCells(term: term, by: [dimension], logger: logger)?.first
+    }
+
+    /// The tables of several dimensions (a family whose suppression is decided together), read in one transaction
+    /// with one check that the term is released; nil when it is not.
+    public func senCells(term: AcademicTerm, by dimensions: [Dimension], logger: Logger) async throws
+        -> [(cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)]?
+    {
         try await database.transaction(.research, logger: logger) { connection in
             var released = false
             for try await _ in try await connection.query("SELECT 1 FROM releases WHERE term = \(term)", logger: logger) { released = true }
             guard released else { return nil }
-            var cells: [DisclosureControl.Cell] = []
-            var total = DisclosureControl.Cell(key: "all", parent: nil, units: 0, schools: 0, trusts: 0, values: ["sen_support": 0, "ehc_plan": 0])
-            for try await (isTotal, key, parent, units, schools, trusts, k, e) in try await connection.query(Self.senCellsQuery(term: term, by: dimension), logger: logger)
-                .decode((Bool, String?, String?, Int, Int, Int, Int, Int).self)
-            {
-                let cell = DisclosureControl.Cell(
-                    key: isTotal ? "all" : key ?? "", parent: isTotal ? nil : parent, units: units, schools: schools, trusts: trusts,
-                    values: ["sen_support": k, "ehc_plan": e])
-                if isTotal { total = cell } else { cells.append(cell) }
+            var tables: [(cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)] = []
+            for dimension in dimensions {
+                var cells: [DisclosureControl.Cell] = []
+                var total = DisclosureControl.Cell(key: "all", parent: nil, units: 0, schools: 0, trusts: 0, values: ["sen_support": 0, "ehc_plan": 0])
+                for try await (isTotal, key, parent, units, schools, trusts, k, e) in try await connection.query(
+                    Self.senCellsQuery(term: term, by: dimension), logger: logger
+                ).decode((Bool, String?, String?, Int, Int, Int, Int, Int).self) {
+                    let cell = DisclosureControl.Cell(
+                        key: isTotal ? "all" : key ?? "", parent: isTotal ? nil : parent, units: units, schools: schools, trusts: trusts,
+                        values: ["sen_support": k, "ehc_plan": e])
+                    if isTotal { total = cell } else { cells.append(cell) }
+                }
+                tables.append((cells.sorted { $0.key < $1.key }, total))
             }
-            return (cells.sorted { $0.key < $1.key }, total)
+            return tables
         }
     }
 
@@ -167,6 +179,13 @@ public struct ResearchStore: Sendable {
     public func surveyCells(term: AcademicTerm, instrument: String, item: String, by dimension: Dimension, logger: Logger) async throws
         -> (cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)?
     {
+        try await surveyCells(term: term, instrument: instrument, item: item, by: [dimension], logger: logger)?.first
+    }
+
+    /// One survey item's tables by several dimensions, from one read of the release's rows.
+    public func surveyCells(term: AcademicTerm, instrument: String, item: String, by dimensions: [Dimension], logger: Logger) async throws
+        -> [(cells: [DisclosureControl.Cell], total: DisclosureControl.Cell)]?
+    {
         let rows = try await database.transaction(.research, logger: logger) { connection -> [SnapshotRow]? in
             var released = false
             for try await _ in try await connection.query("SELECT 1 FROM releases WHERE term = \(term)", logger: logger) { released = true }
@@ -192,7 +211,7 @@ public struct ResearchStore: Sendable {
             return rows
         }
         guard let rows else { return nil }
-        return Self.cells(rows, by: dimension)
+        return dimensions.map { Self.cells(rows, by: $0) }
     }
 
     /// The stored answer of `query` by `groupBy` in the release of `term`, if its family has been frozen.

@@ -77,3 +77,32 @@ import Testing
         #expect(try JSONDecoder().decode(ImportReceipt.self, from: Data(receipt.jsonText.utf8)) == receipt)
     }
 }
+
+/// A research answer's hand-written JSON is byte for byte what JSONEncoder.api writes, for both kinds of privacy.
+@Suite struct FastResearchJSONTests {
+    @Test(arguments: [false, true])
+    func sameBytesAsJSONEncoder(_ dp: Bool) throws {
+        func cell(_ key: String, parent: String?, suppressed: String?) -> ResearchCell {
+            ResearchCell(
+                key: key, parent: parent, units: suppressed == nil ? .value(1234) : .suppressed,
+                values: ["sen_support": .value(150), "ehc_plan": suppressed == nil ? .value(45) : .suppressed, "needSEMH": .value(0.5), "Zeta": .value(-3)],
+                percent: ["sen_support": .value(12.2), "ehc_plan": .value(3.6499999999999999), "needSEMH": .suppressed, "Zeta": .value(1e-7)],
+                suppressed: suppressed)
+        }
+        let answer = ResearchAnswer(
+            term: "2025-26-summer", query: "sen", groupBy: dp ? "la" : "region", units: "pupils", privacy: dp ? "dp" : "sdc",
+            epsilon: dp ? 0.5 : nil, sensitivity: dp ? 2 : nil, epsilonPerCount: dp ? 0.25 : nil,
+            rules: "cells need 10 pupils, \"quoted\" \\ and\nnewline; c = suppressed",
+            cells: [
+                cell("North East", parent: nil, suppressed: nil), cell("Ynys Môn <x> & 'y'", parent: "Wales\t(tab)", suppressed: "primary"),
+                cell("\u{1}control", parent: "", suppressed: "complementary"),
+            ],
+            total: cell("total", parent: nil, suppressed: nil))
+        let expected = String(decoding: try JSONEncoder.api.encode(answer), as: UTF8.self)
+        #expect(answer.jsonText == expected)
+        let empty = ResearchAnswer(
+            term: "t", query: "q", groupBy: "phase", units: "respondents", privacy: "sdc", rules: "r", cells: [],
+            total: ResearchCell(key: "total", units: .suppressed, values: [:], percent: [:]))
+        #expect(empty.jsonText == String(decoding: try JSONEncoder.api.encode(empty), as: UTF8.self))
+    }
+}
