@@ -47,7 +47,9 @@ public enum TrustComparison {
         // 25,000 schools, a few comparators, a few thousand rolls) each pair's are computed once, kept in a table
         // by comparator and roll; a trust's hundred schools compute theirs directly.
         typealias Limits = (limits95: Statistics.Interval, limits998: Statistics.Interval)
-        let largestShared = inputs.count >= 1000 ? min(inputs.lazy.map(\.n).max() ?? 0, 50_000) : -1
+        // Tables reach the largest roll, at most 4,096 (a few larger schools compute their own): 32 tables at most,
+        // about 5 MB.
+        let largestShared = inputs.count >= 1000 ? min(inputs.lazy.map(\.n).max() ?? 0, 4_096) : -1
         var tables: [(target: UInt64, limits: [Limits?])] = []
         func exactLimits(_ target: Double, _ n: Int) -> Limits {
             guard n >= 0, n <= largestShared else { return Statistics.exactLimits95And998(target: target, n: n) }
