@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import SENCore
 import Synchronization
@@ -58,13 +60,29 @@ public struct Database: Sendable {
     }
 
     /// Builds the pool for the server's role. A fast connect timeout keeps a dead database from parking requests.
-    public static func makeClient(endpoint: DatabaseEndpoint, maximumConnections: Int, logger: Logger) -> PostgresClient {
+    ///
+    /// `keepOpen` (the server's pools): every connection is opened at start and kept, and none is pinged while
+    /// idle. PostgresNIO's pool starts a timer each time a connection goes back to it — a 30-second keep-alive
+    /// ping, and a 60-second idle timeout for connections above the minimum — as a `Task.sleep`, which leaves its
+    /// task and dispatch timer in memory until the deadline even when cancelled a millisecond later by the next
+    /// request. At a few hundred requests a second that was tens of thousands of timers, most of the server's heap
+    /// and much of its CPU in dispatch (Docs/performance.md, "The third pass"). A connection the server closes
+    /// (a restart, `pg_terminate_backend`) is seen at once on its socket and replaced; one lost silently (a
+    /// network path that drops it) fails the request that next uses it with 503, and the pool replaces it.
+    public static func makeClient(
+        endpoint: DatabaseEndpoint, maximumConnections: Int, keepOpen: Bool = false, logger: Logger
+    ) -> PostgresClient {
         var configuration = endpoint.clientConfiguration()
         configuration.options.connectTimeout = .seconds(2)
         // Each HTTP worker needs at most one connection at a time; 20 per instance keeps four instances under
         // PostgreSQL's default max_connections of 100 with room for migrations and operators.
         configuration.options.maximumConnections = maximumConnections
-        configuration.options.minimumConnections = 0
+        if keepOpen {
+            configuration.options.minimumConnections = maximumConnections
+            configuration.options.keepAliveBehavior = nil
+        } else {
+            configuration.options.minimumConnections = 0
+        }
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
@@ -182,24 +200,47 @@ public struct Database: Sendable {
     }
 
     /// Cancels `work` and throws `DatabaseUnavailable` when it outlives the deadline.
+    ///
+    /// The deadline is a task scheduled on one of NIO's event loops and cancelled when the work ends: cancelling
+    /// removes it at once. A `Task.sleep` child instead (as this was) leaves its dispatch timer, and the cancelled
+    /// sleeper's task with it, in memory until the deadline would have passed — five minutes for bulk work — so the
+    /// server's memory grew with the rate of imports (Docs/performance.md, "The third pass").
     public func withDeadline<T: Sendable>(
         _ limit: Duration? = nil, _ work: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let deadline = limit ?? self.deadline
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await work() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                throw DatabaseUnavailable(reason: "the database did not answer within \(deadline)")
+        let task = Task { try await work() }
+        let expiry = DeadlineExpiry()
+        let components = deadline.components
+        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+            in: .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
+        ) {
+            expiry.expire()
+            task.cancel()
+        }
+        defer { timer.cancel() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                task.cancel()
             }
-            defer { group.cancelAll() }
-            do {
-                return try await group.next()!
-            } catch let error as PSQLError where error.isConnectionFailure {
-                throw DatabaseUnavailable(reason: "the database is not reachable")
-            }
+        } catch let error as PSQLError where error.isConnectionFailure {
+            throw expiry.expired
+                ? DatabaseUnavailable(reason: "the database did not answer within \(deadline)")
+                : DatabaseUnavailable(reason: "the database is not reachable")
+        } catch {
+            if expiry.expired { throw DatabaseUnavailable(reason: "the database did not answer within \(deadline)") }
+            throw error
         }
     }
+}
+
+/// Whether a deadline passed before its work ended.
+final class DeadlineExpiry: Sendable {
+    private let state = Atomic<Bool>(false)
+    func expire() { state.store(true, ordering: .releasing) }
+    var expired: Bool { state.load(ordering: .acquiring) }
 }
 
 /// Where a request's reads were served, for the response header and the metrics.
