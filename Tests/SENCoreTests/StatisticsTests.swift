@@ -101,6 +101,29 @@ import Testing
         #expect(abs(Statistics.chiSquareSurvival(3.841458820694124, degreesOfFreedom: 1) - 0.05) < 1e-12)
     }
 
+    /// Quantiles found by selection are the sorted array's, exactly: random sizes (1 to 300, and 25,000), values with
+    /// many ties, already sorted and reversed input, and every fraction the winsorising could ask for.
+    @Test func quantilesBySelectionAreTheSortedOnes() {
+        var generator = SystemRandomNumberGenerator()
+        var cases: [[Double]] = []
+        for size in [1, 2, 3, 5, 10, 16, 17, 33, 100, 300] {
+            cases.append((0..<size).map { _ in Double.random(in: -5...5, using: &generator) })
+            cases.append((0..<size).map { _ in Double(Int.random(in: -3...3, using: &generator)) })
+            cases.append((0..<size).map { Double($0) })
+            cases.append((0..<size).map { -Double($0) })
+            cases.append(Array(repeating: 1.5, count: size))
+        }
+        cases.append((0..<25_000).map { _ in Double.random(in: -8...8, using: &generator).rounded() / 4 })
+        for values in cases {
+            let sorted = values.sorted()
+            for q in [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1] {
+                let pair = Statistics.quantiles(of: values, q, min(1, q + 0.8))
+                #expect(pair == [Statistics.quantile(sorted, q), Statistics.quantile(sorted, min(1, q + 0.8))], "\(values.count) values, q \(q)")
+            }
+        }
+        #expect(Statistics.quantiles(of: [], 0.1).allSatisfy { $0.isNaN })
+    }
+
     /// Adjusted limits are wider, so fewer schools are flagged, and they are scipy's arcsine-scale limits.
     @Test func adjustedLimitsWiden() async throws {
         let inputs = [-4, -3, -2, -1, 0, 0, 1, 2, 3, 4].enumerated().map {
