@@ -160,13 +160,49 @@ public enum FunnelPlot {
         }
         // Schools: each circle numbered, the number placed where it overlaps no other number or circle (the
         // first free spot on two rings around the point), and every school listed by number beside the chart.
-        var keys = points.indices.map { (x: xs[$0], rate: points[$0].rate, index: $0) }
-        keys.sort { a, b in
-            if a.x != b.x { return a.x < b.x }
-            if a.rate != b.rate { return a.rate < b.rate }
-            return points[a.index].label < points[b.index].label
+        // Ordered by roll (or expected count), then rate, then label. Numbers first: rolls are whole numbers, so a
+        // national funnel's 25,000 schools are bucketed by roll (counting sort) and only each roll's few schools
+        // sorted by rate; labels are compared only within a run of equal roll and rate. Comparing labels inside one
+        // general sort reached into `points` for every tie, a cache miss each time: a fifth of the SVG's time.
+        var order: [Int]
+        let rates = points.map(\.rate)
+        let rolls = points.map(\.n)
+        let largestRoll = ratios ? -1 : rolls.max() ?? -1
+        if points.count >= 1000, largestRoll >= 0, largestRoll <= 4 * points.count, rolls.allSatisfy({ $0 >= 0 }) {
+            var starts = [Int](repeating: 0, count: largestRoll + 2)
+            for n in rolls { starts[n + 1] += 1 }
+            for n in 0...largestRoll { starts[n + 1] += starts[n] }
+            var next = starts
+            order = [Int](repeating: 0, count: points.count)
+            for (index, n) in rolls.enumerated() {
+                order[next[n]] = index
+                next[n] += 1
+            }
+            for n in 0...largestRoll where starts[n + 1] - starts[n] > 1 {
+                order[starts[n]..<starts[n + 1]].sort { a, b in
+                    rates[a] != rates[b] ? rates[a] < rates[b] : a < b
+                }
+            }
+        } else {
+            var keys = points.indices.map { (x: xs[$0], rate: rates[$0], index: $0) }
+            keys.sort { a, b in
+                if a.x != b.x { return a.x < b.x }
+                if a.rate != b.rate { return a.rate < b.rate }
+                return a.index < b.index
+            }
+            order = keys.map(\.index)
         }
-        let order = keys.map(\.index)
+        var runStart = 0
+        for i in 1...order.count {
+            guard i == order.count || xs[order[i]] != xs[order[runStart]] || rates[order[i]] != rates[order[runStart]] else { continue }
+            if i - runStart > 1 {
+                // Stable: equal labels keep the points' order.
+                order[runStart..<i].sort { a, b in
+                    points[a].label != points[b].label ? points[a].label < points[b].label : a < b
+                }
+            }
+            runStart = i
+        }
         let centres = points.indices.map { (x: x(xs[$0]), y: y(points[$0].rate)) }
         func value(_ out: inout MarkupOutput, _ point: Point) {
             if ratios {

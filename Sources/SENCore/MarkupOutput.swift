@@ -49,6 +49,7 @@ public struct MarkupOutput: ~Copyable {
         count += 1
     }
 
+    @inline(__always)
     public mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
         guard let start = buffer.baseAddress, !buffer.isEmpty else { return }
         reserve(buffer.count)
@@ -71,6 +72,7 @@ public struct MarkupOutput: ~Copyable {
     }
 
     /// Markup as it is: the caller's own tags and attribute names.
+    @inline(__always)
     public mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { append($0) }
     }
@@ -141,7 +143,22 @@ public struct MarkupOutput: ~Copyable {
     }
 
     /// A coordinate: `String((value * 10).rounded() / 10)`.
-    public mutating func f(_ value: Double) { decimal((value * 10).rounded(), places: 1) }
+    public mutating func f(_ value: Double) {
+        // Coordinates are positive and small: rounded half away from zero (as `rounded()`) from the truncated whole
+        // part, whose difference from the value is exact, then written as whole tenths; anything else as before.
+        let scaled = value * 10
+        guard value.sign == .plus, scaled < 1e15 else {
+            decimal(scaled.rounded(), places: 1)
+            return
+        }
+        var tenths = UInt(scaled)
+        if scaled - Double(tenths) >= 0.5 { tenths += 1 }
+        digits(tenths / 10)
+        reserve(2)
+        base[count] = UInt8(ascii: ".")
+        base[count + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: tenths % 10)
+        count += 2
+    }
 
     private mutating func digits(_ value: UInt) {
         var length = 1

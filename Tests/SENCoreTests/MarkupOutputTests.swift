@@ -28,6 +28,13 @@ import Testing
             }
             #expect(Self.written { $0.f(value) } == String((value * 10).rounded() / 10))
         }
+        // Coordinates at and either side of a half tenth, where rounding decides the digit.
+        for k in 0..<3_000 {
+            let half = (Double(k) + 0.5) / 10
+            for value in [half, half.nextUp, half.nextDown, Double(k) / 10, (Double(k) / 10).nextDown, 0.049999999999999996] {
+                #expect(Self.written { $0.f(value) } == String((value * 10).rounded() / 10), "\(value)")
+            }
+        }
     }
 
     @Test func integersAndText() {

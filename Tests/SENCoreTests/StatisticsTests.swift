@@ -313,6 +313,38 @@ import Testing
         let fewer = FunnelPlot.svg(title: "t", subtitle: "s", measureLabel: "SEN support", series: series, points: Array(points.prefix(FunnelPlot.numberedLimit)))
         #expect(Self.numberBoxes(fewer).count == FunnelPlot.numberedLimit)
     }
+
+    /// Points are ranked by roll (or expected count), then rate, then name, equal ones in their given order: the
+    /// national funnel's bucketed sort (1,000 points or more, rates) and the general one (fewer, or ratios) give
+    /// the ranks a plain sort of the same keys gives, with many ties on roll, rate and name.
+    @Test func pointsAreRankedByRollRateAndName() {
+        var random = SplitMix64(seed: 21)
+        for (count, ratios) in [(3_000, false), (1_200, true), (200, false), (1_000, false)] {
+            let points = (0..<count).map { i in
+                let n = 20 + Int(random.next() % 40)
+                let rate = Double(Int(random.next() % 6)) / Double(n)
+                return FunnelPlot.Point(
+                    label: ["Ash", "Beech", "Cedar", "Ash & Oak", "Élan", "ash"][Int(random.next() % 6)] + (i % 7 == 0 ? " \(i)" : ""),
+                    n: n, rate: rate, flag: .within, series: 0, expected: ratios ? Double(n) * 0.1 : nil, link: "/s/\(i)")
+            }
+            let expected = points.indices.sorted { a, b in
+                let (pa, pb) = (points[a], points[b])
+                let (xa, xb) = ratios ? (pa.expected!, pb.expected!) : (Double(pa.n), Double(pb.n))
+                if xa != xb { return xa < xb }
+                if pa.rate != pb.rate { return pa.rate < pb.rate }
+                if pa.label != pb.label { return pa.label < pb.label }
+                return a < b
+            }
+            let svg = FunnelPlot.svg(
+                title: "t", subtitle: "s", measureLabel: "m", series: [.init(label: "England", target: ratios ? 1 : 0.1)], points: points,
+                kind: ratios ? .ratios : .rates)
+            // Each link leads to its point; in the order drawn, the links give the ranks.
+            let drawn = svg.components(separatedBy: "<a href=\"/s/").dropFirst().map { Int($0.prefix { $0.isNumber })! }
+            #expect(drawn == expected, "\(count) points, ratios \(ratios)")
+            let firstName = "<title>1. " + MarkupText.escape(points[expected[0]].label, apostrophe: "&apos;") + ":"
+            #expect(svg.contains(firstName))
+        }
+    }
 }
 
 /// Change over time against statsmodels (Tests/statistics/references.py), to 1e-9.
