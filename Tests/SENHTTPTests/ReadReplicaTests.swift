@@ -93,9 +93,11 @@ import Testing
                         #expect(response.headers[Self.readFrom] == "primary")
                     }
                 }
-                // Three reads that each waited on the replica again would take three deadlines (15 s); a loaded
-                // 2-core machine takes about a second for three debug-build requests.
-                #expect(ContinuousClock.now - started < .seconds(4))
+                // Three reads that each waited on the replica again would take three deadlines (15 s); a 2-core
+                // machine takes about a second for three debug-build requests, and up to 5 under the whole suite's
+                // load. Past the 5-second skip one read may wait on the replica again, as designed: 12 s allows
+                // that and still fails if every read waits.
+                #expect(ContinuousClock.now - started < .seconds(12))
             }
         }
     }

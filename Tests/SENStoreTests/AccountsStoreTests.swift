@@ -242,9 +242,10 @@ func trustCounts(_ summary: GIASImportSummary) -> [Int] {
     }
 
     /// The deadline alone, without a database: work that outlives it is cancelled and the caller gets
-    /// `DatabaseUnavailable` on time; work that ends first keeps its result or its own error; a cancelled caller
-    /// cancels the work.
-    @Test func theDeadlineCancelsWorkThatOutlivesIt() async throws {
+    /// `DatabaseUnavailable`; work that ends first keeps its result or its own error; a cancelled caller cancels the
+    /// work. The work sleeps ten minutes, so only a cancellation ends it within the test's time limit; the test does
+    /// not time itself (a loaded test machine can hold up any task for seconds).
+    @Test(.timeLimit(.minutes(1))) func theDeadlineCancelsWorkThatOutlivesIt() async throws {
         let unused = DatabaseEndpoint(
             address: .socketDirectory("/tmp/senstat-no-such-socket-dir"), port: 5432, user: "x", password: nil,
             database: "x", sslMode: .disable)
@@ -252,11 +253,10 @@ func trustCounts(_ summary: GIASImportSummary) -> [Int] {
             client: Database.makeClient(endpoint: unused, maximumConnections: 1, logger: Logger.test), deadline: .milliseconds(200))
         final class Flag: Sendable { let value = Atomic<Bool>(false) }
         let sawCancellation = Flag()
-        let start = ContinuousClock.now
         await #expect(throws: DatabaseUnavailable.self) {
             try await database.withDeadline {
                 do {
-                    try await Task.sleep(for: .seconds(30))
+                    try await Task.sleep(for: .seconds(600))
                 } catch is CancellationError {
                     sawCancellation.value.store(true, ordering: .relaxed)
                     throw CancellationError()
@@ -264,25 +264,22 @@ func trustCounts(_ summary: GIASImportSummary) -> [Int] {
                 return 1
             }
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
         let cancelled = sawCancellation.value.load(ordering: .relaxed)
         #expect(cancelled)
 
         #expect(try await database.withDeadline { 42 } == 42)
-        #expect(try await database.withDeadline(.seconds(1)) { try await Task.sleep(for: .milliseconds(300)); return 7 } == 7)
+        #expect(try await database.withDeadline(.seconds(30)) { try await Task.sleep(for: .milliseconds(300)); return 7 } == 7)
         struct Own: Error {}
         await #expect(throws: Own.self) { try await database.withDeadline { throw Own() } }
 
         let caller = Task {
-            try await database.withDeadline(.seconds(60)) {
-                try await Task.sleep(for: .seconds(30))
+            try await database.withDeadline(.seconds(600)) {
+                try await Task.sleep(for: .seconds(600))
                 return 0
             }
         }
         try await Task.sleep(for: .milliseconds(100))
         caller.cancel()
-        let cancelledAt = ContinuousClock.now
         await #expect(throws: CancellationError.self) { try await caller.value }
-        #expect(ContinuousClock.now - cancelledAt < .seconds(5))
     }
 }
