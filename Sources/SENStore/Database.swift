@@ -61,28 +61,23 @@ public struct Database: Sendable {
 
     /// Builds the pool for the server's role. A fast connect timeout keeps a dead database from parking requests.
     ///
-    /// `keepOpen` (the server's pools): every connection is opened at start and kept, and none is pinged while
-    /// idle. PostgresNIO's pool starts a timer each time a connection goes back to it — a 30-second keep-alive
-    /// ping, and a 60-second idle timeout for connections above the minimum — as a `Task.sleep`, which leaves its
-    /// task and dispatch timer in memory until the deadline even when cancelled a millisecond later by the next
-    /// request. At a few hundred requests a second that was tens of thousands of timers, most of the server's heap
-    /// and much of its CPU in dispatch (Docs/performance.md, "The third pass"). A connection the server closes
-    /// (a restart, `pg_terminate_backend`) is seen at once on its socket and replaced; one lost silently (a
-    /// network path that drops it) fails the request that next uses it with 503, and the pool replaces it.
-    public static func makeClient(
-        endpoint: DatabaseEndpoint, maximumConnections: Int, keepOpen: Bool = false, logger: Logger
-    ) -> PostgresClient {
+    /// Idle connections close after 10 seconds and are never pinged. PostgresNIO's pool starts a timer each time a
+    /// connection goes back to it (the idle timeout, and a keep-alive ping unless there is none) as a `Task.sleep`,
+    /// which leaves its task and dispatch timer in memory until the deadline even when the next request cancels it a
+    /// millisecond later: with the defaults (60 s and 30 s) at a few hundred requests a second that was tens of
+    /// thousands of timers, most of the server's heap (Docs/performance.md, "The third pass"). With 10 seconds a
+    /// connection is closed before a keep-alive would be due, so none is needed. No minimum of connections held open:
+    /// PostgresNIO 1.x's pool fails a precondition (and stops the process) when a request arrives while it is
+    /// replacing minimum connections that died with their PostgreSQL (`Tests/crash/crash_safety.py` found it).
+    public static func makeClient(endpoint: DatabaseEndpoint, maximumConnections: Int, logger: Logger) -> PostgresClient {
         var configuration = endpoint.clientConfiguration()
         configuration.options.connectTimeout = .seconds(2)
         // Each HTTP worker needs at most one connection at a time; 20 per instance keeps four instances under
         // PostgreSQL's default max_connections of 100 with room for migrations and operators.
         configuration.options.maximumConnections = maximumConnections
-        if keepOpen {
-            configuration.options.minimumConnections = maximumConnections
-            configuration.options.keepAliveBehavior = nil
-        } else {
-            configuration.options.minimumConnections = 0
-        }
+        configuration.options.minimumConnections = 0
+        configuration.options.connectionIdleTimeout = .seconds(10)
+        configuration.options.keepAliveBehavior = nil
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 

@@ -88,13 +88,13 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure("\(error)")
         }
 
-        let client = Database.makeClient(endpoint: setup.app, maximumConnections: 20, keepOpen: true, logger: logger)
+        let client = Database.makeClient(endpoint: setup.app, maximumConnections: 20, logger: logger)
         var replica: PostgresClient? = nil
         if let url = readDatabaseURL ?? DatabaseOptions.environment["DATABASE_READ_URL"], !url.isEmpty {
             do {
                 let endpoint = try DatabaseEndpoint.resolve(url)
                 logger.info("reading from a replica at DATABASE_READ_URL", metadata: ["endpoint": "\(endpoint.redacted)"])
-                replica = Database.makeClient(endpoint: endpoint, maximumConnections: 20, keepOpen: true, logger: logger)
+                replica = Database.makeClient(endpoint: endpoint, maximumConnections: 20, logger: logger)
             } catch {
                     throw CommandFailure("DATABASE_READ_URL: \(error)")
             }
