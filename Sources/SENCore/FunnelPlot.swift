@@ -58,6 +58,15 @@ public enum FunnelPlot {
     /// The SVG as UTF-8 bytes (what a response sends), written without interpolation: a national funnel of 25,000
     /// schools is 5 MB.
     public static func svgBytes(title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point], kind: Kind = .rates, emptyText: String? = nil) -> [UInt8] {
+        svgBytes(
+            title: title, subtitle: subtitle, measureLabel: measureLabel, series: series, points: points, kind: kind, emptyText: emptyText,
+            splitFrom: Parallel.splitFrom)
+    }
+
+    /// `splitFrom`: the number of points from which they are written on two threads (tests compare both ways).
+    static func svgBytes(
+        title: String, subtitle: String, measureLabel: String, series: [Series], points: [Point], kind: Kind, emptyText: String?, splitFrom: Int
+    ) -> [UInt8] {
         // No school to plot: an empty state, not axes scaled by nothing (which drew NaN coordinates).
         guard !points.isEmpty, !series.isEmpty else {
             var out = MarkupOutput(capacity: 1024)
@@ -214,72 +223,93 @@ public enum FunnelPlot {
         }
         let numbered = points.count <= numberedLimit
         var placed: [Box] = numbered ? centres.map { Box(x: $0.x - 7, y: $0.y - 7, width: 14, height: 14) } : []
-        // A school's accessible name, written once and copied where it is used twice (the link's and the title).
-        var name = MarkupOutput(capacity: 256)
         let colours = series.indices.map { Array(seriesColour($0, of: series.count).utf8) }
-        for (rank, index) in order.enumerated() {
-            let point = points[index]
-            let flagged = point.flag.isOutlier
-            let fill: StaticString =
-                switch point.flag {
-                case .high998, .low998: "#c0392b"
-                case .high95, .low95: "#e67e22"
-                case .within: "#ffffff"
+        /// The schools ranked `ranks`, in order.
+        func writePoints(_ out: inout MarkupOutput, _ ranks: Range<Int>, _ placed: inout [Box]) {
+            // A school's accessible name, written once and copied where it is used twice (the link's and the title).
+            var name = MarkupOutput(capacity: 256)
+            for rank in ranks {
+                let index = order[rank]
+                let point = points[index]
+                let flagged = point.flag.isOutlier
+                let fill: StaticString =
+                    switch point.flag {
+                    case .high998, .low998: "#c0392b"
+                    case .high95, .low95: "#e67e22"
+                    case .within: "#ffffff"
+                    }
+                let (cx, cy) = centres[index]
+                name.removeAll()
+                name.int(rank + 1)
+                name.raw(". ")
+                name.text(point.label)
+                name.raw(ratios ? ": observed ÷ expected " : ": ")
+                value(&name, point)
+                name.raw(" of ")
+                name.int(point.n)
+                name.raw(" pupils (")
+                name.raw(flagText(point.flag))
+                name.raw(")")
+                // A linked point's name is the link's title: its accessible name (SVG-AAM) and, pointed at, its tooltip;
+                // written once, not again as an aria-label (a 100-school page's funnel was a tenth smaller).
+                if let link = point.link {
+                    out.raw("<a href=\"")
+                    out.text(link)
+                    out.raw("\"><title>")
+                    out.append(name)
+                    out.raw("</title>")
                 }
-            let (cx, cy) = centres[index]
-            name.removeAll()
-            name.int(rank + 1)
-            name.raw(". ")
-            name.text(point.label)
-            name.raw(ratios ? ": observed ÷ expected " : ": ")
-            value(&name, point)
-            name.raw(" of ")
-            name.int(point.n)
-            name.raw(" pupils (")
-            name.raw(flagText(point.flag))
-            name.raw(")")
-            // A linked point's name is the link's title: its accessible name (SVG-AAM) and, pointed at, its tooltip;
-            // written once, not again as an aria-label (a 100-school page's funnel was a tenth smaller).
-            if let link = point.link {
-                out.raw("<a href=\"")
-                out.text(link)
-                out.raw("\"><title>")
-                out.append(name)
-                out.raw("</title>")
+                out.raw("<g class=\"school ")
+                out.raw(flagClass(point.flag))
+                out.raw("\">")
+                markerOpen(&out, point.flag, cx: cx, cy: cy, fill: fill, school: true)
+                if flagged { out.raw("#000") } else { out.append(colours[point.series]) }
+                markerAttributesEnd(&out, point.flag)
+                if point.link == nil {
+                    out.raw("<title>")
+                    out.append(name)
+                    out.raw("</title>")
+                }
+                markerClose(&out, point.flag)
+                guard numbered else {
+                    out.raw(point.link == nil ? "</g>\n" : "</g></a>\n")
+                    continue
+                }
+                let digits = String(rank + 1).utf8.count
+                let width = Double(digits) * 7 + 2
+                let spot = Self.freeSpot(around: (cx, cy), width: width, height: 12, avoiding: placed, within: Box(x: left, y: top - 12, width: plotW, height: plotH + 12))
+                placed.append(spot)
+                // A number set further off is tied to its point by a thin line.
+                let (sx, sy) = (spot.x + spot.width / 2, spot.y + spot.height / 2)
+                if ((sx - cx) * (sx - cx) + (sy - cy) * (sy - cy)).squareRoot() > 22 {
+                    line(&out, cx, cy, sx, sy, " stroke=\"#777\" stroke-width=\"0.6\"/>")
+                }
+                out.raw("<text class=\"number\" x=\"")
+                out.f(spot.x + 1)
+                out.raw("\" y=\"")
+                out.f(spot.y + 10)
+                out.raw(flagged ? "\" font-size=\"11\" font-weight=\"bold\">" : "\" font-size=\"11\">")
+                out.int(rank + 1)
+                out.raw("</text></g>")
+                out.raw(point.link == nil ? "\n" : "</a>\n")
             }
-            out.raw("<g class=\"school ")
-            out.raw(flagClass(point.flag))
-            out.raw("\">")
-            markerOpen(&out, point.flag, cx: cx, cy: cy, fill: fill, school: true)
-            if flagged { out.raw("#000") } else { out.append(colours[point.series]) }
-            markerAttributesEnd(&out, point.flag)
-            if point.link == nil {
-                out.raw("<title>")
-                out.append(name)
-                out.raw("</title>")
+        }
+        if !numbered, order.count >= splitFrom {
+            // A national funnel (no numbers to place, so no point depends on another): each half of the points
+            // written on its own thread, the second half into output of its own, then appended.
+            let middle = order.count / 2
+            var rest = MarkupOutput(capacity: 256 * (order.count - middle))
+            Parallel.halves { half in
+                var unused: [Box] = []
+                if half == 0 {
+                    writePoints(&out, 0..<middle, &unused)
+                } else {
+                    writePoints(&rest, middle..<order.count, &unused)
+                }
             }
-            markerClose(&out, point.flag)
-            guard numbered else {
-                out.raw(point.link == nil ? "</g>\n" : "</g></a>\n")
-                continue
-            }
-            let digits = String(rank + 1).utf8.count
-            let width = Double(digits) * 7 + 2
-            let spot = Self.freeSpot(around: (cx, cy), width: width, height: 12, avoiding: placed, within: Box(x: left, y: top - 12, width: plotW, height: plotH + 12))
-            placed.append(spot)
-            // A number set further off is tied to its point by a thin line.
-            let (sx, sy) = (spot.x + spot.width / 2, spot.y + spot.height / 2)
-            if ((sx - cx) * (sx - cx) + (sy - cy) * (sy - cy)).squareRoot() > 22 {
-                line(&out, cx, cy, sx, sy, " stroke=\"#777\" stroke-width=\"0.6\"/>")
-            }
-            out.raw("<text class=\"number\" x=\"")
-            out.f(spot.x + 1)
-            out.raw("\" y=\"")
-            out.f(spot.y + 10)
-            out.raw(flagged ? "\" font-size=\"11\" font-weight=\"bold\">" : "\" font-size=\"11\">")
-            out.int(rank + 1)
-            out.raw("</text></g>")
-            out.raw(point.link == nil ? "\n" : "</a>\n")
+            out.append(rest)
+        } else {
+            writePoints(&out, 0..<order.count, &placed)
         }
         // Legend.
         var ly = top + 10

@@ -36,7 +36,10 @@ public enum TrustComparison {
         public var pooledRate: Double { pooledN > 0 ? Double(pooledCount) / Double(pooledN) : 0 }
     }
 
-    public static func compute(_ inputs: [Input]) -> Result {
+    public static func compute(_ inputs: [Input]) -> Result { compute(inputs, splitFrom: Parallel.splitFrom) }
+
+    /// `splitFrom`: the number of schools from which their rows are computed on two threads (tests compare both ways).
+    static func compute(_ inputs: [Input], splitFrom: Int) -> Result {
         let od = Statistics.overdispersion(inputs.map { Statistics.Unit(count: $0.count, n: $0.n, target: $0.target) })
         // Widened limits only where over-dispersion was estimated and is beyond chance; otherwise they are the
         // unadjusted ones.
@@ -46,12 +49,51 @@ public enum TrustComparison {
         // Exact limits depend on the comparator and the roll only. Where many schools share them (a national funnel:
         // 25,000 schools, a few comparators, a few thousand rolls) each pair's are computed once, kept in a table
         // by comparator and roll; a trust's hundred schools compute theirs directly.
-        typealias Limits = (limits95: Statistics.Interval, limits998: Statistics.Interval)
         // Tables reach the largest roll, at most 4,096 (a few larger schools compute their own): 32 tables at most,
         // about 5 MB.
         let largestShared = inputs.count >= 1000 ? min(inputs.lazy.map(\.n).max() ?? 0, 4_096) : -1
+        func row(_ input: Input, _ tables: inout LimitsTables) -> Row {
+            let unadjusted = RateComparison(
+                count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: 1, tau2: 0,
+                exactLimits: { tables.limits($0, $1) })
+            // Not widened (the usual case): the adjusted comparisons are the unadjusted one, not computed twice more.
+            return Row(
+                input: input, unadjusted: unadjusted,
+                phiAdjusted: phi == 1 ? unadjusted : RateComparison(adjusting: unadjusted, phi: phi, tau2: 0),
+                tau2Adjusted: tau2 == 0 ? unadjusted : RateComparison(adjusting: unadjusted, phi: 1, tau2: tau2))
+        }
+        let rows: [Row]
+        if inputs.count >= splitFrom {
+            // A national funnel: the schools with an even roll on one thread, an odd one on another, so that each
+            // thread's tables hold different rolls and no pair's limits are computed twice.
+            rows = [Row](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
+                let base = buffer.baseAddress!
+                Parallel.halves { half in
+                    var tables = LimitsTables(largestShared: largestShared)
+                    for i in inputs.indices where inputs[i].n & 1 == half {
+                        (base + i).initialize(to: row(inputs[i], &tables))
+                    }
+                }
+                initialized = inputs.count
+            }
+        } else {
+            var tables = LimitsTables(largestShared: largestShared)
+            rows = inputs.map { row($0, &tables) }
+        }
+        return Result(
+            rows: rows, pooledCount: inputs.map(\.count).reduce(0, +), pooledN: inputs.map(\.n).reduce(0, +),
+            overdispersion: od)
+    }
+
+    /// Each comparator's exact limits by roll, computed once per pair (up to `largestShared`; -1 for none).
+    struct LimitsTables {
+        typealias Limits = (limits95: Statistics.Interval, limits998: Statistics.Interval)
+        let largestShared: Int
         var tables: [(target: UInt64, limits: [Limits?])] = []
-        func exactLimits(_ target: Double, _ n: Int) -> Limits {
+
+        init(largestShared: Int) { self.largestShared = largestShared }
+
+        mutating func limits(_ target: Double, _ n: Int) -> Limits {
             guard n >= 0, n <= largestShared else { return Statistics.exactLimits95And998(target: target, n: n) }
             let bits = target.bitPattern
             var slot = tables.firstIndex { $0.target == bits }
@@ -65,17 +107,5 @@ public enum TrustComparison {
             tables[slot].limits[n] = limits
             return limits
         }
-        let rows = inputs.map { input in
-            let unadjusted = RateComparison(
-                count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: 1, tau2: 0, exactLimits: exactLimits)
-            // Not widened (the usual case): the adjusted comparisons are the unadjusted one, not computed twice more.
-            return Row(
-                input: input, unadjusted: unadjusted,
-                phiAdjusted: phi == 1 ? unadjusted : RateComparison(adjusting: unadjusted, phi: phi, tau2: 0),
-                tau2Adjusted: tau2 == 0 ? unadjusted : RateComparison(adjusting: unadjusted, phi: 1, tau2: tau2))
-        }
-        return Result(
-            rows: rows, pooledCount: inputs.map(\.count).reduce(0, +), pooledN: inputs.map(\.n).reduce(0, +),
-            overdispersion: od)
     }
 }
