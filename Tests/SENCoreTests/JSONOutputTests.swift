@@ -43,6 +43,42 @@ import Testing
         #expect(try JSONDecoder().decode(JSONValue.self, from: Data(value.jsonText.utf8)) == value)
     }
 
+    /// Numbers rounded to a few places are written from their digits (`shortDecimal`): exactly as
+    /// `description` (and JSONEncoder) writes them, at and across every boundary of that path — the smallest and
+    /// largest magnitudes it takes, six places and seven, halves, negative values, zero and what it leaves alone.
+    @Test func roundedNumbersAreWrittenAsTheirDescription() throws {
+        var random = SplitMix64(seed: 17)
+        var values: [Double] = [
+            0, -0.0, 1, -1, 0.5, 1e-4, -1e-4, 1e-4.nextDown, 1e-4.nextUp, 0.00012, 0.000123456, 1e9, 1e9.nextDown, -1e9.nextDown,
+            999_999_999.5, 999_999_999.999999, 123_456_789.123456, 0.1, 0.2, 0.3, 0.1 + 0.2, 2.675, 1.005, 14.8, 0.148, 0.05398, 52.096,
+            .pi, -.pi, 1.0 / 3.0, 2.0 / 3.0, 1e-7, 1e15, 4.35, 0.07, 100.25, .infinity, -.infinity, .nan, .ulpOfOne, .leastNonzeroMagnitude,
+        ]
+        for _ in 0..<200_000 {
+            let places = Int(random.next() % 9)
+            let magnitude = [1e-5, 1e-3, 0.1, 1, 100, 1e5, 1e8, 1e10][Int(random.next() % 8)]
+            let raw = (random.unit() - 0.3) * magnitude
+            let scale = pow(10, Double(places))
+            values.append(random.next() % 5 == 0 ? raw : (raw * scale).rounded() / scale)
+        }
+        var taken = 0
+        for value in values {
+            var fast = JSONOutput()
+            let wrote = fast.shortDecimal(value)
+            var described = JSONOutput()
+            described.numberByDescription(value)
+            if wrote {
+                taken += 1
+                #expect(fast.bytes == described.bytes, "\(value): \(String(decoding: fast.bytes, as: UTF8.self))")
+            } else {
+                #expect(fast.bytes.isEmpty)
+            }
+            var both = JSONOutput()
+            both.number(value)
+            #expect(both.bytes == described.bytes)
+        }
+        #expect(taken > values.count / 3, "a good share of values took the digits' path (\(taken) of \(values.count))")
+    }
+
     @Test func everyControlCharacterIsEscaped() throws {
         let text = String(decoding: (0..<0x20).map { UInt8($0) }, as: UTF8.self)
         let written = JSONValue.string(text).jsonText
