@@ -12,7 +12,7 @@ public enum LogSetup {
         switch format {
         case .text:
             LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
+                var handler = TextLogHandler(label: label)
                 handler.logLevel = level
                 return handler
             }
@@ -23,6 +23,41 @@ public enum LogSetup {
                 return handler
             }
         }
+    }
+}
+
+/// What `StreamLogHandler` writes to standard error, with the metadata kept as it is set and written out only with an
+/// entry. `StreamLogHandler` renders all of a logger's metadata as text each time any of it is set, and every
+/// request sets some (Hummingbird's request id, then the caller's token and trust): 5% of an import's CPU time went
+/// to text that was never written, since at the usual levels a request writes nothing (Docs/performance.md).
+public struct TextLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    public var logLevel: Logger.Level = .info
+    let label: String
+    /// Where entries go: standard error unless given (tests).
+    let stream: (any TextOutputStream & Sendable)?
+
+    public init(
+        label: String, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider, stream: (any TextOutputStream & Sendable)? = nil
+    ) {
+        self.label = label
+        self.metadataProvider = metadataProvider
+        self.stream = stream
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var stream =
+            self.stream.map { StreamLogHandler(label: label, stream: $0, metadataProvider: metadataProvider) }
+            ?? StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
+        stream.logLevel = logLevel
+        stream.metadata = metadata
+        stream.log(event: event)
     }
 }
 

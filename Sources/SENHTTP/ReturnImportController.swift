@@ -46,7 +46,7 @@ struct ReturnImportController {
         var hasher = SHA256()
         hasher.update(data: Array("\(term)\n".utf8))
         hasher.update(data: bytes)
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.lowercase(hasher.finalize())
         let rows: [ReturnsCSV.Row]
         switch ReturnsCSV.read(bytes) {
         case .success(let parsed): rows = parsed

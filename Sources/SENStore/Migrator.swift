@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import SENCore
 import SENSchema
 
 /// One numbered SQL file from `SQL/migrations`.
@@ -15,7 +16,7 @@ public struct Migration: Sendable, Equatable {
         self.version = version
         self.fileName = fileName
         self.sql = sql
-        self.checksum = SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.checksum = Hex.lowercase(SHA256.hash(data: Data(sql.utf8)))
     }
 }
 

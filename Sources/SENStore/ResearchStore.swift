@@ -28,7 +28,7 @@ public struct ResearchStore: Sendable {
     /// cannot be linked across releases.
     public func release(term: AcademicTerm, actor: TokenID?, logger: Logger) async throws -> Int {
         var generator = SystemRandomNumberGenerator()
-        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let secret = Hex.lowercase((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
         do {
             return try await database.transaction(.platform, deadline: Database.bulkDeadline, logger: logger) { connection in
                 for try await count in try await connection.query(

@@ -86,3 +86,14 @@ import Testing
         #expect(try JSONDecoder().decode(String.self, from: Data(written.utf8)) == text)
     }
 }
+
+/// `Hex.lowercase` writes what `String(format: "%02x")` wrote for each byte (stored migration checksums compare
+/// against it).
+@Suite struct HexTests {
+    @Test func everyByteAsFormatWroteIt() {
+        let bytes = (0...255).map(UInt8.init) + [0, 1, 0xAB, 0xFF, 0x10]
+        #expect(Hex.lowercase(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
+        #expect(Hex.lowercase([UInt8]()) == "")
+        #expect(Hex.lowercase([0x0F, 0xA0]) == "0fa0")
+    }
+}
