@@ -349,12 +349,22 @@ public struct RateComparison: Sendable, Equatable {
         self.differencePP = (rate - target) * 100
         self.z = Statistics.zScore(count: count, n: n, target: target)
         (limits95, limits998, limitsMethod, flag) = Self.limits(
-            rate: rate, n: n, target: target, targetRange: targetRange, phi: phi, tau2: tau2, exactLimits: exactLimits)
+            rate: rate, n: n, target: target, targetRange: targetRange, phi: phi, tau2: tau2, exactLimits: exactLimits,
+            adjustedLimits: { Self.arcsineLimits($0, $1, phi: phi, tau2: tau2) })
     }
 
     /// The same school's comparison with over-dispersion allowed for: what does not depend on φ and τ² (rate,
     /// Wilson intervals, z) is `unadjusted`'s, not computed again.
     init(adjusting unadjusted: RateComparison, phi: Double, tau2: Double) {
+        self.init(adjusting: unadjusted, phi: phi, tau2: tau2) { Self.arcsineLimits($0, $1, phi: phi, tau2: tau2) }
+    }
+
+    /// `adjustedLimits`: the limits for (target, n) with this φ and τ², from a table where many schools share them
+    /// (a national funnel).
+    init(
+        adjusting unadjusted: RateComparison, phi: Double, tau2: Double,
+        adjustedLimits: (_ target: Double, _ n: Int) -> (limits95: Statistics.Interval, limits998: Statistics.Interval)
+    ) {
         self.count = unadjusted.count
         self.n = unadjusted.n
         self.rate = unadjusted.rate
@@ -365,19 +375,27 @@ public struct RateComparison: Sendable, Equatable {
         self.differencePP = unadjusted.differencePP
         self.z = unadjusted.z
         (limits95, limits998, limitsMethod, flag) = Self.limits(
-            rate: rate, n: n, target: target, targetRange: targetRange, phi: phi, tau2: tau2, exactLimits: Statistics.exactLimits95And998)
+            rate: rate, n: n, target: target, targetRange: targetRange, phi: phi, tau2: tau2,
+            exactLimits: Statistics.exactLimits95And998, adjustedLimits: adjustedLimits)
     }
 
+    /// The 95% and 99.8% limits on the arcsine square-root scale, with φ and τ².
+    static func arcsineLimits(_ p0: Double, _ n: Int, phi: Double, tau2: Double) -> (limits95: Statistics.Interval, limits998: Statistics.Interval) {
+        (
+            Statistics.arcsineLimits(target: p0, n: n, z: Statistics.z95, phi: phi, tau2: tau2),
+            Statistics.arcsineLimits(target: p0, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
+        )
+    }
+
+    /// `exactLimits` and `adjustedLimits`: the limits for (target, n), exact binomial ones where φ = 1 and τ² = 0,
+    /// else arcsine ones with this φ and τ².
     private static func limits(
         rate: Double, n: Int, target: Double, targetRange: ClosedRange<Double>?, phi: Double, tau2: Double,
-        exactLimits: (_ target: Double, _ n: Int) -> (limits95: Statistics.Interval, limits998: Statistics.Interval)
+        exactLimits: (_ target: Double, _ n: Int) -> (limits95: Statistics.Interval, limits998: Statistics.Interval),
+        adjustedLimits: (_ target: Double, _ n: Int) -> (limits95: Statistics.Interval, limits998: Statistics.Interval)
     ) -> (Statistics.Interval, Statistics.Interval, Statistics.LimitsMethod, Statistics.Flag) {
         func limits(_ p0: Double) -> (Statistics.Interval, Statistics.Interval) {
-            if phi == 1 && tau2 == 0 { return exactLimits(p0, n) }
-            return (
-                Statistics.arcsineLimits(target: p0, n: n, z: Statistics.z95, phi: phi, tau2: tau2),
-                Statistics.arcsineLimits(target: p0, n: n, z: Statistics.z998, phi: phi, tau2: tau2)
-            )
+            phi == 1 && tau2 == 0 ? exactLimits(p0, n) : adjustedLimits(p0, n)
         }
         let (limits95, limits998) = limits(target)
         let method: Statistics.LimitsMethod = phi == 1 && tau2 == 0 ? .exactBinomial : tau2 > 0 ? .arcsineTau2 : .arcsinePhi

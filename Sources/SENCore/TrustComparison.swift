@@ -52,15 +52,25 @@ public enum TrustComparison {
         // Tables reach the largest roll, at most 4,096 (a few larger schools compute their own): 32 tables at most,
         // about 5 MB.
         let largestShared = inputs.count >= 1000 ? min(inputs.lazy.map(\.n).max() ?? 0, 4_096) : -1
-        func row(_ input: Input, _ tables: inout LimitsTables) -> Row {
+        // The limits widened by φ and by τ² depend on the comparator and the roll too, and are kept the same way.
+        func makeTables() -> (exact: LimitsTables, phi: LimitsTables, tau2: LimitsTables) {
+            (
+                LimitsTables(largestShared: largestShared, Statistics.exactLimits95And998),
+                LimitsTables(largestShared: largestShared) { RateComparison.arcsineLimits($0, $1, phi: phi, tau2: 0) },
+                LimitsTables(largestShared: largestShared) { RateComparison.arcsineLimits($0, $1, phi: 1, tau2: tau2) }
+            )
+        }
+        func row(_ input: Input, _ tables: inout (exact: LimitsTables, phi: LimitsTables, tau2: LimitsTables)) -> Row {
             let unadjusted = RateComparison(
                 count: input.count, n: input.n, target: input.target, targetRange: input.targetRange, phi: 1, tau2: 0,
-                exactLimits: { tables.limits($0, $1) })
+                exactLimits: { tables.exact.limits($0, $1) })
             // Not widened (the usual case): the adjusted comparisons are the unadjusted one, not computed twice more.
             return Row(
                 input: input, unadjusted: unadjusted,
-                phiAdjusted: phi == 1 ? unadjusted : RateComparison(adjusting: unadjusted, phi: phi, tau2: 0),
-                tau2Adjusted: tau2 == 0 ? unadjusted : RateComparison(adjusting: unadjusted, phi: 1, tau2: tau2))
+                phiAdjusted: phi == 1
+                    ? unadjusted : RateComparison(adjusting: unadjusted, phi: phi, tau2: 0, adjustedLimits: { tables.phi.limits($0, $1) }),
+                tau2Adjusted: tau2 == 0
+                    ? unadjusted : RateComparison(adjusting: unadjusted, phi: 1, tau2: tau2, adjustedLimits: { tables.tau2.limits($0, $1) }))
         }
         let rows: [Row]
         if inputs.count >= splitFrom {
@@ -69,7 +79,7 @@ public enum TrustComparison {
             rows = [Row](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
                 let base = buffer.baseAddress!
                 Parallel.halves { half in
-                    var tables = LimitsTables(largestShared: largestShared)
+                    var tables = makeTables()
                     for i in inputs.indices where inputs[i].n & 1 == half {
                         (base + i).initialize(to: row(inputs[i], &tables))
                     }
@@ -77,7 +87,7 @@ public enum TrustComparison {
                 initialized = inputs.count
             }
         } else {
-            var tables = LimitsTables(largestShared: largestShared)
+            var tables = makeTables()
             rows = inputs.map { row($0, &tables) }
         }
         return Result(
@@ -85,25 +95,29 @@ public enum TrustComparison {
             overdispersion: od)
     }
 
-    /// Each comparator's exact limits by roll, computed once per pair (up to `largestShared`; -1 for none).
+    /// Each comparator's limits by roll, computed once per pair (up to `largestShared`; -1 for none) by `compute`.
     struct LimitsTables {
         typealias Limits = (limits95: Statistics.Interval, limits998: Statistics.Interval)
         let largestShared: Int
+        let compute: (_ target: Double, _ n: Int) -> Limits
         var tables: [(target: UInt64, limits: [Limits?])] = []
 
-        init(largestShared: Int) { self.largestShared = largestShared }
+        init(largestShared: Int, _ compute: @escaping (_ target: Double, _ n: Int) -> Limits) {
+            self.largestShared = largestShared
+            self.compute = compute
+        }
 
         mutating func limits(_ target: Double, _ n: Int) -> Limits {
-            guard n >= 0, n <= largestShared else { return Statistics.exactLimits95And998(target: target, n: n) }
+            guard n >= 0, n <= largestShared else { return compute(target, n) }
             let bits = target.bitPattern
             var slot = tables.firstIndex { $0.target == bits }
             if slot == nil, tables.count < 32 {
                 tables.append((bits, Array(repeating: nil, count: largestShared + 1)))
                 slot = tables.count - 1
             }
-            guard let slot else { return Statistics.exactLimits95And998(target: target, n: n) }
+            guard let slot else { return compute(target, n) }
             if let known = tables[slot].limits[n] { return known }
-            let limits = Statistics.exactLimits95And998(target: target, n: n)
+            let limits = compute(target, n)
             tables[slot].limits[n] = limits
             return limits
         }
