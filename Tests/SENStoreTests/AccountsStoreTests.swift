@@ -53,14 +53,18 @@ func fixture(_ name: String) throws -> [UInt8] {
         }
     }
 
+    /// A researcher's token, issued through the store as the server's role.
+    func researcherToken(_ db: TestDatabase) async throws -> IssuedToken {
+        try await db.withDatabase { database in
+            try await TokenStore(database: database).issue(
+                role: .researcher, trustID: nil, urns: [], label: "", expiresAt: nil, createdBy: nil, scope: .platform, logger: logger)
+        }
+    }
+
     /// Authentication writes last_used_at at most once a minute, not on every request.
     @Test func lastUsedIsRefreshedAtMostOnceAMinute() async throws {
         try await withTestDatabase { db in
-            let issued = try await db.withDatabase { database in
-                try await TokenStore(database: database).issue(
-                    role: .researcher, trustID: nil, urns: [], label: "", expiresAt: nil, createdBy: nil, scope: .platform,
-                    logger: logger)
-            }
+            let issued = try await researcherToken(db)
             let read = "SELECT last_used_at::text FROM api_tokens WHERE token_id = $1"
             try await db.withDatabase { database in
                 _ = try await TokenStore(database: database).authenticate(issued.token, logger: logger)
@@ -85,11 +89,7 @@ func fixture(_ name: String) throws -> [UInt8] {
     /// touch; once the row is free, the touch is made. Before, every request of the token queued on that row.
     @Test func aLockedTokenRowDoesNotHoldUpAuthentication() async throws {
         try await withTestDatabase { db in
-            let issued = try await db.withDatabase { database in
-                try await TokenStore(database: database).issue(
-                    role: .researcher, trustID: nil, urns: [], label: "", expiresAt: nil, createdBy: nil, scope: .platform,
-                    logger: logger)
-            }
+            let issued = try await researcherToken(db)
             let id = issued.record.id.uuidString
             try await db.adminSQL("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE token_id = $1", [id])
             let stale = try await db.adminSQL("SELECT last_used_at::text FROM api_tokens WHERE token_id = $1", [id])
