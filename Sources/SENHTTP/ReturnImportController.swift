@@ -61,25 +61,28 @@ struct ReturnImportController {
             }
             throw Self.csvProblem(issues.sorted { ($0.row, $0.column) < ($1.row, $1.column) })
         }
-        // One transaction reads the key's earlier answer and last year's figures for the warnings.
-        let (stored, previous) = try await returns.importPreamble(
-            trust: trust, key: key, lastYear: term.sameTermLastYear, urns: rows.map(\.urn), logger: context.logger)
-        if let stored { return try replay(stored, digest: digest) }
-        var importRows: [ReturnsStore.ImportRow] = []
-        var warnings: [ImportReceipt.Warning] = []
-        for row in rows {
-            let found = SENReturnValidator.warnings(for: row.value, sameTermLastYear: previous[row.urn], censusDay: term.censusDay)
-            warnings += found.map { .init(urn: row.urn.value, row: row.row, code: $0.code, message: $0.message) }
-            importRows.append(.init(urn: row.urn, value: row.value, warnings: found))
-        }
+        // One transaction reads the key's earlier answer and last year's figures (for the warnings), then writes.
         let late = term.isLate(on: today)
-        var receipt = ImportReceipt(term: term.description, rows: rows.count, late: late, warnings: warnings)
+        let censusDay = term.censusDay
         do {
-            let summary = try await returns.importReturns(
-                trust: trust, term: term, rows: importRows, actor: context.principal.tokenID, late: late,
-                idempotency: (key, digest, receipt), logger: context.logger)
-            (receipt.created, receipt.amended, receipt.unchanged) = (summary.created, summary.amended, summary.unchanged)
-            return EditedResponse(status: .ok, response: receipt)
+            let outcome = try await returns.importReturns(
+                trust: trust, term: term, urns: rows.map(\.urn), key: key, digest: digest, actor: context.principal.tokenID, late: late,
+                logger: context.logger
+            ) { stored, previous in
+                if let stored { return .replay(stored) }
+                var importRows: [ReturnsStore.ImportRow] = []
+                var warnings: [ImportReceipt.Warning] = []
+                for row in rows {
+                    let found = SENReturnValidator.warnings(for: row.value, sameTermLastYear: previous[row.urn], censusDay: censusDay)
+                    warnings += found.map { .init(urn: row.urn.value, row: row.row, code: $0.code, message: $0.message) }
+                    importRows.append(.init(urn: row.urn, value: row.value, warnings: found))
+                }
+                return .write(importRows, ImportReceipt(term: term.description, rows: rows.count, late: late, warnings: warnings))
+            }
+            switch outcome {
+            case .replayed(let stored): return try replay(stored, digest: digest)
+            case .imported(_, let receipt): return EditedResponse(status: .ok, response: receipt)
+            }
         } catch let rejected as ImportRejected {
             let rowOf = Dictionary(uniqueKeysWithValues: rows.map { ($0.urn, $0.row) })
             var issues: [ReturnsCSV.Issue] = rejected.notInTrust.map {

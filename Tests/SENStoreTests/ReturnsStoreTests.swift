@@ -3,6 +3,7 @@ import Logging
 import SENCore
 import SENStore
 import SENTestSupport
+import Synchronization
 import Testing
 
 @Suite struct ReturnsStoreTests {
@@ -82,6 +83,95 @@ import Testing
     }
 
     /// The audit log is append-only for the server's role.
+    /// An import reads last year's figures and the key's earlier answer, and writes the rows and the key's answer
+    /// with the counts it found, in one transaction; the same key again reads that answer and writes nothing.
+    @Test func anImportReadsLastYearAndKeepsItsAnswerWithItsCounts() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                try await DemoData.load(into: database, logger: logger)
+                let store = ReturnsStore(database: database)
+                let trust = DemoData.trusts[0].id
+                let (a, b) = (URN(990_101)!, URN(990_102)!)
+                let term = AcademicTerm("2025-26-autumn")!
+                _ = try await store.submit(
+                    trust: trust, urn: a, term: term.sameTermLastYear!, value: try value(20), warnings: [], ifMatch: nil, actor: nil,
+                    late: false, logger: logger)
+                _ = try await store.submit(
+                    trust: trust, urn: b, term: term, value: try value(30), warnings: [], ifMatch: nil, actor: nil, late: false, logger: logger)
+                let seen = Mutex<[(stored: Bool, lastYear: [Int: Int])]>([])
+                let rows = [ReturnsStore.ImportRow(urn: a, value: try value(60), warnings: []),
+                            ReturnsStore.ImportRow(urn: b, value: try value(31), warnings: [])]
+                func upload() async throws -> ReturnsStore.ImportOutcome {
+                    try await store.importReturns(
+                        trust: trust, term: term, urns: [a, b], key: "k1", digest: "d1", actor: nil, late: false, logger: logger
+                    ) { stored, lastYear in
+                        seen.withLock { $0.append((stored != nil, lastYear.reduce(into: [:]) { $0[$1.key.value] = $1.value.senSupport })) }
+                        if let stored { return .replay(stored) }
+                        return .write(rows, ImportReceipt(term: term.description, rows: 2, late: false, warnings: []))
+                    }
+                }
+                guard case .imported(let summary, let receipt) = try await upload() else { Issue.record("the first upload wrote nothing"); return }
+                #expect((summary.created, summary.amended, summary.unchanged) == (1, 1, 0))
+                #expect((receipt.created, receipt.amended, receipt.unchanged) == (1, 1, 0))
+                guard case .replayed(let stored) = try await upload() else { Issue.record("the same key wrote again"); return }
+                #expect(stored.requestDigest == "d1")
+                #expect(stored.receipt == receipt, "the kept answer carries the counts the write found")
+                let calls = seen.withLock { $0 }
+                #expect(calls.map(\.stored) == [false, true])
+                #expect(calls.first?.lastYear == [990_101: 20], "last year's figures of the uploaded schools")
+                #expect(calls.last?.lastYear == [:], "a replay reads no figures")
+            }
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_return_versions WHERE term = '2025-26-autumn'") == [["3"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM idempotency_keys") == [["1"]])
+        }
+    }
+
+    /// A request that commits the same Idempotency-Key while an import is writing wins: the import's rows, versions
+    /// and audit rows are rolled back with its key, and the caller is told to answer with the other's.
+    @Test func theKeyCommittedFirstByAnotherRequestUndoesTheImport() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in try await DemoData.load(into: database, logger: logger) }
+            let trust = DemoData.trusts[0].id
+            let term = AcademicTerm("2025-26-autumn")!
+            let state = Mutex((read: false, inserted: false))
+            // Another request's transaction: the key inserted, committed once the import has read that it is free.
+            let holder = Task {
+                try await LibPQ.runScript(on: db.admin) { connection in
+                    _ = try connection.execute("BEGIN")
+                    _ = try connection.execute(
+                        "INSERT INTO idempotency_keys (trust_id, key, request_digest, response_status, response_body) VALUES ($1, 'k', 'other', 200, '{}')",
+                        parameters: [trust.uuidString])
+                    state.withLock { $0.inserted = true }
+                    for _ in 0..<600 where !state.withLock({ $0.read }) { usleep(100_000) }
+                    usleep(300_000)
+                    _ = try connection.execute("COMMIT")
+                }
+            }
+            while !state.withLock({ $0.inserted }) { try await Task.sleep(for: .milliseconds(20)) }
+            let outcome: String = try await db.withDatabase { database in
+                do {
+                    _ = try await ReturnsStore(database: database).importReturns(
+                        trust: trust, term: term, urns: [URN(990_101)!], key: "k", digest: "mine", actor: nil, late: false, logger: logger
+                    ) { stored, _ in
+                        state.withLock { $0.read = true }
+                        if let stored { return .replay(stored) }
+                        return .write([.init(urn: URN(990_101)!, value: try value(50), warnings: [])],
+                                      ImportReceipt(term: term.description, rows: 1, late: false, warnings: []))
+                    }
+                    return "imported"
+                } catch is ReturnsStore.IdempotencyConflict {
+                    return "conflict"
+                }
+            }
+            try await holder.value
+            #expect(outcome == "conflict")
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["0"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_return_versions") == [["0"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM audit_log WHERE action LIKE 'sen_return.%'") == [["0"]])
+            #expect(try await db.adminSQL("SELECT request_digest FROM idempotency_keys") == [["other"]])
+        }
+    }
+
     @Test func theServerRoleCannotRewriteTheAuditLog() async throws {
         try await withTestDatabase { db in
             try await db.withDatabase { database in
