@@ -26,6 +26,18 @@ public struct JSONOutput: Sendable {
         needsComma = true
     }
 
+    /// `{`, for a writer that opens and closes objects as it walks (`SENReturn.jsonText`); `close` ends it.
+    mutating func open() {
+        separate()
+        storage.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    mutating func close() {
+        storage.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
     @inlinable
     public mutating func array<S: Sequence>(_ items: S, _ body: (inout JSONOutput, S.Element) -> Void) {
         separate()

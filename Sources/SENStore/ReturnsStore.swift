@@ -107,7 +107,7 @@ public struct ReturnsStore: Sendable {
 
     /// Canonical JSON of a return (sorted keys): what is stored, compared and digested.
     /// The return as the jsonb it is stored as (keys sorted, as JSONEncoder with `.sortedKeys` writes them).
-    static func payload(_ value: SENReturn) -> String { value.json.jsonText }
+    static func payload(_ value: SENReturn) -> String { value.jsonText }
 
     static func warningsJSON(_ warnings: [ReturnWarning]) -> String {
         var out = JSONOutput(capacity: 64 + warnings.count * 160)
