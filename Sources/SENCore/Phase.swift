@@ -115,7 +115,10 @@ extension StringProtocol {
     public var databaseLength: Int { unicodeScalars.count }
 
     public func trimmingASCIIWhitespace() -> String {
+        // Most cells have nothing to trim: when neither end is one of the four, the string is its own answer,
+        // without walking its characters.
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+        if let first, let last, !isSpace(first), !isSpace(last) { return String(self) }
         guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else {
             return ""
         }

@@ -90,6 +90,7 @@ public enum ReturnsCSV {
             }
             firstRowOf[urn] = record.line
             var raw: [String: RawField] = [:]
+            raw.reserveCapacity(columns.count)
             for (index, column) in columns.enumerated().dropFirst() where index < record.fields.count {
                 raw[column] = .text(record.fields[index])
             }

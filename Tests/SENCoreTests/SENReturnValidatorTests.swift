@@ -80,6 +80,10 @@ import Testing
         fields["primary_need.ASD.ehc_plan"] = "6"
         fields["primary_need.NSA.ehc_plan"] = "1"
         #expect(issues(fields).map(\.code) == ["nsa_sen_support_only"])
+        fields["primary_need.NSA.ehc_plan"] = nil
+        let ehc = issues(fields)
+        #expect(ehc.map(\.code) == ["sum_mismatch"])
+        #expect(ehc.first?.csvColumn == "primary_need.*.ehc_plan" && ehc.first?.message.contains("add up to 6, but ehc_plan is 7") == true)
     }
 
     @Test func yearGroupsAddUp() {
