@@ -348,7 +348,7 @@ struct WebVisitor {
         }
     }
 
-    @Test func aCSVImportWithABadRowShowsItAndStoresNothing() async throws {
+    @Test func aCSVImportWithABadRowStoresNothingAndTheFixedFileImportsOnce() async throws {
         try await withTestDatabase { db in
             let fixture = try await Fixture.load(db)
             try await withApp(db) { client in
@@ -362,8 +362,23 @@ struct WebVisitor {
                     file: ("file", "returns.csv", Array(csv.utf8)))
                 #expect(answer.status == .unprocessableContent)
                 #expect(answer.text.contains("<td class=\"numeric\">3</td><td><code>pupils_on_roll</code></td>"), "row 3, column pupils_on_roll")
+                #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["0"]], "nothing was stored")
+                // The row put right and the form sent again with its key: both rows stored, and the receipt says so.
+                let fixed = csv.replacingOccurrences(of: ",abc,", with: ",200,")
+                let stored = try await executive.upload(
+                    "/trusts/\(fixture.trustA.id)/import", fields: [("key", key), ("term", Self.openTerm.description)],
+                    file: ("file", "returns.csv", Array(fixed.utf8)))
+                #expect(stored.status == .ok)
+                #expect(stored.text.contains("2 rows for ") && stored.text.contains(": 2 new, 0 amended, 0 unchanged"))
+                // The same form sent twice (a double click) imports once and shows the same receipt.
+                let again = try await executive.upload(
+                    "/trusts/\(fixture.trustA.id)/import", fields: [("key", key), ("term", Self.openTerm.description)],
+                    file: ("file", "returns.csv", Array(fixed.utf8)))
+                #expect(again.status == .ok && again.text.contains(": 2 new, 0 amended, 0 unchanged"))
             }
-            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["0"]], "nothing was stored")
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_returns") == [["2"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM sen_return_versions") == [["2"]])
+            #expect(try await db.adminSQL("SELECT count(*) FROM idempotency_keys") == [["1"]])
         }
     }
 }
