@@ -288,6 +288,19 @@ def run(b, tokens):
     b.go(f"/trusts/{trust}")
     row = [r for r in b.driver.find_elements(By.CSS_SELECTOR, "tbody tr") if f"/schools/{sibling_urn}/" in r.get_attribute("innerHTML")]
     b.check(row and "Not sent" in row[0].text, "nothing from the rejected file was stored")
+    # The file put right and sent: the receipt names the rows and what each became, and the school is no longer missing.
+    b.go(f"/trusts/{trust}/import")
+    csv = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False)
+    csv.write(f"urn,pupils_on_roll,sen_support,ehc_plan\n{sibling_urn},300,40,5\n{siblings[1]},200,10,2\n")
+    csv.close()
+    b.driver.find_element(By.ID, "file").send_keys(csv.name)
+    b.click_button("Import")
+    b.check(re.search(r"2 rows for .+: [12] new, [01] amended, [01] unchanged", b.text()) is not None,
+            f"the receipt says what the two rows became ({b.text()[:300]!r})")
+    b.page("exec-import-done")
+    b.go(f"/trusts/{trust}")
+    row = [r for r in b.driver.find_elements(By.CSS_SELECTOR, "tbody tr") if f"/schools/{sibling_urn}/" in r.get_attribute("innerHTML")]
+    b.check(row and "Not sent" not in row[0].text, "the imported school's return is now on the trust's page")
     for path in (f"/trusts/{other_trust}", f"/trusts/{other_trust}/comparison", f"/schools/{other_urn}", f"/schools/{other_urn}/returns/2025-26-summer"):
         b.go(path)
         b.check(b.h1() == "Page not found", f"another trust's page is a 404 page: {path}")
