@@ -18,8 +18,7 @@ func fixture(_ name: String) throws -> [UInt8] {
 
     @Test func issuedTokensAuthenticateUntilRevokedOrExpired() async throws {
         try await withTestDatabase { db in
-            try await db.withDatabase { database in
-                try await DemoData.load(into: database, logger: logger)
+            try await db.withDemoDatabase { database in
                 let store = TokenStore(database: database)
                 let trust = DemoData.trusts[0].id
                 let issued = try await store.issue(
@@ -132,8 +131,7 @@ func fixture(_ name: String) throws -> [UInt8] {
     /// The database never holds a token, only its digest: a full dump contains none of the secrets.
     @Test func noRawTokenIsStoredAnywhere() async throws {
         try await withTestDatabase { db in
-            let tokens = try await db.withDatabase { database in
-                try await DemoData.load(into: database, logger: logger)
+            let tokens = try await db.withDemoDatabase { database in
                 return try await DemoData.issueTokens(store: TokenStore(database: database), logger: logger)
             }
             #expect(tokens.count == 5)
@@ -149,8 +147,7 @@ func fixture(_ name: String) throws -> [UInt8] {
     /// A tenant cannot list or revoke another trust's tokens.
     @Test func tokensAreTenantScoped() async throws {
         try await withTestDatabase { db in
-            try await db.withDatabase { database in
-                try await DemoData.load(into: database, logger: logger)
+            try await db.withDemoDatabase { database in
                 let store = TokenStore(database: database)
                 let (a, b) = (DemoData.trusts[0].id, DemoData.trusts[1].id)
                 let leader = try await store.issue(

@@ -17,8 +17,7 @@ import Testing
     @Test(arguments: 1...3)
     func concurrentAmendmentsWithTheSameIfMatch(_ round: Int) async throws {
         try await withTestDatabase { db in
-            try await db.withDatabase { database in
-                try await DemoData.load(into: database, logger: logger)
+            try await db.withDemoDatabase { database in
                 let store = ReturnsStore(database: database)
                 let trust = DemoData.trusts[0].id
                 let urn = URN(990_101)!
@@ -54,8 +53,7 @@ import Testing
     /// Two first submissions race: one creates version 1, the other is told a version now exists.
     @Test func concurrentFirstSubmissions() async throws {
         try await withTestDatabase { db in
-            try await db.withDatabase { database in
-                try await DemoData.load(into: database, logger: logger)
+            try await db.withDemoDatabase { database in
                 let store = ReturnsStore(database: database)
                 let trust = DemoData.trusts[0].id
                 let candidates = [try value(40), try value(41)]
@@ -82,13 +80,11 @@ import Testing
         }
     }
 
-    /// The audit log is append-only for the server's role.
     /// An import reads last year's figures and the key's earlier answer, and writes the rows and the key's answer
     /// with the counts it found, in one transaction; the same key again reads that answer and writes nothing.
     @Test func anImportReadsLastYearAndKeepsItsAnswerWithItsCounts() async throws {
         try await withTestDatabase { db in
-            try await db.withDatabase { database in
-                try await DemoData.load(into: database, logger: logger)
+            try await db.withDemoDatabase { database in
                 let store = ReturnsStore(database: database)
                 let trust = DemoData.trusts[0].id
                 let (a, b) = (URN(990_101)!, URN(990_102)!)
@@ -130,7 +126,7 @@ import Testing
     /// and audit rows are rolled back with its key, and the caller is told to answer with the other's.
     @Test func theKeyCommittedFirstByAnotherRequestUndoesTheImport() async throws {
         try await withTestDatabase { db in
-            try await db.withDatabase { database in try await DemoData.load(into: database, logger: logger) }
+            try await db.withDemoDatabase { _ in }
             let trust = DemoData.trusts[0].id
             let term = AcademicTerm("2025-26-autumn")!
             let state = Mutex((read: false, inserted: false))
@@ -172,10 +168,10 @@ import Testing
         }
     }
 
+    /// The audit log is append-only for the server's role.
     @Test func theServerRoleCannotRewriteTheAuditLog() async throws {
         try await withTestDatabase { db in
-            try await db.withDatabase { database in
-                try await DemoData.load(into: database, logger: logger)
+            try await db.withDemoDatabase { database in
                 let store = ReturnsStore(database: database)
                 let trust = DemoData.trusts[0].id
                 _ = try await store.submit(

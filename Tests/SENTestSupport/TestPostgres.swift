@@ -110,6 +110,14 @@ public struct TestDatabase: Sendable {
             deadline: deadline, tenantSetting: tenantSetting)
     }
 
+    /// `withDatabase` with the demo's trusts and schools loaded first (`DemoData`), the setup most store tests share.
+    public func withDemoDatabase<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
+        try await withDatabase { database in
+            try await DemoData.load(into: database, logger: .test)
+            return try await body(database)
+        }
+    }
+
     /// Runs `body` with a running pool as the server's role.
     public func withDatabase<T: Sendable>(
         tenantSetting: Database.TenantSetting = .setConfig, _ body: @Sendable (Database) async throws -> T
