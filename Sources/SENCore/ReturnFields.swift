@@ -60,6 +60,8 @@ public enum ReturnField {
     }()
 
     public static let byKey: [String: Spec] = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })
+    /// Each field's place in `all`.
+    static let position: [String: Int] = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($1.key, $0) })
     public static let required = ["pupils_on_roll", "sen_support", "ehc_plan"]
 
     /// `primary_need.SLCN.sen_support` → `/primary_need/SLCN/sen_support`.
