@@ -33,6 +33,18 @@ public struct WebSessionStore: Sendable {
         }
     }
 
+    /// Extends an existing, unexpired key's expiry to `expires` from now, without writing its value (migration
+    /// 0017); true when this call extended it. A key that is gone (a session ended meanwhile) stays gone, and one
+    /// that another request holds locked is left to that request.
+    public func touch(key: String, expires: Duration, logger: Logger) async throws -> Bool {
+        let (digest, ttl, client) = (Self.digest(key), Self.milliseconds(expires), database.client)
+        return try await database.withDeadline {
+            let rows = try await client.query("SELECT web_session_touch(\(digest), \(ttl))", logger: logger)
+            for try await touched in rows.decode(Bool.self) { return touched }
+            return false
+        }
+    }
+
     /// The value and the time it has left (nil: no expiry), unless it is missing or has expired.
     public func get(key: String, logger: Logger) async throws -> (json: String, ttl: Duration?)? {
         let (digest, client) = (Self.digest(key), database.client)

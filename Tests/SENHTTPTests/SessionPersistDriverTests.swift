@@ -61,6 +61,48 @@ import Testing
         }
     }
 
+    /// Extending a session's idle window touches only a live row (migration 0017): a session removed meanwhile (a
+    /// sign-out) is not written back, an expired one is not revived, and one another transaction holds is skipped
+    /// at once rather than waited for.
+    @Test func aTouchExtendsOnlyALiveSessionThatNoOneHolds() async throws {
+        try await withTestDatabase { db in
+            let value = Session(tokenID: "t", csrf: "c")
+            try await db.withDatabase { database in
+                let driver = SessionPersistDriver(database: database, logger: .test)
+                let store = WebSessionStore(database: database)
+                try await driver.create(key: "web.live", value: value, expires: .seconds(300))
+                #expect(try await store.touch(key: "web.live", expires: .seconds(1800), logger: .test))
+                let ttl = try #require(try await driver.getWithTTL(key: "web.live", as: Session.self)?.ttl)
+                #expect(ttl > .seconds(1790), "extended to the new window")
+                #expect(try await driver.get(key: "web.live", as: Session.self) == value, "the value is as it was")
+
+                try await driver.remove(key: "web.live")
+                #expect(try await store.touch(key: "web.live", expires: .seconds(1800), logger: .test) == false)
+                #expect(try await driver.get(key: "web.live", as: Session.self) == nil, "a removed session stays removed")
+
+                try await driver.create(key: "web.short", value: value, expires: .milliseconds(20))
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await store.touch(key: "web.short", expires: .seconds(1800), logger: .test) == false)
+                #expect(try await driver.get(key: "web.short", as: Session.self) == nil, "an expired session is not revived")
+
+                try await driver.create(key: "web.held", value: value, expires: .seconds(300))
+            }
+            func hex(_ key: String) -> String { Data(SHA256.hash(data: Data(key.utf8))).map { String(format: "%02x", $0) }.joined() }
+            #expect(
+                try await db.adminSQL("SELECT count(*) FROM web_sessions WHERE key_digest = decode($1, 'hex')", [hex("web.live")]) == [["0"]],
+                "the removed row was not written back")
+            // Another transaction holds the row; a deadline of 20 s: waiting for it fails, skipping it takes milliseconds.
+            let (touched, waited, stillLocked) = try await db.whileAnotherTransactionHolds(
+                "SELECT 1 FROM web_sessions WHERE key_digest = decode($1, 'hex') FOR UPDATE", [hex("web.held")]
+            ) { database in
+                try await WebSessionStore(database: database).touch(key: "web.held", expires: .seconds(1800), logger: .test)
+            }
+            #expect(stillLocked, "the row was held throughout")
+            #expect(waited < .seconds(15), "the touch did not wait for the row (\(waited))")
+            #expect(touched == false, "a held row is left to its holder")
+        }
+    }
+
     /// A session id is a bearer credential: only its SHA-256 is stored, and the server role reaches the table only
     /// through the session functions.
     @Test func onlyTheKeysDigestIsStoredAndTheServerRoleCannotReadTheTable() async throws {

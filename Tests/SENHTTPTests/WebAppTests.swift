@@ -217,6 +217,31 @@ struct WebVisitor {
         }
     }
 
+    /// A sign-out ends the session however long it has sat idle. The idle window's extension after a request used
+    /// to write the session back (an upsert of the value read before the sign-out deleted it) and set its cookie
+    /// again after the one that cleared it, once the session was more than a minute into its window.
+    @Test func aSignOutAfterAnIdleMinuteEndsTheSession() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.load(db)
+            let school = "/schools/\(fixture.ownSchool.urn)"
+            try await withApp(db) { client in
+                var visitor = WebVisitor(client)
+                try await visitor.signIn(fixture.tokens["school_leader"]!.token)
+                #expect(try await visitor.get(school).status == .ok)
+                _ = try await db.adminSQL("UPDATE web_sessions SET expires_at = now() + interval '20 minutes'")
+                let old = visitor.cookie
+                let out = try await visitor.post("/sign-out", [])
+                #expect(out.status == .seeOther && out.headers[.location] == "/sign-in?session=signed-out")
+                let cookies = out.headers[values: .setCookie]
+                #expect(cookies.count == 1, "only the cookie that clears the session: \(cookies)")
+                #expect(try await db.adminSQL("SELECT count(*) FROM web_sessions") == [["0"]], "the session's row is gone")
+                var replay = WebVisitor(client)
+                replay.cookie = old
+                #expect(try await replay.get(school).headers[.location]?.hasPrefix("/sign-in") == true, "the old cookie signs nobody in")
+            }
+        }
+    }
+
     @Test func theComparisonPageLinksEveryPointAndOffersItsDownloads() async throws {
         try await withTestDatabase { db in
             let fixture = try await Fixture.withReturns(db)

@@ -4,7 +4,6 @@ import PostgresNIO
 import SENCore
 import SENStore
 import SENTestSupport
-import Synchronization
 import Testing
 
 func fixture(_ name: String) throws -> [UInt8] {
@@ -92,33 +91,15 @@ func fixture(_ name: String) throws -> [UInt8] {
             let id = issued.record.id.uuidString
             try await db.adminSQL("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE token_id = $1", [id])
             let stale = try await db.adminSQL("SELECT last_used_at::text FROM api_tokens WHERE token_id = $1", [id])
-            let state = Mutex((locked: false, release: false))
-            // Another transaction holds the row until told to let go (or 60 s pass).
-            let holder = Task {
-                try await LibPQ.runScript(on: db.admin) { connection in
-                    _ = try connection.execute("BEGIN")
-                    _ = try connection.execute("SELECT 1 FROM api_tokens WHERE token_id = $1 FOR UPDATE", parameters: [id])
-                    state.withLock { $0.locked = true }
-                    for _ in 0..<600 where !state.withLock({ $0.release }) { usleep(100_000) }
-                    _ = try connection.execute("COMMIT")
-                }
+            // Another transaction holds the row; a deadline of 20 s: waiting for the row (as before) fails it, not
+            // waiting takes milliseconds.
+            let (principal, waited, stillLocked) = try await db.whileAnotherTransactionHolds(
+                "SELECT 1 FROM api_tokens WHERE token_id = $1 FOR UPDATE", [id]
+            ) { database in
+                try await TokenStore(database: database).authenticate(issued.token, logger: logger)
             }
-            while !state.withLock({ $0.locked }) { try await Task.sleep(for: .milliseconds(20)) }
-            // A deadline of 20 s: waiting for the row (as before) fails it; not waiting takes milliseconds.
-            let database = db.makeDatabase(deadline: .seconds(20))
-            let principal = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await database.client.run() }
-                defer { group.cancelAll() }
-                let started = ContinuousClock.now
-                let principal = try await TokenStore(database: database).authenticate(issued.token, logger: logger)
-                let waited = ContinuousClock.now - started
-                let stillLocked = state.withLock { $0.locked && !$0.release }
-                state.withLock { $0.release = true }
-                #expect(stillLocked, "the row was held throughout")
-                #expect(waited < .seconds(15), "authentication did not wait for the row (\(waited))")
-                return principal
-            }
-            try await holder.value
+            #expect(stillLocked, "the row was held throughout")
+            #expect(waited < .seconds(15), "authentication did not wait for the row (\(waited))")
             #expect(principal?.tokenID == issued.record.id)
             #expect(try await db.adminSQL("SELECT last_used_at::text FROM api_tokens WHERE token_id = $1", [id]) == stale, "the touch was skipped")
             try await db.withDatabase { database in

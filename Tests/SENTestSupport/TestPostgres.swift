@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SENCore
 import SENStore
+import Synchronization
 
 /// Real PostgreSQL for tests: the server named by `SENSTAT_TEST_DATABASE_URL` (a role that may create roles and
 /// databases), or else an embedded cluster in a temporary folder, started when the first test needs it and
@@ -128,6 +129,39 @@ public struct TestDatabase: Sendable {
             defer { group.cancelAll() }
             return try await body(database)
         }
+    }
+
+    /// Runs `body` on a pool of the server's role with a deadline of 20 s, while another transaction holds the
+    /// rows that `lock` (a `SELECT … FOR UPDATE` as the admin role) locks, as a commit stuck on a slow disk holds
+    /// them; the lock is let go when `body` returns (or after 60 s). Returns `body`'s answer, how long it took and
+    /// whether the rows were held throughout: a `body` that waited for them would fail its deadline instead.
+    public func whileAnotherTransactionHolds<T: Sendable>(
+        _ lock: String, _ parameters: [String?], _ body: @Sendable (Database) async throws -> T
+    ) async throws -> (answer: T, took: Duration, heldThroughout: Bool) {
+        let state = Mutex((locked: false, release: false))
+        let holder = Task {
+            try await LibPQ.runScript(on: admin) { connection in
+                _ = try connection.execute("BEGIN")
+                _ = try connection.execute(lock, parameters: parameters)
+                state.withLock { $0.locked = true }
+                for _ in 0..<600 where !state.withLock({ $0.release }) { usleep(100_000) }
+                _ = try connection.execute("COMMIT")
+            }
+        }
+        while !state.withLock({ $0.locked }) { try await Task.sleep(for: .milliseconds(20)) }
+        let database = makeDatabase(deadline: .seconds(20))
+        let result = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.client.run() }
+            defer { group.cancelAll() }
+            let started = ContinuousClock.now
+            let answer = try await body(database)
+            let took = ContinuousClock.now - started
+            let held = state.withLock { $0.locked && !$0.release }
+            state.withLock { $0.release = true }
+            return (answer, took, held)
+        }
+        try await holder.value
+        return result
     }
 
     /// Runs SQL as the admin role in this database (setup that bypasses the server's rules on purpose).

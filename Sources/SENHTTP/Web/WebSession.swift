@@ -70,17 +70,29 @@ public struct WebSessionSettings: Sendable {
 /// sign-in never becomes a signed-in session.
 struct WebSessions: Sendable {
     let storage: SessionStorage<WebSession>
+    let driver: SessionPersistDriver
     let settings: WebSessionSettings
     let tokens: TokenStore
+    static let keyPrefix = "web."
 
-    init(driver: any PersistDriver, settings: WebSessionSettings, tokens: TokenStore) {
+    init(driver: SessionPersistDriver, settings: WebSessionSettings, tokens: TokenStore) {
         self.settings = settings
         self.tokens = tokens
+        self.driver = driver
         self.storage = SessionStorage(
             driver,
             configuration: .init(
                 sessionCookieParameters: .init(name: settings.cookieName, path: "/", secure: settings.secureCookie, sameSite: .lax),
-                keyPrefix: "web."))
+                keyPrefix: Self.keyPrefix))
+    }
+
+    /// Starts the idle window of the request's session again, `lifetime` long, if the session still exists (the
+    /// request may have ended or replaced it) and no other request of it is doing the same; true when it did.
+    /// Never writes the session's value: hummingbird-auth's `update` would write back the value read at the
+    /// request's start, bringing back a session the request had ended (migration 0017).
+    func extend(_ request: Request, lifetime: Duration) async throws -> Bool {
+        guard let id = storage.getId(request: request) else { return false }
+        return try await driver.store.touch(key: Self.keyPrefix + id, expires: lifetime, logger: driver.logger)
     }
 
     /// A new session for the token `tokenID`; returns the cookie that carries it.
@@ -166,11 +178,12 @@ struct WebSessionMiddleware: RouterMiddleware {
         var response = try await next(request, context)
         // Idle timeout: used within the last minute of a fresh window, nothing is written; otherwise the window
         // starts again (a write at most once a minute per session), never past the absolute timeout.
+        // Only the row's expiry is extended, and only while the session exists: a request that signed out or
+        // switched role has deleted it, and its answer's cookie stands.
         if let left = ttl, left < settings.idleTimeout - .seconds(60), let id = sessions.storage.getId(request: request) {
             let untilAbsolute = settings.absoluteTimeout - .seconds(Int64(Date.now.timeIntervalSince(session.signedInAt)))
             let window = min(settings.idleTimeout, untilAbsolute)
-            if window > .zero {
-                try await sessions.storage.update(session: session, expiresIn: window, request: request)
+            if window > .zero, try await sessions.extend(request, lifetime: window) {
                 response.headers[values: .setCookie].append(sessions.cookie(id: id, lifetime: window).description)
             }
         }
