@@ -4,6 +4,7 @@ import PostgresNIO
 import SENCore
 import SENStore
 import SENTestSupport
+import Synchronization
 import Testing
 
 func fixture(_ name: String) throws -> [UInt8] {
