@@ -37,12 +37,12 @@ import Testing
         }
     }
 
-    /// Every node of a plan: its type, relation and index.
-    func nodes(_ plan: String) throws -> [(type: String, relation: String?, index: String?)] {
+    /// Every node of a plan: its type, relation, index and index condition.
+    func nodes(_ plan: String) throws -> [(type: String, relation: String?, index: String?, condition: String?)] {
         let root = try #require((try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])?.first?["Plan"] as? [String: Any])
-        var result: [(String, String?, String?)] = []
+        var result: [(String, String?, String?, String?)] = []
         func walk(_ node: [String: Any]) {
-            result.append((node["Node Type"] as? String ?? "", node["Relation Name"] as? String, node["Index Name"] as? String))
+            result.append((node["Node Type"] as? String ?? "", node["Relation Name"] as? String, node["Index Name"] as? String, node["Index Cond"] as? String))
             for child in node["Plans"] as? [[String: Any]] ?? [] { walk(child) }
         }
         walk(root)
@@ -68,18 +68,26 @@ import Testing
         }
     }
 
-    /// A term's returns of one trust (imports, completeness) are found by the trust-led index.
+    /// A term's returns of one trust (imports, completeness) are found through an index whose condition names the
+    /// trust, so no other trust's rows are read: whichever index the planner takes, for a term it has statistics
+    /// for and for one it thinks empty (a term's first imports, before ANALYZE has seen any of its rows). Before
+    /// migration 0019 the planner took the index on the term alone for the second, and each import read every row
+    /// of the term written so far.
     @Test func aTrustsTermReadsByIndex() async throws {
         try await withTestDatabase { db in
             try await seed(db)
             let trust = TrustID("00000000-0000-4000-8000-000000000007")!
-            let term = "2025-26-autumn"
-            let text = try await db.withDatabase { database in
-                try await plan("SELECT urn, current_version FROM sen_returns WHERE trust_id = \(trust.uuidString)::uuid AND term = \(term)", scope: .trust(trust), database)
+            for term in ["2025-26-autumn", "2026-27-autumn"] {
+                let text = try await db.withDatabase { database in
+                    try await plan(
+                        "SELECT r.urn, r.current_version FROM unnest(\([200007, 200307, 200607])::integer[]) AS i(urn) JOIN sen_returns r ON r.trust_id = \(trust.uuidString)::uuid AND r.term = \(term) AND r.urn = i.urn",
+                        scope: .trust(trust), database)
+                }
+                let tree = try nodes(text)
+                #expect(tree.filter { $0.type == "Seq Scan" && $0.relation == "sen_returns" }.isEmpty, "\(term): \(tree)")
+                let lookups = tree.filter { $0.index?.hasPrefix("sen_returns") == true }
+                #expect(!lookups.isEmpty && lookups.allSatisfy { ($0.condition ?? "").contains("trust_id") }, "\(term): \(tree)")
             }
-            let tree = try nodes(text)
-            #expect(tree.filter { $0.type == "Seq Scan" }.isEmpty, "\(tree)")
-            #expect(!Set(tree.compactMap(\.index)).isDisjoint(with: ["sen_returns_pkey", "sen_returns_by_term"]), "\(tree)")
         }
     }
 }
