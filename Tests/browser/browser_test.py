@@ -232,6 +232,7 @@ def run(b, tokens):
     b.check("has been saved" in b.text(), "the survey return is saved")
     b.sign_out()
     b.check(b.path().startswith("/sign-in"), "signing out goes to the sign-in page")
+    b.page("signed-out")
     b.driver.back()
     b.check(b.path().startswith("/sign-in") and "Version 1" not in b.text(), "after sign-out the back button shows no data")
     b.go(return_path)
