@@ -62,8 +62,8 @@ enum ProblemResponse {
 }
 
 /// Turns every error into problem+json: deliberate API errors keep their status; a missing route is 404, or 405
-/// with `Allow` when the path exists under other methods; an unreachable database is 503; anything else is a 500
-/// whose details go to the log, never to the client.
+/// with `Allow` when the path exists under other methods only; an unreachable database is 503; anything else is a
+/// 500 whose details go to the log, never to the client.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     let allowed: AllowedMethods
 
@@ -99,7 +99,10 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as HTTPError:
             if error.status == .notFound {
                 let methods = self.allowed.methods(forPath: request.uri.path)
-                if !methods.isEmpty {
+                // A route for this method and path threw it: the handler found nothing (an unknown provider, asset or
+                // membership), which is a 404, not a method to change. Hummingbird answers HEAD with the GET route.
+                let routed = methods.contains(request.method) || (request.method == .head && methods.contains(.get))
+                if !methods.isEmpty, !routed {
                     var headers = HTTPFields()
                     headers[.allow] = methods.map(\.rawValue).sorted().joined(separator: ", ")
                     return Problem(status: .methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)", headers: headers)

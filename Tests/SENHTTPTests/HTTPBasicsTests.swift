@@ -105,6 +105,25 @@ import Testing
         }
     }
 
+    /// A 404 from a handler (nothing by that name) stays a 404 on a path whose route answers the method; only a
+    /// method the path has no route for is 405. The web app's unknown asset and the sign-in's unknown provider, by
+    /// GET and HEAD; the act-as form's unknown membership is in SignInTests.
+    @Test func aHandlersNotFoundIsNotAWrongMethod() async throws {
+        try await withTestDatabase { db in
+            try await withApp(db) { client in
+                for path in ["/assets/no-such-file.css", "/sign-in/oidc/no-such-provider"] {
+                    for method in [HTTPRequest.Method.get, .head] {
+                        let response = try await client.execute(uri: path, method: method, headers: [:], body: nil)
+                        #expect(response.status == .notFound, "\(method) \(path)")
+                        #expect(response.headers[.allow] == nil, "\(method) \(path)")
+                    }
+                    let wrong = try await client.execute(uri: path, method: .delete, headers: [:], body: nil)
+                    #expect(wrong.status == .methodNotAllowed && wrong.headers[.allow] == "GET", "\(path): \(wrong.headers)")
+                }
+            }
+        }
+    }
+
     @Test func metricsArePrometheusText() async throws {
         try await withTestDatabase { db in
             try await withApp(db) { client in

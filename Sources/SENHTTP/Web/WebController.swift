@@ -326,7 +326,7 @@ extension WebController {
         let form = try await WebForm.read(&request)
         guard let person = context.webSession?.personID, let chosen = form["membership"].flatMap({ TokenID($0) }),
             let membership = try await identity.people.memberships(of: person, logger: context.logger).first(where: { $0.id == chosen })
-        else { throw HTTPError(.notFound) }
+        else { throw APIError.notFound("a live membership of yours with that id") }
         let session = context.webSession
         let cookie = try await sessions.begin(
             tokenID: membership.id, person: person, provider: session?.providerID, idToken: session?.idToken, actingAs: membership.label,
