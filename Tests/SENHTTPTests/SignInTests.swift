@@ -418,6 +418,89 @@ struct TestClaims: JWTPayload {
             }
         }
     }
+
+    /// A person with two memberships (a school in one trust, the executive of another) acts in one at a time: the
+    /// account page offers the other, the switch begins a new session in it and ends the old, and a switch to any
+    /// membership that is not the person's own and live, or without the page's form token, changes nothing.
+    @Test func aPersonInTwoTrustsActsInOneMembershipAtATime() async throws {
+        try await HostileProvider.with { provider in
+            try await withTestDatabase { db in
+                let fixture = try await Fixture.load(db)
+                var web = WebSessionSettings()
+                web.publicURL = "http://127.0.0.1:1"
+                try await withApp(db, web: web, providers: [Self.providerSettings(provider)]) { client in
+                    try await Self.invite(db, "head@school.example.org", .schoolLeader, fixture.trustA.id, [URN(fixture.ownSchool.urn)!])
+                    try await Self.invite(db, "head@school.example.org", .trustExecutive, fixture.trustB.id, [])
+                    let r = try await Self.signIn(client, provider: provider) { nonce in try await Self.signed(provider, Self.claims(provider, nonce: nonce)) }
+                    // Two memberships: the person lands on the account page, where the other one is offered.
+                    #expect(r.finish.status == .seeOther && r.finish.headers[.location] == "/account", "\(r.finish.headers)")
+                    var person = WebVisitor(client)
+                    person.cookie = WebVisitor.cookieValue(try #require(r.finish.headers[values: .setCookie].first { $0.hasPrefix("senstat=") }))
+                    let rows = try await db.adminSQL("SELECT token_id::text, role FROM api_tokens WHERE kind = 'membership' ORDER BY role")
+                    let ids = Dictionary(uniqueKeysWithValues: rows.map { ($0[1]!, $0[0]!) })
+                    let (leader, executive) = (try #require(ids["school_leader"]), try #require(ids["trust_executive"]))
+                    let account = try await person.get("/account")
+                    #expect(account.status == .ok)
+                    let offered = [leader, executive].filter { account.text.contains(#"name="membership" value="\#($0)""#) }
+                    #expect(offered.count == 1, "exactly the other membership is offered")
+                    let (current, other) = offered == [executive] ? (leader, executive) : (executive, leader)
+                    func pages(_ visitor: inout WebVisitor) async throws -> (own: HTTPResponse.Status, foreign: HTTPResponse.Status) {
+                        (try await visitor.get("/schools/\(fixture.ownSchool.urn)").status, try await visitor.get("/schools/\(fixture.foreignSchool.urn)").status)
+                    }
+                    func reaches(_ membership: String) -> (own: HTTPResponse.Status, foreign: HTTPResponse.Status) {
+                        membership == leader ? (.ok, .notFound) : (.notFound, .ok)
+                    }
+                    #expect(try await pages(&person) == reaches(current))
+
+                    // Refused, and the session goes on as it was: no form token; an API token's id; another person's
+                    // membership; not an id at all.
+                    let before = try await db.adminSQL("SELECT count(*) FROM web_sessions")
+                    _ = try await person.get("/account")
+                    let noToken = try await person.post("/account/act-as", [("membership", other)], csrf: .some(nil))
+                    #expect(noToken.status == .forbidden && noToken.headers[.setCookie] == nil)
+                    let executiveToken = try #require(try await db.adminSQL(
+                        "SELECT token_id::text FROM api_tokens WHERE kind = 'token' AND role = 'trust_executive' AND trust_id = $1", [fixture.trustB.id.uuidString]).first?.first ?? nil)
+                    try await Self.invite(db, "someone@school.example.org", .trustExecutive, fixture.trustA.id, [])
+                    let someone = try await PeopleTests.signIn(db, subject: "someone", email: "someone@school.example.org")
+                    let theirs = try #require(someone.memberships.first).id.uuidString.lowercased()
+                    for refused in [executiveToken, theirs, "not-an-id"] {
+                        let answer = try await person.post("/account/act-as", [("membership", refused)])
+                        #expect(answer.status == .notFound && answer.headers[.setCookie] == nil, "\(refused) \(answer.status) \(answer.text.prefix(600))")
+                    }
+                    #expect(try await db.adminSQL("SELECT count(*) FROM web_sessions") == before)
+                    #expect(try await pages(&person) == reaches(current))
+
+                    // The switch: a new session id in the other membership; the old id signs in no more.
+                    let old = person
+                    let switched = try await person.post("/account/act-as", [("membership", other)])
+                    #expect(switched.status == .seeOther && switched.headers[.location] == "/")
+                    let cookie = try #require(switched.headers[values: .setCookie].first { $0.hasPrefix("senstat=") })
+                    person.cookie = try #require(WebVisitor.cookieValue(cookie))
+                    #expect(person.cookie != old.cookie)
+                    #expect(try await pages(&person) == reaches(other))
+                    let header = try await person.get("/account").text
+                    let label = other == executive ? "Signed in as Trust executive, \(fixture.trustB.name)" : "Signed in as School leader, \(fixture.trustA.name) (1 school)"
+                    #expect(header.contains(label), "\(label)")
+                    var stale = old
+                    #expect(try await stale.get("/account").status == .seeOther, "the replaced session has ended")
+                    #expect(try await Self.events(db).last == "sign_in:switched")
+
+                    // A membership removed meanwhile is not one to switch to.
+                    _ = try await db.adminSQL("UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1", [current])
+                    _ = try await person.get("/account")
+                    let gone = try await person.post("/account/act-as", [("membership", current)])
+                    #expect(gone.status == .notFound && gone.headers[.setCookie] == nil)
+                    #expect(try await pages(&person) == reaches(other))
+
+                    // A session signed in with an API token has no person, so no other membership.
+                    var tokenSession = WebVisitor(client)
+                    try await tokenSession.signIn(fixture.tokens["trust_executive"]!.token)
+                    _ = try await tokenSession.get("/account")
+                    #expect(try await tokenSession.post("/account/act-as", [("membership", other)]).status == .notFound)
+                }
+            }
+        }
+    }
 }
 
 /// The server's half of `senstat login --web`: the allow page, the one-time code, the exchange with PKCE, and the
