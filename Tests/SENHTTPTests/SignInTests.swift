@@ -443,6 +443,7 @@ struct TestClaims: JWTPayload {
                     #expect(account.status == .ok)
                     let offered = [leader, executive].filter { account.text.contains(#"name="membership" value="\#($0)""#) }
                     #expect(offered.count == 1, "exactly the other membership is offered")
+                    #expect(account.text.contains("act in one at a time, now as") && account.text.contains(##"href="#act-as""##), "said at the top of the page")
                     let (current, other) = offered == [executive] ? (leader, executive) : (executive, leader)
                     func pages(_ visitor: inout WebVisitor) async throws -> (own: HTTPResponse.Status, foreign: HTTPResponse.Status) {
                         (try await visitor.get("/schools/\(fixture.ownSchool.urn)").status, try await visitor.get("/schools/\(fixture.foreignSchool.urn)").status)
@@ -491,6 +492,8 @@ struct TestClaims: JWTPayload {
                     let gone = try await person.post("/account/act-as", [("membership", current)])
                     #expect(gone.status == .notFound && gone.headers[.setCookie] == nil)
                     #expect(try await pages(&person) == reaches(other))
+                    let alone = try await person.get("/account").text
+                    #expect(!alone.contains("/account/act-as") && !alone.contains("act in one at a time"), "one membership left: nothing to switch to")
 
                     // A session signed in with an API token has no person, so no other membership.
                     var tokenSession = WebVisitor(client)
