@@ -138,7 +138,7 @@ public struct BenchmarkStore: Sendable {
         }
     }
 
-    static func figures(_ connection: PostgresConnection, trust: TrustID, term: AcademicTerm, only: Set<URN>?, logger: Logger) async throws
+    static func figures(_ connection: SQLConnection, trust: TrustID, term: AcademicTerm, only: Set<URN>?, logger: Logger) async throws
         -> [SchoolFigures]
     {
         let rows = try await connection.query(Self.figuresQuery(trust: trust, term: term, only: only), logger: logger)
@@ -232,7 +232,7 @@ public struct BenchmarkStore: Sendable {
         }
     }
 
-    static func history(_ connection: PostgresConnection, trust: TrustID, terms: [AcademicTerm], logger: Logger) async throws
+    static func history(_ connection: SQLConnection, trust: TrustID, terms: [AcademicTerm], logger: Logger) async throws
         -> [URN: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)]]
     {
         var result: [URN: [AcademicTerm: (roll: Int, senSupport: Int, ehcPlan: Int)]] = [:]

@@ -31,6 +31,10 @@ public struct Database: Sendable {
     /// No statement may hold a connection for long: the slowest query senstat runs (a national import's set-based
     /// insert) takes a few seconds. Set per transaction, so it holds behind PgBouncer too.
     static let statementTimeout = "30s"
+    /// How often a running statement checks that its client is still there (PostgreSQL 14+; Linux). A statement
+    /// whose deadline passed has its connection closed (`SQLConnection`), and without this check PostgreSQL would
+    /// run it on, holding its locks, until it next wrote to the closed socket or reached `statementTimeout`.
+    static let connectionCheckInterval = "1s"
 
     /// Set by the HTTP layer around a read-only request: its transactions go to the replica when there is one
     /// and it has replayed the caller's last write, and to the primary otherwise.
@@ -85,7 +89,7 @@ public struct Database: Sendable {
     /// transaction mode).
     public func transaction<Result: Sendable>(
         _ scope: TenantScope, deadline: Duration? = nil, logger: Logger,
-        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+        _ body: @escaping @Sendable (SQLConnection) async throws -> Result
     ) async throws -> Result {
         let (trust, platform): (String, String) =
             switch scope {
@@ -119,31 +123,63 @@ public struct Database: Sendable {
     }
 
     /// One transaction on `pool`: the tenant and the statement timeout set first (in one round trip unless
-    /// `setting` is `.setLocal`). With
+    /// `setting` is `.setLocal`). BEGIN, COMMIT and ROLLBACK are sent here, through `SQLConnection`, rather than by
+    /// PostgresNIO's `withTransaction`, whose ROLLBACK on a connection that PostgreSQL had just closed never
+    /// returned (`ConnectionLossTests`). With
     /// `readAfter` the transaction is read-only and refuses (`ReplicaBehind`) a server that has not replayed that
     /// WAL position (a primary, where `pg_last_wal_replay_lsn()` is null, has).
     private static func run<Result: Sendable>(
         on pool: PostgresClient, trust: String, platform: String, setting: TenantSetting, readAfter: String?, logger: Logger,
-        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+        _ body: @escaping @Sendable (SQLConnection) async throws -> Result
     ) async throws -> Result {
-        do {
-            return try await pool.withTransaction(logger: logger) { connection in
+        // A pooled connection whose PostgreSQL has gone (restarted, failed over) is found dead at BEGIN, before
+        // anything of the transaction ran; another connection is tried. PostgresNIO's pool can lend a connection
+        // that has just closed before it has noticed.
+        for attempt in 1... {
+            do {
+                return try await transaction(on: pool, trust: trust, platform: platform, setting: setting, readAfter: readAfter, logger: logger, body)
+            } catch let error as NotBegun {
+                guard attempt < 3 else { throw error.underlying }
+                logger.debug("a pooled connection had closed; trying another", metadata: ["error": "\(String(reflecting: error.underlying))"])
+            }
+        }
+        preconditionFailure("unreachable")
+    }
+
+    /// BEGIN failed because the connection had closed: nothing of the transaction ran.
+    private struct NotBegun: Error { let underlying: any Error }
+
+    private static func transaction<Result: Sendable>(
+        on pool: PostgresClient, trust: String, platform: String, setting: TenantSetting, readAfter: String?, logger: Logger,
+        _ body: @escaping @Sendable (SQLConnection) async throws -> Result
+    ) async throws -> Result {
+        try await pool.withConnection { pooled in
+            let connection = SQLConnection(pooled)
+            do {
+                try await connection.query("BEGIN", logger: logger)
+            } catch let error where error is ConnectionClosed || (error as? PSQLError)?.isConnectionFailure == true {
+                throw NotBegun(underlying: error)
+            }
+            var committing = false
+            do {
                 switch (setting, readAfter) {
                 case (.setConfig, nil):
                     try await connection.query(
                         """
                         SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
-                               set_config('statement_timeout', \(statementTimeout), true)
+                               set_config('statement_timeout', \(statementTimeout), true),
+                               set_config('client_connection_check_interval', \(connectionCheckInterval), true)
                         """, logger: logger)
                 case (.setConfig, let position?):
                     let rows = try await connection.query(
                         """
                         SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
                                set_config('statement_timeout', \(statementTimeout), true),
+                               set_config('client_connection_check_interval', \(connectionCheckInterval), true),
                                set_config('transaction_read_only', 'on', true),
                                COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) >= \(position)::pg_lsn
                         """, logger: logger)
-                    for try await (_, _, _, _, caughtUp) in rows.decode((String, String, String, String, Bool).self) where !caughtUp {
+                    for try await (_, _, _, _, _, caughtUp) in rows.decode((String, String, String, String, String, Bool).self) where !caughtUp {
                         throw ReplicaBehind()
                     }
                 case (.setLocal, _):
@@ -152,6 +188,8 @@ public struct Database: Sendable {
                     try await connection.query("SET LOCAL senstat.trust_id = '\(unescaped: trust)'", logger: logger)
                     try await connection.query("SET LOCAL senstat.scope = '\(unescaped: platform)'", logger: logger)
                     try await connection.query("SET LOCAL statement_timeout = '\(unescaped: statementTimeout)'", logger: logger)
+                    try await connection.query(
+                        "SET LOCAL client_connection_check_interval = '\(unescaped: connectionCheckInterval)'", logger: logger)
                     if let readAfter {
                         try await connection.query("SET LOCAL transaction_read_only = on", logger: logger)
                         let rows = try await connection.query(
@@ -159,11 +197,16 @@ public struct Database: Sendable {
                         for try await caughtUp in rows.decode(Bool.self) where !caughtUp { throw ReplicaBehind() }
                     }
                 }
-                return try await body(connection)
+                let result = try await body(connection)
+                committing = true
+                try await connection.query("COMMIT", logger: logger)
+                return result
+            } catch {
+                // A failed COMMIT has ended the transaction; a closed connection has rolled it back by itself
+                // (and PostgresNIO would never answer a statement sent on it).
+                if !committing && !pooled.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+                throw error
             }
-        } catch let error as PostgresTransactionError {
-            // Callers care about what went wrong, not which phase of the transaction it was in.
-            throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
     }
 
@@ -171,7 +214,7 @@ public struct Database: Sendable {
     public func ping(logger: Logger) async -> Bool {
         do {
             return try await withDeadline {
-                for try await value in try await client.query("SELECT 1", logger: logger).decode(Int.self) {
+                for try await value in try await client.collect("SELECT 1", logger: logger).decode(Int.self) {
                     return value == 1
                 }
                 return false
@@ -185,7 +228,7 @@ public struct Database: Sendable {
     public func appliedMigrations(logger: Logger) async throws -> [(version: Int, fileName: String, checksum: String)] {
         try await withDeadline {
             var result: [(version: Int, fileName: String, checksum: String)] = []
-            let rows = try await client.query(
+            let rows = try await client.collect(
                 "SELECT version, file_name, checksum FROM schema_migrations ORDER BY version", logger: logger)
             for try await (version, fileName, checksum) in rows.decode((Int, String, String).self) {
                 result.append((version, fileName, checksum))
@@ -223,6 +266,10 @@ public struct Database: Sendable {
                 task.cancel()
             }
         } catch let error as PSQLError where error.isConnectionFailure {
+            throw expiry.expired
+                ? DatabaseUnavailable(reason: "the database did not answer within \(deadline)")
+                : DatabaseUnavailable(reason: "the database is not reachable")
+        } catch is ConnectionClosed {
             throw expiry.expired
                 ? DatabaseUnavailable(reason: "the database did not answer within \(deadline)")
                 : DatabaseUnavailable(reason: "the database is not reachable")

@@ -147,7 +147,7 @@ public struct GIASImporter: Sendable {
         return summary
     }
 
-    static func count(_ rows: PostgresRowSequence) async throws -> Int {
+    static func count(_ rows: SQLRows) async throws -> Int {
         for try await value in rows.decode(Int.self) { return value }
         return 0
     }

@@ -81,7 +81,7 @@ public struct PeopleStore: Sendable {
         }
     }
 
-    static func memberships(of person: UUID, connection: PostgresConnection, logger: Logger) async throws -> [Membership] {
+    static func memberships(of person: UUID, connection: SQLConnection, logger: Logger) async throws -> [Membership] {
         var found: [Membership] = []
         let rows = try await connection.query(
             "SELECT token_id, role, trust_id, trust_name, urns FROM person_memberships(\(person))", logger: logger)
@@ -172,7 +172,7 @@ public struct PeopleStore: Sendable {
 
     static let invitationColumns = "invitation_id, email, role, trust_id, urns, organisation, created_at, expires_at, accepted_at, revoked_at"
 
-    static func invitations(_ rows: PostgresRowSequence) async throws -> [InvitationRecord] {
+    static func invitations(_ rows: SQLRows) async throws -> [InvitationRecord] {
         var found: [InvitationRecord] = []
         for try await (id, email, role, trust, urns, organisation, created, expires, accepted, revoked) in rows.decode(
             (UUID, String, String, TrustID?, [URN], String?, Date, Date, Date?, Date?).self)
@@ -236,7 +236,7 @@ extension PeopleStore {
         }
     }
 
-    static func membershipRecords(_ rows: PostgresRowSequence) async throws -> [MembershipRecord] {
+    static func membershipRecords(_ rows: SQLRows) async throws -> [MembershipRecord] {
         var found: [MembershipRecord] = []
         for try await (id, person, name, email, role, trust, urns, granted, seen) in rows.decode(
             (TokenID, UUID, String, String, String, TrustID?, [URN], Date, Date?).self)

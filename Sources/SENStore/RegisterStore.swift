@@ -87,7 +87,7 @@ public struct RegisterStore: Sendable {
         s.opened_on::text, s.closed_on::text, s.number_of_pupils
         """
 
-    static func trusts(_ rows: PostgresRowSequence) async throws -> [TrustRecord] {
+    static func trusts(_ rows: SQLRows) async throws -> [TrustRecord] {
         var result: [TrustRecord] = []
         for try await (id, name, code, created, count) in rows.decode((TrustID, String, String?, Date, Int).self) {
             result.append(TrustRecord(id: id, name: name, giasCode: code, createdAt: created, schoolCount: count))
@@ -95,7 +95,7 @@ public struct RegisterStore: Sendable {
         return result
     }
 
-    static func schools(_ rows: PostgresRowSequence) async throws -> [SchoolRecord] {
+    static func schools(_ rows: SQLRows) async throws -> [SchoolRecord] {
         var result: [SchoolRecord] = []
         for try await row in rows {
             let (urn, name, phase, type, laCode, laName, region, status, opened, closed, pupils, trust) = try row.decode(

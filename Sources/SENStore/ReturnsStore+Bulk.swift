@@ -77,7 +77,7 @@ extension ReturnsStore {
     /// to the current version are left alone. (A staging table and COPY cost four more round trips and a
     /// catalogue write per import: Docs/performance.md.)
     static func write(
-        _ connection: PostgresConnection, trust: TrustID, term: AcademicTerm, rows: [ImportRow], actor: TokenID?, late: Bool,
+        _ connection: SQLConnection, trust: TrustID, term: AcademicTerm, rows: [ImportRow], actor: TokenID?, late: Bool,
         source: String, submittedAt: Date?, idempotency: (key: String, digest: String, receipt: ImportReceipt)?, logger: Logger
     ) async throws -> ImportSummary {
         let urns = rows.map { Int32($0.urn.value) }
@@ -181,7 +181,7 @@ extension ReturnsStore {
     /// What an import reads before it writes, in one statement: the import the key already made, if any, and
     /// otherwise the headline counts of `urns` in the same term last year (for the plausibility warnings).
     static func preamble(
-        _ connection: PostgresConnection, trust: TrustID, key: String, lastYear: AcademicTerm?, urns: [URN], logger: Logger
+        _ connection: SQLConnection, trust: TrustID, key: String, lastYear: AcademicTerm?, urns: [URN], logger: Logger
     ) async throws -> (stored: StoredImport?, previous: [URN: (pupilsOnRoll: Int, senSupport: Int)]) {
         let values = urns.map { Int32($0.value) }
         var previous: [URN: (pupilsOnRoll: Int, senSupport: Int)] = [:]
@@ -203,7 +203,7 @@ extension ReturnsStore {
         return (nil, previous)
     }
 
-    static func storedImport(_ connection: PostgresConnection, trust: TrustID, key: String, logger: Logger) async throws -> StoredImport? {
+    static func storedImport(_ connection: SQLConnection, trust: TrustID, key: String, logger: Logger) async throws -> StoredImport? {
         for try await (digest, status, body) in try await connection.query(
             """
             SELECT request_digest, response_status, response_body FROM idempotency_keys
@@ -224,7 +224,7 @@ extension ReturnsStore {
     }
 
     /// The return's status, its row locked for the rest of the transaction; nil when there is none.
-    static func lockedStatus(_ connection: PostgresConnection, _ trust: TrustID, _ urn: URN, _ term: AcademicTerm, _ logger: Logger) async throws -> ReturnStatus? {
+    static func lockedStatus(_ connection: SQLConnection, _ trust: TrustID, _ urn: URN, _ term: AcademicTerm, _ logger: Logger) async throws -> ReturnStatus? {
         for try await text in try await connection.query(
             "SELECT status FROM sen_returns WHERE trust_id = \(trust) AND urn = \(urn) AND term = \(term) FOR UPDATE", logger: logger
         ).decode(String.self) {

@@ -188,7 +188,7 @@ public struct ReturnsStore: Sendable {
         }
     }
 
-    static func headlines(_ connection: PostgresConnection, trust: TrustID, term: AcademicTerm, urns: [URN], logger: Logger) async throws
+    static func headlines(_ connection: SQLConnection, trust: TrustID, term: AcademicTerm, urns: [URN], logger: Logger) async throws
         -> [URN: (pupilsOnRoll: Int, senSupport: Int)]
     {
         let values = urns.map { Int32($0.value) }
@@ -301,7 +301,7 @@ public struct ReturnsStore: Sendable {
     }
 
     static func insertVersion(
-        _ connection: PostgresConnection, _ trust: TrustID, _ urn: URN, _ term: AcademicTerm, _ version: Int, _ payload: String,
+        _ connection: SQLConnection, _ trust: TrustID, _ urn: URN, _ term: AcademicTerm, _ version: Int, _ payload: String,
         _ warnings: String, _ late: Bool, _ actor: TokenID?, _ source: String, _ logger: Logger
     ) async throws {
         try await connection.query(
@@ -313,7 +313,7 @@ public struct ReturnsStore: Sendable {
 
     /// One audit row. Digests are of jsonb's text form, computed in SQL, so every writer records the same.
     static func audit(
-        _ connection: PostgresConnection, _ trust: TrustID, _ actor: TokenID?, _ action: String, _ key: String,
+        _ connection: SQLConnection, _ trust: TrustID, _ actor: TokenID?, _ action: String, _ key: String,
         before: String?, after: String?, detail: String?, objectType: String = "sen_return", _ logger: Logger
     ) async throws {
         try await connection.query(
@@ -336,7 +336,7 @@ public struct ReturnsStore: Sendable {
         r.approved_at, r.payload, v.warnings::text
         """
 
-    static func returns(_ rows: PostgresRowSequence) async throws -> [StoredReturn] {
+    static func returns(_ rows: SQLRows) async throws -> [StoredReturn] {
         var result: [StoredReturn] = []
         for try await row in rows {
             let (trust, urn, term, version, status, late, first, updated, approved, payload, warnings) = try row.decode(

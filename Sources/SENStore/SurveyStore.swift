@@ -43,7 +43,7 @@ public struct SurveyStore: Sendable {
         }
     }
 
-    static func instruments(_ rows: PostgresRowSequence) async throws -> [Instrument] {
+    static func instruments(_ rows: SQLRows) async throws -> [Instrument] {
         struct Definition: Decodable { let items: [Instrument.Item] }
         var result: [Instrument] = []
         for try await (code, version, title, audience, definition) in rows.decode((String, Int, String, String, String).self) {

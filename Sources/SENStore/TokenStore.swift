@@ -49,7 +49,7 @@ public struct TokenStore: Sendable {
         let client = database.client
         let rows = try await database.withDeadline {
             var found: [(TokenID, String, TrustID?, [URN], ByteBuffer, String?)] = []
-            let result = try await client.query(
+            let result = try await client.collect(
                 "SELECT token_id, role, trust_id, urns, digest, last_write_lsn::text FROM authenticate_token(\(ByteBuffer(bytes: digest)))",
                 logger: logger)
             for try await row in result.decode((TokenID, String, TrustID?, [URN], ByteBuffer, String?).self) { found.append(row) }
@@ -70,7 +70,7 @@ public struct TokenStore: Sendable {
         let client = database.client
         let rows = try await database.withDeadline {
             var found: [(TokenID, String, TrustID?, [URN], String?)] = []
-            let result = try await client.query(
+            let result = try await client.collect(
                 "SELECT token_id, role, trust_id, urns, last_write_lsn::text FROM authenticate_token_id(\(id))", logger: logger)
             for try await row in result.decode((TokenID, String, TrustID?, [URN], String?).self) { found.append(row) }
             return found
@@ -86,7 +86,7 @@ public struct TokenStore: Sendable {
     public func noteWrite(by tokenID: TokenID, logger: Logger) async throws -> String? {
         let client = database.client
         return try await database.withDeadline {
-            let rows = try await client.query("SELECT note_token_write(\(tokenID))::text", logger: logger)
+            let rows = try await client.collect("SELECT note_token_write(\(tokenID))::text", logger: logger)
             for try await position in rows.decode(String?.self) { return position }
             return nil
         }
@@ -145,7 +145,7 @@ public struct TokenStore: Sendable {
 
     static let columns = "token_id, role, trust_id, urns, label, created_at, expires_at, last_used_at, revoked_at"
 
-    static func records(_ rows: PostgresRowSequence) async throws -> [TokenRecord] {
+    static func records(_ rows: SQLRows) async throws -> [TokenRecord] {
         var records: [TokenRecord] = []
         for try await (id, role, trust, urns, label, created, expires, used, revoked) in rows.decode(
             (TokenID, String, TrustID?, [URN], String, Date, Date?, Date?, Date?).self)

@@ -18,7 +18,7 @@ public struct WebSessionStore: Sendable {
     public func create(key: String, json: String, expires: Duration?, logger: Logger) async throws -> Bool {
         let (digest, ttl, client) = (Self.digest(key), Self.milliseconds(expires), database.client)
         return try await database.withDeadline {
-            let rows = try await client.query("SELECT web_session_create(\(digest), \(json)::jsonb, \(ttl))", logger: logger)
+            let rows = try await client.collect("SELECT web_session_create(\(digest), \(json)::jsonb, \(ttl))", logger: logger)
             for try await created in rows.decode(Bool.self) { return created }
             return false
         }
@@ -29,7 +29,7 @@ public struct WebSessionStore: Sendable {
         let (digest, ttl) = (Self.digest(key), Self.milliseconds(expires))
         let client = database.client
         try await database.withDeadline {
-            _ = try await client.query("SELECT web_session_set(\(digest), \(json)::jsonb, \(ttl))", logger: logger)
+            _ = try await client.collect("SELECT web_session_set(\(digest), \(json)::jsonb, \(ttl))", logger: logger)
         }
     }
 
@@ -39,7 +39,7 @@ public struct WebSessionStore: Sendable {
     public func touch(key: String, expires: Duration, logger: Logger) async throws -> Bool {
         let (digest, ttl, client) = (Self.digest(key), Self.milliseconds(expires), database.client)
         return try await database.withDeadline {
-            let rows = try await client.query("SELECT web_session_touch(\(digest), \(ttl))", logger: logger)
+            let rows = try await client.collect("SELECT web_session_touch(\(digest), \(ttl))", logger: logger)
             for try await touched in rows.decode(Bool.self) { return touched }
             return false
         }
@@ -49,7 +49,7 @@ public struct WebSessionStore: Sendable {
     public func get(key: String, logger: Logger) async throws -> (json: String, ttl: Duration?)? {
         let (digest, client) = (Self.digest(key), database.client)
         let found = try await database.withDeadline { () -> (String, Int64?)? in
-            let rows = try await client.query("SELECT value::text, ttl_ms FROM web_session_get(\(digest))", logger: logger)
+            let rows = try await client.collect("SELECT value::text, ttl_ms FROM web_session_get(\(digest))", logger: logger)
             for try await row in rows.decode((String, Int64?).self) { return row }
             return nil
         }
@@ -61,7 +61,7 @@ public struct WebSessionStore: Sendable {
     public func take(key: String, logger: Logger) async throws -> String? {
         let (digest, client) = (Self.digest(key), database.client)
         return try await database.withDeadline { () -> String? in
-            let rows = try await client.query("SELECT web_session_take(\(digest))::text", logger: logger)
+            let rows = try await client.collect("SELECT web_session_take(\(digest))::text", logger: logger)
             for try await value in rows.decode(String?.self) { return value }
             return nil
         }
@@ -70,7 +70,7 @@ public struct WebSessionStore: Sendable {
     public func remove(key: String, logger: Logger) async throws {
         let (digest, client) = (Self.digest(key), database.client)
         try await database.withDeadline {
-            _ = try await client.query("SELECT web_session_remove(\(digest))", logger: logger)
+            _ = try await client.collect("SELECT web_session_remove(\(digest))", logger: logger)
         }
     }
 

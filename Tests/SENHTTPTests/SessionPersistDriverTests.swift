@@ -112,7 +112,7 @@ import Testing
                 try await SessionPersistDriver(database: database, logger: .test)
                     .create(key: key, value: Session(tokenID: "t", csrf: "c"), expires: .seconds(60))
                 await #expect(throws: (any Error).self, "no grant on the table") {
-                    try await database.client.query("SELECT count(*) FROM web_sessions", logger: .test).collect()
+                    try await database.client.collect("SELECT count(*) FROM web_sessions", logger: .test).rows
                 }
             }
             let rows = try await db.adminSQL("SELECT encode(key_digest, 'hex'), value::text FROM web_sessions")

@@ -34,7 +34,7 @@ import Testing
         }
     }
 
-    func count(_ table: String, _ connection: PostgresConnection) async throws -> Int {
+    func count(_ table: String, _ connection: SQLConnection) async throws -> Int {
         let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"), logger: logger)
         for try await value in rows.decode(Int.self) { return value }
         return -1
@@ -91,11 +91,11 @@ import Testing
                         try await connection.query("SELECT set_config('senstat.trust_id', \(UUID().uuidString.lowercased()), true)", logger: logger)
                     default: break
                     }
-                    return [try await count("trusts", connection), try await count("trust_memberships", connection)]
+                    return [try await count("trusts", SQLConnection(connection)), try await count("trust_memberships", SQLConnection(connection))]
                 }
                 #expect(visible == [0, 0])
                 // The register stays readable: it is shared reference data.
-                let schools = try await database.client.withConnection { try await count("schools", $0) }
+                let schools = try await database.client.withConnection { try await count("schools", SQLConnection($0)) }
                 #expect(schools == 2)
                 await expectRLSViolation {
                     try await database.client.withTransaction(logger: logger) { connection in

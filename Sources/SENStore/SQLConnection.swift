@@ -1,0 +1,143 @@
+import Logging
+import Synchronization
+import NIOCore
+import PostgresNIO
+
+/// The connection a transaction's work runs on. Its queries collect every row on the connection's event loop
+/// (PostgresNIO's `EventLoopFuture` query) before they return; none goes through PostgresNIO's back-pressured row
+/// stream.
+///
+/// Why: with PostgresNIO 1.33.2, a connection that closes while that stream waits for its consumer to ask for more
+/// rows stops the whole process. NIO delivers the socket's remaining bytes and its end without being asked, and the
+/// stream's state machine fails a precondition ("How can we receive a body part, after a channelReadComplete, but no
+/// read has been forwarded yet", `RowStreamStateMachine`). A PostgreSQL restart, `pg_ctl stop -m immediate`, a
+/// failover or a cut network during any answer longer than one socket read was enough: the crash-safety run found it
+/// (`ConnectionLossTests` reproduces it). Collecting asks for the next rows as each batch arrives, so that state is
+/// never reached, and a closed connection fails only its own transaction.
+///
+/// The server's answers are collected anyway (every store builds arrays from them), so nothing streams that did.
+///
+/// A query is also never left waiting on a connection that cannot answer. PostgresNIO 1.33.2 writes a query to its
+/// channel without a promise, so a query sent after the connection closed (a transaction's ROLLBACK after its
+/// statement failed because PostgreSQL went away, say) waits forever, and its `EventLoopFuture` ignores the task's
+/// cancellation. Here a query on a closed connection fails at once (`ConnectionClosed`), and a cancelled wait (the
+/// deadline of `Database.withDeadline`, a caller that went away) closes the connection, which fails the query in
+/// PostgresNIO and takes the connection out of the pool, and returns `CancellationError` at once whatever
+/// PostgresNIO does. A connection is never handed back mid-statement.
+public struct SQLConnection: Sendable {
+    /// The pooled connection, for what this type does not forward (tests).
+    public let underlying: PostgresConnection
+
+    public init(_ underlying: PostgresConnection) { self.underlying = underlying }
+
+    /// Runs `query` and returns all of its rows.
+    @discardableResult
+    public func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> SQLRows {
+        guard !underlying.isClosed else { throw ConnectionClosed() }
+        return SQLRows(try await wait(for: underlying.query(query, logger: logger, file: file, line: line)).rows)
+    }
+
+    /// The future's value, or `CancellationError` as soon as the task is cancelled (the connection is then closed).
+    private func wait<Value: Sendable>(for future: EventLoopFuture<Value>) async throws -> Value {
+        let waiter = Waiter<Value>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiter.start(continuation)
+                future.whenComplete { waiter.resume($0) }
+            }
+        } onCancel: {
+            waiter.resume(.failure(CancellationError()))
+            underlying.close().whenComplete { _ in }
+        }
+    }
+
+    /// `COPY table FROM STDIN`, as PostgresNIO sends it (no rows come back).
+    public func copyFrom(
+        table: String, columns: [String] = [], logger: Logger, file: String = #fileID, line: Int = #line,
+        writeData: (PostgresCopyFromWriter) async throws -> Void
+    ) async throws {
+        try await underlying.copyFrom(table: table, columns: columns, logger: logger, file: file, line: line, writeData: writeData)
+    }
+}
+
+/// The connection had closed before the statement was sent (PostgreSQL went away, or the connection's work was
+/// cancelled): the statement was not run. A connection failure, as PostgresNIO's own closed-connection errors are.
+public struct ConnectionClosed: Error, CustomStringConvertible {
+    public var description: String { "the database connection has closed" }
+}
+
+/// A continuation resumed once: by the query's answer or by the task's cancellation, whichever is first.
+private final class Waiter<Value: Sendable>: Sendable {
+    private enum State {
+        case idle
+        case waiting(CheckedContinuation<Value, any Error>)
+        case done(Result<Value, any Error>?)
+    }
+    private let state = Mutex(State.idle)
+
+    func start(_ continuation: CheckedContinuation<Value, any Error>) {
+        let early: Result<Value, any Error>? = state.withLock { state in
+            switch state {
+            case .idle:
+                state = .waiting(continuation)
+                return nil
+            case .done(let result):
+                state = .done(nil)
+                return result
+            case .waiting:
+                preconditionFailure("a waiter is started once")
+            }
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func resume(_ result: Result<Value, any Error>) {
+        let continuation: CheckedContinuation<Value, any Error>? = state.withLock { state in
+            switch state {
+            case .idle:
+                // Cancelled (or answered) before the continuation was made: `start` resumes it.
+                state = .done(result)
+                return nil
+            case .waiting(let continuation):
+                state = .done(nil)
+                return continuation
+            case .done:
+                return nil
+            }
+        }
+        continuation?.resume(with: result)
+    }
+}
+
+/// A query's rows, all received. Iterated as PostgresNIO's row sequence is (`for try await row in rows`,
+/// `rows.decode((A, B).self)`), so that call sites read the same.
+public struct SQLRows: AsyncSequence, Sendable {
+    public typealias Element = PostgresRow
+    public let rows: [PostgresRow]
+
+    init(_ rows: [PostgresRow]) { self.rows = rows }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: IndexingIterator<[PostgresRow]>
+        public mutating func next() async -> PostgresRow? { base.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: rows.makeIterator()) }
+
+    /// Each row decoded as `columnType`; a row that does not decode throws where it is reached.
+    public func decode<each Column: PostgresDecodable>(
+        _ columnType: (repeat each Column).Type, file: String = #fileID, line: Int = #line
+    ) -> AsyncThrowingMapSequence<SQLRows, (repeat each Column)> {
+        self.map { row in try row.decode(columnType, context: .default, file: file, line: line) }
+    }
+}
+
+extension PostgresClient {
+    /// One statement on a pooled connection, outside any transaction; all of its rows (see `SQLConnection`).
+    @discardableResult
+    public func collect(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> SQLRows {
+        try await withConnection { connection in
+            try await SQLConnection(connection).query(query, logger: logger, file: file, line: line)
+        }
+    }
+}

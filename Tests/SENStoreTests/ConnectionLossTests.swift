@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SENStore
+import SENTestSupport
+import Testing
+
+/// A PostgreSQL connection that closes while a result is still arriving (PostgreSQL restarted or stopped with
+/// `-m immediate`, a failover, a cut network) fails that transaction and nothing else.
+///
+/// PostgresNIO 1.33.2 stopped the whole process in this case: its back-pressured row stream, waiting for its
+/// consumer to ask for more rows, fails a precondition when the socket's end arrives (`RowStreamStateMachine`,
+/// "How can we receive a body part, after a channelReadComplete, but no read has been forwarded yet"). The crash-safety
+/// run found it. The server's queries now collect their rows on the connection's event loop (`SQLConnection`).
+///
+/// With that fixed, the same case hung instead: PostgresNIO's `withTransaction` sent its ROLLBACK on the closed
+/// connection, and a statement sent there is never answered. Transactions now end themselves (`Database.run`).
+@Suite struct ConnectionLossTests {
+    @Test(.timeLimit(.minutes(2))) func aConnectionThatClosesMidResultFailsOnlyItsTransaction() async throws {
+        try await withTestDatabase { db in
+            try await db.withDatabase { database in
+                // A result of about 40 MB: far more than the sockets hold, so the backend waits to write while the
+                // client has not asked for more; after 40,000 rows it sleeps, so a client that reads everything
+                // also finds the backend in the middle of its answer.
+                let probe = Task {
+                    try await database.transaction(.none, logger: .test) { connection in
+                        var seen = 0
+                        for try await _ in try await connection.query(
+                            """
+                            SELECT g, repeat('x', 1000) FROM generate_series(1, 80000) g
+                            WHERE g < 40000 OR pg_sleep(30)::text = 'senstat-connection-loss-probe'
+                            """, logger: .test)
+                        {
+                            seen += 1
+                            // A slow consumer: the rows behind this one wait for its demand.
+                            if seen == 1 { try await Task.sleep(for: .seconds(3)) }
+                        }
+                        return seen
+                    }
+                }
+                // The backend is found waiting on its client (a full socket) or in pg_sleep, and terminated: it
+                // closes the connection with rows still on their way.
+                var terminated = false
+                for _ in 0..<300 where !terminated {
+                    let rows = try await db.adminSQL(
+                        """
+                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE query LIKE '%senstat-connection-loss-probe%' AND pid <> pg_backend_pid()
+                          AND wait_event IN ('ClientWrite', 'PgSleep')
+                        """)
+                    terminated = rows.contains { $0.first == "t" }
+                    if !terminated { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(terminated, "the probe's backend was never seen mid-answer")
+                await #expect(throws: (any Error).self, "a cut-off result must fail its transaction") {
+                    _ = try await probe.value
+                }
+                // The process is still here, and the pool serves the next transaction.
+                let answer = try await database.transaction(.none, logger: .test) { connection in
+                    var value = 0
+                    for try await one in try await connection.query("SELECT 1", logger: .test).decode(Int.self) { value = one }
+                    return value
+                }
+                #expect(answer == 1)
+            }
+        }
+    }
+
+    /// A statement that outlives its deadline is stopped there: the caller gets `DatabaseUnavailable` at the
+    /// deadline, not when the statement ends, and the connection it held is closed rather than lent again mid-statement.
+    @Test(.timeLimit(.minutes(1))) func theDeadlineStopsAStatementThatOutlivesIt() async throws {
+        try await withTestDatabase { db in
+            let database = db.makeDatabase(deadline: .seconds(1))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await database.client.run() }
+                defer { group.cancelAll() }
+                let started = ContinuousClock.now
+                await #expect(throws: DatabaseUnavailable.self) {
+                    try await database.transaction(.none, logger: .test) { connection in
+                        try await connection.query("SELECT pg_sleep(20)", logger: .test)
+                    }
+                }
+                let took = ContinuousClock.now - started
+                #expect(took < .seconds(15), "the caller waited \(took), for the statement rather than its deadline")
+                var sleeping: [[String?]] = []
+                for _ in 0..<100 {
+                    sleeping = try await db.adminSQL("SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'")
+                    if sleeping.isEmpty { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(sleeping.isEmpty, "the abandoned statement still runs: its connection was not closed")
+                let answer = try await database.transaction(.none, logger: .test) { connection in
+                    var value = 0
+                    for try await one in try await connection.query("SELECT 2", logger: .test).decode(Int.self) { value = one }
+                    return value
+                }
+                #expect(answer == 2)
+            }
+        }
+    }
+}
