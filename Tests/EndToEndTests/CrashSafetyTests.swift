@@ -10,7 +10,8 @@ extension ScriptRuns {
         @Test func acknowledgedSubmissionsSurviveCrashesExactlyOnce() async throws {
             let (status, text) = try await Script.run(
                 "python3",
-                ["Tests/crash/crash_safety.py", "--cycles", "3", "--clients", "20", "--period", "25", "--server", try ServerProcessTests.executable("senstat-server").path])
+                ["Tests/crash/crash_safety.py", "--cycles", "3", "--clients", "20", "--period", "25", "--server", try ServerProcessTests.executable("senstat-server").path],
+                timeLimit: .seconds(600))
             #expect(status == 0, "\(text)")
             #expect(text.contains("lost 0") && text.contains("crash safety: 1 passed, 0 failed"), "\(text)")
             #expect(!text.contains("DIED"), "every client lived to the end: \(text)")

@@ -34,6 +34,8 @@ class Server:
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.data_dir, "server.log"), "a"), env=environment)
         deadline = time.time() + 120
         while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited ({self.process.returncode}) before it was ready:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.url + "/health/ready", timeout=2) as r:
                     if r.status == 200:
@@ -41,7 +43,14 @@ class Server:
             except Exception:
                 pass
             time.sleep(0.2)
-        raise SystemExit("the server did not become ready")
+        raise SystemExit(f"the server did not become ready:\n{self.log_tail()}")
+
+    def log_tail(self, lines=30):
+        try:
+            with open(os.path.join(self.data_dir, "server.log"), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
 
     def kill(self):
         self.process.send_signal(signal.SIGKILL)
@@ -50,6 +59,13 @@ class Server:
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
+
+    def tear_down(self):
+        """Whatever happened: no server and no PostgreSQL of this run left running."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.crash_postgres()
 
     def crash_postgres(self):
         bins = sorted(os.listdir("/usr/lib/postgresql"), key=lambda v: int(v) if v.isdigit() else 0)
@@ -113,7 +129,8 @@ def guarded(target, stats, *args):
             target(*args, stats)
         except BaseException as error:  # noqa: BLE001 - any death of a client is a failure of the run
             stats.died = f"{type(error).__name__}: {error}"
-    return threading.Thread(target=run)
+    # Daemon: a run that fails half way must end, not wait for clients that would retry for ever.
+    return threading.Thread(target=run, daemon=True)
 
 
 def put_client(server, token, urn, stop, acked, stats):
@@ -176,88 +193,95 @@ def main():
     server = Server(os.path.abspath(args.server), data_dir)
     admin = subprocess.run([server.binary, "token", "create", "--role", "admin", "--data-dir", data_dir],
                            check=True, capture_output=True, text=True).stdout.strip()
-    server.start()
-    importers = max(1, args.clients // 4)
-    putters = args.clients - importers
-    school_count = putters + importers * 5
-    gias = io.StringIO()
-    w = csv.writer(gias)
-    w.writerow(["URN", "EstablishmentName", "PhaseOfEducation (name)", "EstablishmentStatus (name)", "Trusts (code)", "Trusts (name)"])
-    for i in range(school_count):
-        w.writerow([880000 + i, f"Crash School {i}", "Primary", "Open", "TR77777", "Crash Test Trust"])
-    status, _, body = call(server, "POST", "/v1/admin/gias-imports?create_trusts=true", admin, gias.getvalue().encode(), {"Content-Type": "text/csv"}, timeout=60)
-    assert status == 200, body
-    _, _, body = call(server, "GET", "/v1/trusts", admin)
-    trust = [t for t in json.loads(body)["trusts"] if t.get("gias_code") == "TR77777"][0]["trust_id"]
-    _, _, body = call(server, "POST", "/v1/tokens", admin, json.dumps({"role": "trust_executive", "trust_id": trust}).encode(), {"Content-Type": "application/json"})
-    executive = json.loads(body)["token"]
+    # SIGTERM (the tests' time limit) ends the run through the same clean-up as any other failure.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("crash safety: stopped by SIGTERM"))
+    stop = threading.Event()
+    try:
+        server.start()
+        importers = max(1, args.clients // 4)
+        putters = args.clients - importers
+        school_count = putters + importers * 5
+        gias = io.StringIO()
+        w = csv.writer(gias)
+        w.writerow(["URN", "EstablishmentName", "PhaseOfEducation (name)", "EstablishmentStatus (name)", "Trusts (code)", "Trusts (name)"])
+        for i in range(school_count):
+            w.writerow([880000 + i, f"Crash School {i}", "Primary", "Open", "TR77777", "Crash Test Trust"])
+        status, _, body = call(server, "POST", "/v1/admin/gias-imports?create_trusts=true", admin, gias.getvalue().encode(), {"Content-Type": "text/csv"}, timeout=60)
+        assert status == 200, body
+        _, _, body = call(server, "GET", "/v1/trusts", admin)
+        trust = [t for t in json.loads(body)["trusts"] if t.get("gias_code") == "TR77777"][0]["trust_id"]
+        _, _, body = call(server, "POST", "/v1/tokens", admin, json.dumps({"role": "trust_executive", "trust_id": trust}).encode(), {"Content-Type": "application/json"})
+        executive = json.loads(body)["token"]
 
-    stop, threads, put_acks, import_acks, clients = threading.Event(), [], {}, {}, []
-    for i in range(putters):
-        urn = 880000 + i
-        put_acks[urn] = []
-        clients.append(Stats(f"put {urn}"))
-        threads.append(guarded(put_client, clients[-1], server, executive, urn, stop, put_acks[urn]))
-    for j in range(importers):
-        urns = [880000 + putters + j * 5 + n for n in range(5)]
-        import_acks[tuple(urns)] = []
-        clients.append(Stats(f"importer{j}"))
-        threads.append(guarded(import_client, clients[-1], server, executive, trust, urns, f"importer{j}", stop, import_acks[tuple(urns)]))
-    for t in threads:
-        t.start()
+        threads, put_acks, import_acks, clients = [], {}, {}, []
+        for i in range(putters):
+            urn = 880000 + i
+            put_acks[urn] = []
+            clients.append(Stats(f"put {urn}"))
+            threads.append(guarded(put_client, clients[-1], server, executive, urn, stop, put_acks[urn]))
+        for j in range(importers):
+            urns = [880000 + putters + j * 5 + n for n in range(5)]
+            import_acks[tuple(urns)] = []
+            clients.append(Stats(f"importer{j}"))
+            threads.append(guarded(import_client, clients[-1], server, executive, trust, urns, f"importer{j}", stop, import_acks[tuple(urns)]))
+        for t in threads:
+            t.start()
 
-    random.seed(1)
-    for cycle in range(args.cycles):
-        time.sleep(random.uniform(1.0, 2.5))
-        if cycle % 2 == 0:
-            server.kill()
-            server.start()
-        else:
-            server.crash_postgres()
-            time.sleep(random.uniform(2.0, 4.0))
-    time.sleep(2)
-    stop.set()
-    for t in threads:
-        t.join(timeout=120)
+        random.seed(1)
+        for cycle in range(args.cycles):
+            time.sleep(random.uniform(1.0, 2.5))
+            if cycle % 2 == 0:
+                server.kill()
+                server.start()
+            else:
+                server.crash_postgres()
+                time.sleep(random.uniform(2.0, 4.0))
+        time.sleep(2)
+        stop.set()
+        for t in threads:
+            t.join(timeout=120)
 
-    problems = []
-    for client, thread in zip(clients, threads):
-        if thread.is_alive():
-            problems.append(f"{client.name}: still running after the run ended")
-        if client.died:
-            problems.append(f"{client.name}: died ({client.died})")
-    stats = Stats()
-    for client in clients:
-        stats.add(client.requests, client.acknowledged, client.retries)
-    versions = {}
-    for line in server.sql(f"SELECT urn, version, payload->>'sen_support' FROM sen_return_versions WHERE term = '{TERM}' ORDER BY urn, version").splitlines():
-        urn, version, k = line.split("|")
-        versions.setdefault(int(urn), []).append(int(k))
-    # Version v of a school holds write v (encode(v)): in order, each once, none lost.
-    lost = 0
-    for urn, acks in put_acks.items():
-        stored = versions.get(urn, [])
-        if stored != [encode(v) for v in range(1, len(stored) + 1)]:
-            problems.append(f"school {urn}: versions are not writes 1..n in order, once each")
-        missing = [k for k in acks if k > len(stored)]
-        lost += len(missing)
-        if missing:
-            problems.append(f"school {urn}: acknowledged writes {missing[:10]} lost")
-    for urns, acks in import_acks.items():
-        for urn in urns:
+        problems = []
+        for client, thread in zip(clients, threads):
+            if thread.is_alive():
+                problems.append(f"{client.name}: still running after the run ended")
+            if client.died:
+                problems.append(f"{client.name}: died ({client.died})")
+        stats = Stats()
+        for client in clients:
+            stats.add(client.requests, client.acknowledged, client.retries)
+        versions = {}
+        for line in server.sql(f"SELECT urn, version, payload->>'sen_support' FROM sen_return_versions WHERE term = '{TERM}' ORDER BY urn, version").splitlines():
+            urn, version, k = line.split("|")
+            versions.setdefault(int(urn), []).append(int(k))
+        # Version v of a school holds write v (encode(v)): in order, each once, none lost.
+        lost = 0
+        for urn, acks in put_acks.items():
             stored = versions.get(urn, [])
-            if stored[:len(acks)] != [encode(r) for r in acks] or len(stored) > len(acks) + 1:
-                problems.append(f"school {urn}: {len(acks)} imports acknowledged, {len(stored)} versions that do not match them")
-    audit = int(server.sql(f"SELECT count(*) FROM audit_log WHERE object_key LIKE '%/{TERM}'"))
-    version_rows = int(server.sql(f"SELECT count(*) FROM sen_return_versions WHERE term = '{TERM}'"))
-    orphans = int(server.sql("SELECT count(*) FROM sen_returns r WHERE NOT EXISTS (SELECT 1 FROM sen_return_versions v WHERE v.trust_id = r.trust_id AND v.urn = r.urn AND v.term = r.term AND v.version = r.current_version)"))
-    if audit != version_rows:
-        problems.append(f"{audit} audit rows for {version_rows} versions")
-    if orphans:
-        problems.append(f"{orphans} returns without their current version")
-    acknowledged = sum(len(a) for a in put_acks.values()) + sum(len(a) for a in import_acks.values())
-    server.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+            if stored != [encode(v) for v in range(1, len(stored) + 1)]:
+                problems.append(f"school {urn}: versions are not writes 1..n in order, once each")
+            missing = [k for k in acks if k > len(stored)]
+            lost += len(missing)
+            if missing:
+                problems.append(f"school {urn}: acknowledged writes {missing[:10]} lost")
+        for urns, acks in import_acks.items():
+            for urn in urns:
+                stored = versions.get(urn, [])
+                if stored[:len(acks)] != [encode(r) for r in acks] or len(stored) > len(acks) + 1:
+                    problems.append(f"school {urn}: {len(acks)} imports acknowledged, {len(stored)} versions that do not match them")
+        audit = int(server.sql(f"SELECT count(*) FROM audit_log WHERE object_key LIKE '%/{TERM}'"))
+        version_rows = int(server.sql(f"SELECT count(*) FROM sen_return_versions WHERE term = '{TERM}'"))
+        orphans = int(server.sql("SELECT count(*) FROM sen_returns r WHERE NOT EXISTS (SELECT 1 FROM sen_return_versions v WHERE v.trust_id = r.trust_id AND v.urn = r.urn AND v.term = r.term AND v.version = r.current_version)"))
+        if audit != version_rows:
+            problems.append(f"{audit} audit rows for {version_rows} versions")
+        if orphans:
+            problems.append(f"{orphans} returns without their current version")
+        acknowledged = sum(len(a) for a in put_acks.values()) + sum(len(a) for a in import_acks.values())
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    finally:
+        stop.set()
+        server.tear_down()
     print(f"cycles {args.cycles}, clients {args.clients} ({putters} PUT, {importers} import), requests {stats.requests}, "
           f"retries {stats.retries}, acknowledged {acknowledged}, versions {version_rows}, audit rows {audit}, "
           f"lost {lost}")
