@@ -111,7 +111,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return Problem(status: error.status, detail: error.body, headers: error.headers)
         case let error as DatabaseUnavailable:
-            context.logger.warning("database unavailable", metadata: ["reason": "\(error.reason)"])
+            context.logger.warning("database unavailable", metadata: ["reason": "\(error.reason)", "cause": "\(error.cause ?? "")"])
             var headers = HTTPFields()
             headers[.retryAfter] = "2"
             return Problem(status: .serviceUnavailable, detail: "the database is unavailable; try again shortly", headers: headers)

@@ -133,14 +133,17 @@ public struct Database: Sendable {
         _ body: @escaping @Sendable (SQLConnection) async throws -> Result
     ) async throws -> Result {
         // A pooled connection whose PostgreSQL has gone (restarted, failed over) is found dead at BEGIN, before
-        // anything of the transaction ran; another connection is tried. PostgresNIO's pool can lend a connection
+        // anything of the transaction ran; another connection is tried, up to five in all. PostgresNIO's pool can lend a connection
         // that has just closed before it has noticed.
         for attempt in 1... {
             do {
                 return try await transaction(on: pool, trust: trust, platform: platform, setting: setting, readAfter: readAfter, logger: logger, body)
             } catch let error as NotBegun {
-                guard attempt < 3 else { throw error.underlying }
-                logger.debug("a pooled connection had closed; trying another", metadata: ["error": "\(String(reflecting: error.underlying))"])
+                guard attempt < 5 else { throw error.underlying }
+                logger.debug("a pooled connection had closed; trying another", metadata: ["error": "\(error.underlying)"])
+                // The pool learns of a closed connection in its own task, which a busy machine can hold up: a
+                // moment's wait keeps it from lending the same one again. The deadline bounds the whole.
+                try await Task.sleep(for: .milliseconds(20 * attempt))
             }
         }
         preconditionFailure("unreachable")
@@ -265,16 +268,12 @@ public struct Database: Sendable {
             } onCancel: {
                 task.cancel()
             }
-        } catch let error as PSQLError where error.isConnectionFailure {
+        } catch let error where error is ConnectionClosed || (error as? PSQLError)?.isConnectionFailure == true {
             throw expiry.expired
-                ? DatabaseUnavailable(reason: "the database did not answer within \(deadline)")
-                : DatabaseUnavailable(reason: "the database is not reachable")
-        } catch is ConnectionClosed {
-            throw expiry.expired
-                ? DatabaseUnavailable(reason: "the database did not answer within \(deadline)")
-                : DatabaseUnavailable(reason: "the database is not reachable")
+                ? DatabaseUnavailable(reason: "the database did not answer within \(deadline)", cause: error)
+                : DatabaseUnavailable(reason: "the database is not reachable", cause: error)
         } catch {
-            if expiry.expired { throw DatabaseUnavailable(reason: "the database did not answer within \(deadline)") }
+            if expiry.expired { throw DatabaseUnavailable(reason: "the database did not answer within \(deadline)", cause: error) }
             throw error
         }
     }
@@ -384,7 +383,20 @@ struct ReplicaBehind: Error {}
 /// The database could not be reached in time: the API answers 503 with Retry-After.
 public struct DatabaseUnavailable: Error, CustomStringConvertible {
     public let reason: String
-    public var description: String { reason }
+    /// What the connection reported, for the log: PostgresNIO's error code and what lay under it (never a
+    /// statement or its values), or `ConnectionClosed`.
+    public let cause: String?
+
+    public init(reason: String, cause: (any Error)? = nil) {
+        self.reason = reason
+        self.cause = cause.map { error in
+            guard let psql = error as? PSQLError else { return "\(error)" }
+            return "\(psql.code)" + (psql.underlying.map { ": \($0)" } ?? "")
+                + (psql.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+        }
+    }
+
+    public var description: String { reason + (cause.map { " (\($0))" } ?? "") }
 }
 
 extension PSQLError {

@@ -51,12 +51,18 @@ public struct SQLConnection: Sendable {
         }
     }
 
-    /// `COPY table FROM STDIN`, as PostgresNIO sends it (no rows come back).
+    /// `COPY table FROM STDIN`, as PostgresNIO sends it (no rows come back). Refused on a closed connection, and a
+    /// cancelled copy closes the connection, which fails the copy in PostgresNIO.
     public func copyFrom(
         table: String, columns: [String] = [], logger: Logger, file: String = #fileID, line: Int = #line,
         writeData: (PostgresCopyFromWriter) async throws -> Void
     ) async throws {
-        try await underlying.copyFrom(table: table, columns: columns, logger: logger, file: file, line: line, writeData: writeData)
+        guard !underlying.isClosed else { throw ConnectionClosed() }
+        try await withTaskCancellationHandler {
+            try await underlying.copyFrom(table: table, columns: columns, logger: logger, file: file, line: line, writeData: writeData)
+        } onCancel: {
+            underlying.close().whenComplete { _ in }
+        }
     }
 }
 

@@ -98,4 +98,19 @@ import Testing
             }
         }
     }
+
+    /// The server's code reaches PostgresNIO's statements only through `SQLConnection`: neither the pool's own
+    /// `query` (the back-pressured row stream) nor `withTransaction` (whose ROLLBACK could wait for ever) is called.
+    @Test func theServerSendsStatementsOnlyThroughSQLConnection() throws {
+        let sources = Script.root.appendingPathComponent("Sources")
+        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)!
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" && $0.lastPathComponent != "SQLConnection.swift" }
+        #expect(files.count > 20)
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for forbidden in ["client.query(", ".withTransaction(", "underlying.query(", "PostgresRowSequence"] {
+                #expect(!text.contains(forbidden), "\(file.lastPathComponent) uses \(forbidden)")
+            }
+        }
+    }
 }
