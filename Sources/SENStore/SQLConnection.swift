@@ -72,46 +72,41 @@ public struct ConnectionClosed: Error, CustomStringConvertible {
     public var description: String { "the database connection has closed" }
 }
 
-/// A continuation resumed once: by the query's answer or by the task's cancellation, whichever is first.
+/// A continuation resumed once: by the query's answer or by the task's cancellation, whichever is first. An answer
+/// that comes before the continuation exists is kept and handed to it in `start`.
 private final class Waiter<Value: Sendable>: Sendable {
-    private enum State {
-        case idle
-        case waiting(CheckedContinuation<Value, any Error>)
-        case done(Result<Value, any Error>?)
+    private struct State {
+        var continuation: CheckedContinuation<Value, any Error>?
+        var early: Result<Value, any Error>?
+        var finished = false
     }
-    private let state = Mutex(State.idle)
+    private let state = Mutex(State())
 
     func start(_ continuation: CheckedContinuation<Value, any Error>) {
         let early: Result<Value, any Error>? = state.withLock { state in
-            switch state {
-            case .idle:
-                state = .waiting(continuation)
+            guard let early = state.early else {
+                state.continuation = continuation
                 return nil
-            case .done(let result):
-                state = .done(nil)
-                return result
-            case .waiting:
-                preconditionFailure("a waiter is started once")
             }
+            state.early = nil
+            state.finished = true
+            return early
         }
         if let early { continuation.resume(with: early) }
     }
 
     func resume(_ result: Result<Value, any Error>) {
-        let continuation: CheckedContinuation<Value, any Error>? = state.withLock { state in
-            switch state {
-            case .idle:
-                // Cancelled (or answered) before the continuation was made: `start` resumes it.
-                state = .done(result)
-                return nil
-            case .waiting(let continuation):
-                state = .done(nil)
-                return continuation
-            case .done:
+        let waiting: CheckedContinuation<Value, any Error>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            guard let continuation = state.continuation else {
+                if state.early == nil { state.early = result }
                 return nil
             }
+            state.continuation = nil
+            state.finished = true
+            return continuation
         }
-        continuation?.resume(with: result)
+        waiting?.resume(with: result)
     }
 }
 
