@@ -28,6 +28,9 @@ public struct ServerSettings: Sendable {
     public var web: WebSessionSettings = WebSessionSettings()
     /// The OpenID Connect providers people sign in with (SENSTAT_OIDC_PROVIDERS names their file).
     public var identityProviders: [OIDCProviderSettings] = []
+    /// How many computed trust comparisons are kept for requests that read the same figures
+    /// (SENSTAT_COMPARISONS_KEPT, default 32; 0 keeps none: `ComparisonMemo`).
+    public var comparisonsKept = 32
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(20),
@@ -53,6 +56,7 @@ public struct ServerSettings: Sendable {
         authFailureLimit = RateLimit(
             perSecond: environment["SENSTAT_AUTH_FAILURE_RATE"].flatMap(Double.init) ?? authFailureLimit.perSecond,
             burst: environment["SENSTAT_AUTH_FAILURE_BURST"].flatMap(Double.init) ?? authFailureLimit.burst)
+        if let kept = environment["SENSTAT_COMPARISONS_KEPT"].flatMap(Int.init), kept >= 0 { comparisonsKept = kept }
         if let budget = environment["SENSTAT_DP_BUDGET"].flatMap({ Epsilon(parsing: $0) }) { privacyBudget = budget }
         web = WebSessionSettings(environment: environment)
     }
@@ -120,7 +124,8 @@ public func buildRouter(
         .group(context: AuthenticatedContext.self)
         .add(middleware: RateLimitMiddleware(limiter: rateLimiter))
         .add(middleware: WritePositionMiddleware(tokens: tokens))
-    let benchmarkController = BenchmarkController(benchmarks: benchmarks, register: register, database: database)
+    let benchmarkController = BenchmarkController(
+        benchmarks: benchmarks, register: register, database: database, comparisons: ComparisonMemo(capacity: settings.comparisonsKept))
     let returnsController = ReturnsController(returns: returns, register: register)
     let accountsController = AccountsController(tokens: tokens, register: register)
     v1.addRoutes(accountsController.routes)

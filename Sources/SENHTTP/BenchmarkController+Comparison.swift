@@ -9,11 +9,13 @@ import SENStore
 /// The trust comparison: every school of the trust against its comparator, as JSON, CSV or a funnel plot.
 extension BenchmarkController {
     @Sendable func comparison(_ request: Request, context: TrustContext) async throws -> Response {
-        let comparison = try await compare(request, context)
+        let (term, level, measure) = try parameters(request)
+        let compared = try await compared(term: term, level: level, measure: measure, context: context)
         if wantsCSV(request) {
+            let comparison = compared.comparison
             return csvResponse(comparisonCSV(comparison), name: "comparison-\(comparison.term)-\(comparison.measure).csv")
         }
-        return comparison.json.response
+        return compared.jsonResponse
     }
 
     @Sendable func funnelPlot(_ request: Request, context: TrustContext) async throws -> Response {
@@ -21,27 +23,43 @@ extension BenchmarkController {
         guard let kind = FunnelView(rawValue: view) else {
             throw APIError(.badRequest, "view must be ratio (one funnel of observed / expected) or phase (one panel per comparator)")
         }
-        let comparison = try await compare(request, context)
+        let (term, level, measure) = try parameters(request)
+        let compared = try await compared(term: term, level: level, measure: measure, context: context)
         return Response(
             status: .ok, headers: [.contentType: "image/svg+xml; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: funnel(comparison, view: kind))))
-    }
-
-    func compare(_ request: Request, _ context: TrustContext) async throws -> Comparison {
-        let (term, level, measure) = try parameters(request)
-        return try await compare(term: term, level: level, measure: measure, context: context)
+            body: .init(byteBuffer: ByteBuffer(string: funnel(compared, view: kind))))
     }
 
     /// Every school of the trust against its comparator for `term` (the API's comparison, CSV and funnel, and the
     /// web app's pages).
     func compare(term: AcademicTerm, level: ComparatorLevel, measure: Provision, context: TrustContext) async throws -> Comparison {
+        try await compared(term: term, level: level, measure: measure, context: context).comparison
+    }
+
+    /// The comparison with its JSON: the figures read afresh, the statistics on them computed, or taken from
+    /// `comparisons` when a request read exactly the same figures and rates before.
+    func compared(term: AcademicTerm, level: ComparatorLevel, measure: Provision, context: TrustContext) async throws -> ComparedEntry {
         let trust = context.trust
         // The last nine terms, for the change on a year and the pooled trend: read with the schools, in one transaction.
         let terms = lastNineTerms(term)
         let lastYear = term.sameTermLastYear
         let inputs = try await benchmarks.comparisonInputs(trust: trust, term: term, lastYear: lastYear, terms: terms, logger: context.logger)
-        let schools = inputs.schools
         let rates = try await benchmarks.comparatorRates(provision: measure, censusYear: term.januaryCensusYear, logger: context.logger)
+        let key = ComparisonKey(trust: trust, term: term, level: level, measure: measure, rates: rates, inputs: inputs)
+        if let kept = comparisons.value(for: key) { return kept }
+        let entry = ComparedEntry(
+            try compute(trust: trust, term: term, terms: terms, level: level, measure: measure, inputs: inputs, rates: rates))
+        comparisons.keep(entry, for: key)
+        return entry
+    }
+
+    /// The comparison of what one transaction read: statistics only, no I/O.
+    func compute(
+        trust: TrustID, term: AcademicTerm, terms: [AcademicTerm], level: ComparatorLevel, measure: Provision, inputs: ComparisonInputs,
+        rates: ComparatorRates
+    ) throws -> Comparison {
+        let lastYear = term.sameTermLastYear
+        let schools = inputs.schools
         var mainstream: [TrustComparison.Input] = []
         var specialist: [TrustComparison.Input] = []
         var targets: [URN: RateTarget] = [:]

@@ -14,6 +14,8 @@ struct BenchmarkController {
     let benchmarks: BenchmarkStore
     let register: RegisterStore
     let database: Database
+    /// Comparisons computed from figures that later requests read again (`ComparisonMemo`).
+    let comparisons: ComparisonMemo
 
     static let source = "Department for Education, Special educational needs in England. Contains public sector information licensed under the Open Government Licence v3.0."
 

@@ -41,6 +41,11 @@ extension BenchmarkController {
 
     /// `linked`: each point links to the school's page in the web app (the page's inline chart); the API's SVG has
     /// no links.
+    /// The funnel of a computed comparison, drawn once for it (`ComparedEntry.drawing`).
+    func funnel(_ entry: ComparedEntry, view: FunnelView, linked: Bool = false) -> String {
+        entry.drawing("funnel|\(view.rawValue)|\(linked)") { funnel(entry.comparison, view: view, linked: linked) }
+    }
+
     func funnel(_ c: Comparison, view: FunnelView, linked: Bool = false) -> String {
         let measure = c.measure == "ehc_plan" ? "EHC plans" : "SEN support"
         let against = c.level == "la" ? "local authority" : c.level

@@ -5,7 +5,7 @@ import SENCore
 import Synchronization
 
 /// A school of the trust with its register details and (if sent) its return for the term.
-public struct SchoolFigures: Sendable {
+public struct SchoolFigures: Sendable, Hashable {
     public let urn: URN
     public let name: String
     public let phase: String
@@ -69,6 +69,16 @@ public struct ComparatorRate: Sendable, Equatable {
 /// Published rates at hand for a set of schools: the latest year up to the one asked for, per area and phase.
 public struct ComparatorRates: Sendable {
     let rates: [String: ComparatorRate]
+    /// Which reading of `national_rates` these are: each reading (one a minute at most, through the cache) gets a
+    /// new number, so a result computed from them can be kept and known to be from the same rates.
+    public let reading: UInt64
+
+    init(rates: [String: ComparatorRate]) {
+        self.rates = rates
+        reading = Self.readings.add(1, ordering: .relaxed).newValue
+    }
+
+    private static let readings = Atomic<UInt64>(0)
 
     static func key(_ level: String, _ area: String, _ phase: ComparatorPhase) -> String { "\(level)|\(area)|\(phase.rawValue)" }
 

@@ -469,6 +469,48 @@ let latestDemoTerm = "2025-26-summer"
         }
     }
 
+    /// The server keeps computed comparisons (`ComparisonMemo`) but reads the figures at every request: a change
+    /// made by anyone, even straight into PostgreSQL behind the server's back, shows in the very next answer.
+    @Test func aKeptComparisonNeverOutlivesAChangeToItsFigures() async throws {
+        try await withTestDatabase { db in
+            let f = try await Fixture.withReturns(db)
+            try await withApp(db) { client in
+                func comparison(measure: String = "sen_support") async throws -> Comparison {
+                    try await client.execute(
+                        uri: "/v1/trusts/\(f.trustA.id)/comparison?term=\(latestDemoTerm)&measure=\(measure)", method: .get,
+                        headers: f.headers("trust_executive")
+                    ) { response in
+                        #expect(response.status == .ok)
+                        return try response.decode(Comparison.self)
+                    }
+                }
+                let first = try await comparison()
+                #expect(try await comparison() == first, "the same figures give the same answer")
+                let before = try #require(first.schools.first { $0.urn == 990_101 })
+
+                _ = try await db.adminSQL(
+                    "UPDATE sen_returns SET pupils_on_roll = pupils_on_roll + 50, sen_support = sen_support + 3 WHERE urn = 990101 AND term = $1",
+                    [latestDemoTerm])
+                let changed = try await comparison()
+                let after = try #require(changed.schools.first { $0.urn == 990_101 })
+                #expect(after.count == before.count + 3 && after.pupilsOnRoll == before.pupilsOnRoll + 50)
+                #expect(changed.pooled["count"] == first.pooled["count"]! + 3)
+                #expect(changed.standardised?.observed == first.standardised!.observed + 3)
+
+                _ = try await db.adminSQL("UPDATE schools SET name = 'Heaton Brook Renamed' WHERE urn = 990101")
+                #expect(try await comparison().schools.contains { $0.urn == 990_101 && $0.name == "Heaton Brook Renamed" })
+
+                let lastYear = try #require(AcademicTerm(latestDemoTerm)?.sameTermLastYear?.description)
+                _ = try await db.adminSQL("UPDATE sen_returns SET sen_support = sen_support + 1 WHERE urn = 990101 AND term = $1", [lastYear])
+                let earlier = try #require(try await comparison().schools.first { $0.urn == 990_101 }?.change?.fromRate)
+                #expect(earlier != after.change?.fromRate, "last year's figure is read again too")
+
+                // The other measure is another key, computed from the same fresh figures.
+                #expect(try await comparison(measure: "ehc_plan").measure == "ehc_plan")
+            }
+        }
+    }
+
     @Test func aNewDfEReleaseExtendsTheSeriesOnceAndIsUsed() async throws {
         try await withTestDatabase { db in
             let f = try await Fixture.withReturns(db)

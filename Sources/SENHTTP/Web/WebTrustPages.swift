@@ -280,7 +280,8 @@ extension WebController {
 
     @Sendable func comparisonPage(_ request: Request, context: TrustContext) async throws -> Response {
         let (term, level, measure) = try await comparisonQuery(request, context)
-        let c = try await benchmark.compare(term: term, level: level, measure: measure, context: context)
+        let compared = try await benchmark.compared(term: term, level: level, measure: measure, context: context)
+        let c = compared.comparison
         let sort = request.uri.queryParameters.get("sort") ?? "name"
         let descending = sort.hasPrefix("-")
         let key = descending ? String(sort.dropFirst()) : sort
@@ -320,7 +321,7 @@ extension WebController {
                     change: $0.change.map { "\(Show.pp($0.differencePP)) since \(Show.term($0.fromTerm))\($0.significant ? ", a real change" : "")" } ?? "no return a year earlier")
             }),
             hasRows: !rows.isEmpty,
-            funnel: rows.isEmpty ? "" : Self.inline(benchmark.funnel(c, view: .ratio, linked: true)),
+            funnel: rows.isEmpty ? "" : Self.inline(benchmark.funnel(compared, view: .ratio, linked: true)),
             svgHref: "/trusts/\(context.trust)/funnel.svg?" + query, csvHref: "/trusts/\(context.trust)/comparison.csv?" + query,
             notCompared: c.notCompared, missing: c.missing, hasNotCompared: !c.notCompared.isEmpty, hasMissing: !c.missing.isEmpty,
             pooled: Self.explainPooled(c))
