@@ -31,6 +31,10 @@ public struct ServerSettings: Sendable {
     /// How many computed trust comparisons are kept for requests that read the same figures
     /// (SENSTAT_COMPARISONS_KEPT, default 32; 0 keeps none: `ComparisonMemo`).
     public var comparisonsKept = 32
+    /// How many tokens that authenticated in the last five minutes are kept, so that a GET with one confirms it
+    /// in its own transaction instead of a statement before it (SENSTAT_TOKENS_KEPT, default 10,000; 0 keeps none:
+    /// `AuthMiddleware`). Ignored with a read replica, whose transactions cannot confirm a token.
+    public var tokensKept = 10_000
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(20),
@@ -57,6 +61,7 @@ public struct ServerSettings: Sendable {
             perSecond: environment["SENSTAT_AUTH_FAILURE_RATE"].flatMap(Double.init) ?? authFailureLimit.perSecond,
             burst: environment["SENSTAT_AUTH_FAILURE_BURST"].flatMap(Double.init) ?? authFailureLimit.burst)
         if let kept = environment["SENSTAT_COMPARISONS_KEPT"].flatMap(Int.init), kept >= 0 { comparisonsKept = kept }
+        if let kept = environment["SENSTAT_TOKENS_KEPT"].flatMap(Int.init), kept >= 0 { tokensKept = kept }
         if let budget = environment["SENSTAT_DP_BUDGET"].flatMap({ Epsilon(parsing: $0) }) { privacyBudget = budget }
         web = WebSessionSettings(environment: environment)
     }
@@ -120,7 +125,7 @@ public func buildRouter(
     let surveys = SurveyStore(database: database)
     let rateLimiter = RateLimiter(settings.rateLimit)
     let v1 = router.group("v1")
-        .add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(settings.authFailureLimit)))
+        .add(middleware: AuthMiddleware(tokens: tokens, failures: RateLimiter(settings.authFailureLimit), kept: settings.tokensKept))
         .group(context: AuthenticatedContext.self)
         .add(middleware: RateLimitMiddleware(limiter: rateLimiter))
         .add(middleware: WritePositionMiddleware(tokens: tokens))

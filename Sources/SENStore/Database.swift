@@ -40,6 +40,11 @@ public struct Database: Sendable {
     /// and it has replayed the caller's last write, and to the primary otherwise.
     @TaskLocal public static var readRouting: ReadRouting?
 
+    /// Set by the HTTP layer around a request whose token it authenticated earlier and has not yet confirmed: the
+    /// request's transactions on the primary confirm it in the statement that sets the tenant, until one has
+    /// (`TokenConfirmation`). Never sent to a replica, where the touch of `last_used_at` could not be written.
+    @TaskLocal public static var tokenConfirmation: TokenConfirmation?
+
     /// After the replica fails to answer, reads skip it for this long rather than each waiting for it in turn.
     static let replicaBackoff: Duration = .seconds(5)
     private let replicaSkippedUntil = SharedInstant()
@@ -98,12 +103,16 @@ public struct Database: Sendable {
             case .research: ("", "research")
             case .none: ("", "")
             }
+        let confirmation = Database.tokenConfirmation
+        // A refuted token's request runs nothing more, whatever its handler makes of the first refusal.
+        if confirmation?.state == .refuted { throw TokenRefuted() }
         if let replica, let routing = Database.readRouting {
             if !replicaSkippedUntil.isInFuture {
                 do {
                     let result = try await withDeadline(deadline ?? self.deadline) {
                         try await Self.run(
-                            on: replica, trust: trust, platform: platform, setting: tenantSetting, readAfter: routing.after ?? "0/0", logger: logger, body)
+                            on: replica, trust: trust, platform: platform, setting: tenantSetting, readAfter: routing.after ?? "0/0",
+                            confirming: nil, logger: logger, body)
                     }
                     routing.record(.replica)
                     return result
@@ -117,8 +126,10 @@ public struct Database: Sendable {
             }
             routing.record(.primary)
         }
+        let confirming = confirmation?.state == .pending ? confirmation : nil
         return try await withDeadline(deadline ?? self.deadline) {
-            try await Self.run(on: client, trust: trust, platform: platform, setting: tenantSetting, readAfter: nil, logger: logger, body)
+            try await Self.run(
+                on: client, trust: trust, platform: platform, setting: tenantSetting, readAfter: nil, confirming: confirming, logger: logger, body)
         }
     }
 
@@ -127,9 +138,12 @@ public struct Database: Sendable {
     /// PostgresNIO's `withTransaction`, whose ROLLBACK on a connection that PostgreSQL had just closed never
     /// returned (`ConnectionLossTests`). With
     /// `readAfter` the transaction is read-only and refuses (`ReplicaBehind`) a server that has not replayed that
-    /// WAL position (a primary, where `pg_last_wal_replay_lsn()` is null, has).
+    /// WAL position (a primary, where `pg_last_wal_replay_lsn()` is null, has). With `confirming` the request's
+    /// token is confirmed before `body` runs, in the same statement as the tenant unless `setting` is `.setLocal`;
+    /// refuted, the transaction ends there with `TokenRefuted`.
     private static func run<Result: Sendable>(
-        on pool: PostgresClient, trust: String, platform: String, setting: TenantSetting, readAfter: String?, logger: Logger,
+        on pool: PostgresClient, trust: String, platform: String, setting: TenantSetting, readAfter: String?,
+        confirming: TokenConfirmation?, logger: Logger,
         _ body: @escaping @Sendable (SQLConnection) async throws -> Result
     ) async throws -> Result {
         // A pooled connection whose PostgreSQL has gone (restarted, failed over) is found dead at BEGIN, before
@@ -137,7 +151,8 @@ public struct Database: Sendable {
         // that has just closed before it has noticed.
         for attempt in 1... {
             do {
-                return try await transaction(on: pool, trust: trust, platform: platform, setting: setting, readAfter: readAfter, logger: logger, body)
+                return try await transaction(
+                    on: pool, trust: trust, platform: platform, setting: setting, readAfter: readAfter, confirming: confirming, logger: logger, body)
             } catch let error as NotBegun {
                 guard attempt < 5 else { throw error.underlying }
                 logger.debug("a pooled connection had closed; trying another", metadata: ["error": "\(error.underlying)"])
@@ -153,7 +168,8 @@ public struct Database: Sendable {
     private struct NotBegun: Error { let underlying: any Error }
 
     private static func transaction<Result: Sendable>(
-        on pool: PostgresClient, trust: String, platform: String, setting: TenantSetting, readAfter: String?, logger: Logger,
+        on pool: PostgresClient, trust: String, platform: String, setting: TenantSetting, readAfter: String?,
+        confirming: TokenConfirmation?, logger: Logger,
         _ body: @escaping @Sendable (SQLConnection) async throws -> Result
     ) async throws -> Result {
         try await pool.withConnection { pooled in
@@ -165,15 +181,28 @@ public struct Database: Sendable {
             }
             var committing = false
             do {
-                switch (setting, readAfter) {
-                case (.setConfig, nil):
+                switch (setting, readAfter, confirming) {
+                case (.setConfig, nil, let confirmation?) where confirmation.state == .pending:
+                    let rows = try await connection.query(
+                        """
+                        SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
+                               set_config('statement_timeout', \(statementTimeout), true),
+                               set_config('client_connection_check_interval', \(connectionCheckInterval), true),
+                               confirm_token(\(confirmation.digest), \(confirmation.tokenID), \(confirmation.role), \(confirmation.trustID),
+                                             \(confirmation.urns)::integer[])
+                        """, logger: logger)
+                    var confirmed = false
+                    for try await (_, _, _, _, answer) in rows.decode((String, String, String, String, Bool).self) { confirmed = answer }
+                    confirmation.settle(confirmed)
+                    guard confirmed else { throw TokenRefuted() }
+                case (.setConfig, nil, _):
                     try await connection.query(
                         """
                         SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
                                set_config('statement_timeout', \(statementTimeout), true),
                                set_config('client_connection_check_interval', \(connectionCheckInterval), true)
                         """, logger: logger)
-                case (.setConfig, let position?):
+                case (.setConfig, let position?, _):
                     let rows = try await connection.query(
                         """
                         SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
@@ -185,7 +214,7 @@ public struct Database: Sendable {
                     for try await (_, _, _, _, _, caughtUp) in rows.decode((String, String, String, String, String, Bool).self) where !caughtUp {
                         throw ReplicaBehind()
                     }
-                case (.setLocal, _):
+                case (.setLocal, _, _):
                     // SET takes no parameters. Inline is safe: the trust is a canonical UUID (TrustID parsed it) or
                     // empty, the scope one of three words, the timeout a constant.
                     try await connection.query("SET LOCAL senstat.trust_id = '\(unescaped: trust)'", logger: logger)
@@ -199,6 +228,13 @@ public struct Database: Sendable {
                             "SELECT COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) >= \(readAfter)::pg_lsn", logger: logger)
                         for try await caughtUp in rows.decode(Bool.self) where !caughtUp { throw ReplicaBehind() }
                     }
+                }
+                if let confirmation = confirming, setting == .setLocal || readAfter != nil, confirmation.state == .pending {
+                    let rows = try await connection.query(confirmation.statement, logger: logger)
+                    var confirmed = false
+                    for try await answer in rows.decode(Bool.self) { confirmed = answer }
+                    confirmation.settle(confirmed)
+                    guard confirmed else { throw TokenRefuted() }
                 }
                 let result = try await body(connection)
                 committing = true

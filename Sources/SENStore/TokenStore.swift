@@ -39,6 +39,13 @@ public struct TokenStore: Sendable {
     public struct Session: Sendable {
         public let principal: Principal
         public let lastWritePosition: String?
+        /// The token's schools in the order stored, as `confirm_token` compares them.
+        let storedURNs: [URN]
+
+        /// A confirmation of this session's token, for a request that uses the session again (`TokenConfirmation`).
+        public func confirmation(digest: [UInt8]) -> TokenConfirmation {
+            TokenConfirmation(digest: digest, principal: principal, storedURNs: storedURNs)
+        }
     }
 
     /// The session for a well-formed, known, unexpired, unrevoked token; nil otherwise.
@@ -61,7 +68,7 @@ public struct TokenStore: Sendable {
             BearerToken.constantTimeEqual(Array(buffer: stored), digest)
         else { return nil }
         let principal = Principal(tokenID: id, role: try Self.role(roleText), trustID: trust, urns: Set(urns))
-        return Session(principal: principal, lastWritePosition: position)
+        return Session(principal: principal, lastWritePosition: position, storedURNs: urns)
     }
 
     /// The session for the token with this id if it is neither revoked nor expired: what a web session, which keeps
@@ -77,7 +84,7 @@ public struct TokenStore: Sendable {
         }
         guard let (id, roleText, trust, urns, position) = rows.first else { return nil }
         let principal = Principal(tokenID: id, role: try Self.role(roleText), trustID: trust, urns: Set(urns))
-        return Session(principal: principal, lastWritePosition: position)
+        return Session(principal: principal, lastWritePosition: position, storedURNs: urns)
     }
 
     /// Notes, after a write by `tokenID` has committed, the primary's WAL position, so that the token's next reads

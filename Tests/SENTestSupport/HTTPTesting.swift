@@ -17,6 +17,7 @@ public func withApp(
     authFailureLimit: RateLimit = RateLimit(perSecond: 1_000, burst: 10_000),
     web: WebSessionSettings = WebSessionSettings(),
     providers: [OIDCProviderSettings] = [],
+    tokensKept: Int = ServerSettings().tokensKept,
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     var logger = Logger(label: "senstat.test.http")
@@ -24,6 +25,7 @@ public func withApp(
     var settings = ServerSettings(host: "127.0.0.1", port: 0, rateLimit: rateLimit, authFailureLimit: authFailureLimit)
     settings.web = web
     settings.identityProviders = providers
+    settings.tokensKept = tokensKept
     let app = buildApplication(
         settings: settings,
         database: database ?? db.makeDatabase(), migrator: try migrator ?? Migrator.bundled(logger: logger), logger: logger)
