@@ -25,11 +25,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_ready(url, process, seconds=180):
+class ExitedBeforeReady(SystemExit):
+    pass
+
+
+def wait_ready(url, process, seconds=180, log_path=None):
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the server exited with status {process.returncode} before it was ready")
+            tail = ""
+            if log_path and os.path.exists(log_path):
+                tail = "; its log ends:\n" + "".join(open(log_path, errors="replace").readlines()[-15:])
+            raise ExitedBeforeReady(f"the server exited with status {process.returncode} before it was ready{tail}")
         try:
             with urllib.request.urlopen(url + "/health/ready", timeout=2) as response:
                 if response.status == 200:
@@ -56,6 +63,23 @@ def start_demo(binary, prefix):
         [binary, "serve", "--demo", "--data-dir", data_dir, "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=environment)
     return server, log, work, data_dir, f"http://127.0.0.1:{port}"
+
+
+def start_ready_demo(binary, prefix):
+    """`start_demo`, waited for until ready. The port comes from `free_port`, which another process may take before
+    the server binds it (tests start servers side by side): on "Address already in use" it starts again on another
+    port, up to three times."""
+    for attempt in range(3):
+        server, log, work, data_dir, url = start_demo(binary, prefix)
+        try:
+            wait_ready(url, server, log_path=log.name)
+            return server, log, work, data_dir, url
+        except ExitedBeforeReady as exited:
+            stop_demo(server, log)
+            if "Address already in use" not in str(exited) or attempt == 2:
+                raise
+            shutil.rmtree(work, ignore_errors=True)
+    raise AssertionError("unreachable")
 
 
 def stop_demo(server, log):
@@ -88,10 +112,9 @@ def main():
     args = parser.parse_args()
     st = schemathesis_command()
 
-    server, log, work, data_dir, url = start_demo(args.server, "senstat-contract-")
+    server, log, work, data_dir, url = start_ready_demo(args.server, "senstat-contract-")
     failed = []
     try:
-        wait_ready(url, server)
         tokens = json.load(open(os.path.join(data_dir, "demo-tokens.json")))
         for role, seed in [(r, int(s)) for s in args.seeds.split(",") for r in args.roles.split(",")]:
             token = tokens[role]["token"]

@@ -18,7 +18,7 @@ import urllib.error, urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "contract"))
-from contract import start_demo, stop_demo, wait_ready  # noqa: E402
+from contract import start_ready_demo, stop_demo  # noqa: E402
 
 OPEN = "2025-26-autumn"
 
@@ -157,11 +157,10 @@ def main():
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
-    server, log, work, data_dir, url = start_demo(args.server, "senstat-fuzz-")
+    server, log, work, data_dir, url = start_ready_demo(args.server, "senstat-fuzz-")
     failures, statuses, per_operation = [], collections.Counter(), collections.Counter()
     sent = 0
     try:
-        wait_ready(url, server)
         tokens = json.load(open(os.path.join(data_dir, "demo-tokens.json")))
         trusts = json.loads(urllib.request.urlopen(urllib.request.Request(url + "/v1/me", headers={"Authorization": "Bearer " + tokens["trust_executive"]["token"]})).read())
         tokens["trust_executive"]["trust_id"] = trusts.get("trust_id")
