@@ -23,14 +23,16 @@ extension APIError {
 /// shared address (a school's network, a proxy) does not lock out the people already working there.
 ///
 /// A token authenticates with a statement of its own (`authenticate_token`), and its session is kept for five
-/// minutes (`kept`, at most that many tokens). A GET or HEAD with a kept token skips that statement: the request's
+/// minutes (`kept`, at most that many tokens). A request with a kept token skips that statement: the request's
 /// first transaction on the primary confirms the token in the statement that sets its tenant, before the handler's
 /// statements (`TokenConfirmation`, migration 0020), and a request that ran none confirms it with one statement
 /// before its answer leaves. A token revoked, expired or changed in the meantime is refuted there: its transaction
 /// ends, the kept session is dropped, and the request is authenticated afresh and run again (so it answers 401).
-/// Revocation still takes effect at the next request, on every instance. Requests with a body always authenticate
-/// first, so a handler never runs twice on one body; with a read replica nothing is kept (its transactions are
-/// read-only and cannot touch `last_used_at`).
+/// Revocation still takes effect at the next request, on every instance. A request with a body is read into memory
+/// first (up to 1 MiB by its Content-Length; a larger or unsized one authenticates first), so that it can be run
+/// again; the refuted run wrote nothing, since every write of a `/v1` handler is in a transaction and PostgreSQL
+/// aborts a refuted one before its statements. With a read replica nothing is kept (its transactions are read-only
+/// and cannot touch `last_used_at`).
 public struct AuthMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
     let tokens: TokenStore
@@ -61,7 +63,10 @@ public struct AuthMiddleware: RouterMiddleware {
                 .tooManyRequests, "too many failed authentications from this address; retry after \(wait) s",
                 headers: [.retryAfter: String(wait)])
         }
-        if request.method == .get || request.method == .head, let kept = recent.session(digest) {
+        var request = request
+        if let kept = recent.session(digest), let replayable = try await Self.replayable(request) {
+            // From here on the request is the one with its body in memory, for the second run as for the first.
+            request = replayable
             let confirmation = kept.confirmation(digest: digest)
             let outcome: Result<Response, any Error>
             do {
@@ -85,6 +90,20 @@ public struct AuthMiddleware: RouterMiddleware {
         }
         recent.insert(digest, session: session)
         return try await next(request, Self.authenticated(context, session))
+    }
+
+    /// Bodies up to this size (by their Content-Length) are read here when the token is kept, so that the handler
+    /// can run again on the same body if the token is refuted.
+    static let replayableBodyLimit = 1 << 20
+
+    /// `request`, ready to be handled twice: a request without a body as it is, one with a body of a declared length
+    /// up to `replayableBodyLimit` with the body read into memory; nil for any other (authenticated first).
+    static func replayable(_ request: Request) async throws -> Request? {
+        if request.method == .get || request.method == .head { return request }
+        guard let length = request.headers[.contentLength].flatMap({ Int($0) }), length <= replayableBodyLimit else { return nil }
+        var request = request
+        _ = try await request.collectBody(upTo: length)
+        return request
     }
 
     static func authenticated(_ context: Context, _ session: TokenStore.Session) -> Context {

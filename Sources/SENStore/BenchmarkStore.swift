@@ -151,9 +151,14 @@ public struct BenchmarkStore: Sendable {
     static func figures(_ connection: SQLConnection, trust: TrustID, term: AcademicTerm, only: Set<URN>?, logger: Logger) async throws
         -> [SchoolFigures]
     {
-        let rows = try await connection.query(Self.figuresQuery(trust: trust, term: term, only: only), logger: logger)
+        try Self.figures(try await connection.query(Self.figuresQuery(trust: trust, term: term, only: only), logger: logger))
+    }
+
+    /// The rows of `figuresQuery`.
+    static func figures(_ rows: SQLRows) throws -> [SchoolFigures] {
         var result: [SchoolFigures] = []
-        for try await row in rows {
+        result.reserveCapacity(rows.rows.count)
+        for row in rows.rows {
             var c = ColumnReader(row)
             result.append(
                 SchoolFigures(
@@ -171,17 +176,19 @@ public struct BenchmarkStore: Sendable {
         -> ComparisonInputs
     {
         try await database.transaction(.trust(trust), logger: logger) { connection in
-            var inputs = ComparisonInputs(schools: try await Self.figures(connection, trust: trust, term: term, only: nil, logger: logger))
-            let rows = try await connection.query(
-                """
-                SELECT urn, term, pupils_on_roll::int8, sen_support::int8, ehc_plan::int8 FROM sen_returns
-                WHERE trust_id = \(trust) AND term = \(lastYear)
-                UNION ALL
-                SELECT NULL, term, sum(pupils_on_roll)::int8, sum(sen_support)::int8, sum(ehc_plan)::int8 FROM sen_returns
-                WHERE trust_id = \(trust) AND term = ANY(\(terms)) AND pupils_on_roll > 0
-                GROUP BY term
-                """, logger: logger)
-            for try await row in rows {
+            // Two statements, sent back to back (one wait for both).
+            let (schools, rows) = try await connection.query(
+                Self.figuresQuery(trust: trust, term: term),
+                then: """
+                    SELECT urn, term, pupils_on_roll::int8, sen_support::int8, ehc_plan::int8 FROM sen_returns
+                    WHERE trust_id = \(trust) AND term = \(lastYear)
+                    UNION ALL
+                    SELECT NULL, term, sum(pupils_on_roll)::int8, sum(sen_support)::int8, sum(ehc_plan)::int8 FROM sen_returns
+                    WHERE trust_id = \(trust) AND term = ANY(\(terms)) AND pupils_on_roll > 0
+                    GROUP BY term
+                    """, logger: logger)
+            var inputs = ComparisonInputs(schools: try Self.figures(schools))
+            for row in rows.rows {
                 var c = ColumnReader(row)
                 let (urn, term): (URN?, AcademicTerm) = (try c.next(), try c.next())
                 let figures: (roll: Int, senSupport: Int, ehcPlan: Int) = (try c.next(), try c.next(), try c.next())

@@ -172,49 +172,80 @@ public struct Database: Sendable {
         confirming: TokenConfirmation?, logger: Logger,
         _ body: @escaping @Sendable (SQLConnection) async throws -> Result
     ) async throws -> Result {
-        try await pool.withConnection { pooled in
-            let connection = SQLConnection(pooled)
-            do {
-                try await connection.query("BEGIN", logger: logger)
-            } catch let error where error is ConnectionClosed || (error as? PSQLError)?.isConnectionFailure == true {
-                throw NotBegun(underlying: error)
+        let confirmation = confirming?.state == .pending ? confirming : nil
+        // With set_config the tenant (and the rest) is one statement. With a confirmation it calls require_token,
+        // which raises (SQLSTATE SN001) for a refuted token: the transaction is then aborted, and PostgreSQL runs
+        // none of the body's statements even though they were sent behind it. (Not class 28, invalid
+        // authorization: PostgresNIO closes the connection on any error of that class.)
+        let setup: PostgresQuery? =
+            switch (setting, readAfter, confirmation) {
+            case (.setConfig, nil, nil):
+                """
+                SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
+                       set_config('statement_timeout', \(statementTimeout), true),
+                       set_config('client_connection_check_interval', \(connectionCheckInterval), true)
+                """
+            case (.setConfig, nil, let confirmation?):
+                """
+                SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
+                       set_config('statement_timeout', \(statementTimeout), true),
+                       set_config('client_connection_check_interval', \(connectionCheckInterval), true),
+                       require_token(\(confirmation.digest), \(confirmation.tokenID), \(confirmation.role), \(confirmation.trustID),
+                                     \(confirmation.urns)::integer[])
+                """
+            case (.setConfig, let position?, _):
+                """
+                SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
+                       set_config('statement_timeout', \(statementTimeout), true),
+                       set_config('client_connection_check_interval', \(connectionCheckInterval), true),
+                       set_config('transaction_read_only', 'on', true),
+                       COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) >= \(position)::pg_lsn
+                """
+            case (.setLocal, _, _):
+                nil
+            }
+        return try await pool.withConnection { pooled in
+            let connection: SQLConnection
+            if let setup {
+                // BEGIN and the setup are sent now and not waited for: the body's first statement goes behind them,
+                // and its wait covers all three (`SQLConnection`, `Preamble`). Before the body's statements run,
+                // PostgreSQL has set the tenant and confirmed the token, or aborted the transaction.
+                guard !pooled.isClosed else { throw NotBegun(underlying: ConnectionClosed()) }
+                let begun: EventLoopFuture<PostgresQueryResult> = pooled.query("BEGIN", logger: logger)
+                let set: EventLoopFuture<PostgresQueryResult> = pooled.query(setup, logger: logger)
+                let checked = begun.flatMap { _ in set }
+                    .flatMapErrorThrowing { error -> PostgresQueryResult in
+                        // A connection that failed before the body's statements could run: try another.
+                        if error is ConnectionClosed || (error as? PSQLError)?.isConnectionFailure == true {
+                            throw NotBegun(underlying: error)
+                        }
+                        if let confirmation, (error as? PSQLError)?.serverInfo?[.sqlState] == "SN001" {
+                            confirmation.settle(false)
+                            throw TokenRefuted()
+                        }
+                        throw error
+                    }
+                    .flatMapThrowing { result in
+                        if readAfter != nil {
+                            for row in result.rows {
+                                let (_, _, _, _, _, caughtUp) = try row.decode((String, String, String, String, String, Bool).self)
+                                if !caughtUp { throw ReplicaBehind() }
+                            }
+                        }
+                        confirmation?.settle(true)
+                    }
+                connection = SQLConnection(pooled, preamble: Preamble(checked))
+            } else {
+                connection = SQLConnection(pooled)
+                do {
+                    try await connection.query("BEGIN", logger: logger)
+                } catch let error where error is ConnectionClosed || (error as? PSQLError)?.isConnectionFailure == true {
+                    throw NotBegun(underlying: error)
+                }
             }
             var committing = false
             do {
-                switch (setting, readAfter, confirming) {
-                case (.setConfig, nil, let confirmation?) where confirmation.state == .pending:
-                    let rows = try await connection.query(
-                        """
-                        SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
-                               set_config('statement_timeout', \(statementTimeout), true),
-                               set_config('client_connection_check_interval', \(connectionCheckInterval), true),
-                               confirm_token(\(confirmation.digest), \(confirmation.tokenID), \(confirmation.role), \(confirmation.trustID),
-                                             \(confirmation.urns)::integer[])
-                        """, logger: logger)
-                    var confirmed = false
-                    for try await (_, _, _, _, answer) in rows.decode((String, String, String, String, Bool).self) { confirmed = answer }
-                    confirmation.settle(confirmed)
-                    guard confirmed else { throw TokenRefuted() }
-                case (.setConfig, nil, _):
-                    try await connection.query(
-                        """
-                        SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
-                               set_config('statement_timeout', \(statementTimeout), true),
-                               set_config('client_connection_check_interval', \(connectionCheckInterval), true)
-                        """, logger: logger)
-                case (.setConfig, let position?, _):
-                    let rows = try await connection.query(
-                        """
-                        SELECT set_config('senstat.trust_id', \(trust), true), set_config('senstat.scope', \(platform), true),
-                               set_config('statement_timeout', \(statementTimeout), true),
-                               set_config('client_connection_check_interval', \(connectionCheckInterval), true),
-                               set_config('transaction_read_only', 'on', true),
-                               COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) >= \(position)::pg_lsn
-                        """, logger: logger)
-                    for try await (_, _, _, _, _, caughtUp) in rows.decode((String, String, String, String, String, Bool).self) where !caughtUp {
-                        throw ReplicaBehind()
-                    }
-                case (.setLocal, _, _):
+                if setting == .setLocal {
                     // SET takes no parameters. Inline is safe: the trust is a canonical UUID (TrustID parsed it) or
                     // empty, the scope one of three words, the timeout a constant.
                     try await connection.query("SET LOCAL senstat.trust_id = '\(unescaped: trust)'", logger: logger)
@@ -229,7 +260,9 @@ public struct Database: Sendable {
                         for try await caughtUp in rows.decode(Bool.self) where !caughtUp { throw ReplicaBehind() }
                     }
                 }
-                if let confirmation = confirming, setting == .setLocal || readAfter != nil, confirmation.state == .pending {
+                // Where the setup statement could not carry the confirmation, a statement of its own, still before
+                // the body's.
+                if let confirmation, setting == .setLocal || readAfter != nil {
                     let rows = try await connection.query(confirmation.statement, logger: logger)
                     var confirmed = false
                     for try await answer in rows.decode(Bool.self) { confirmed = answer }
@@ -237,13 +270,21 @@ public struct Database: Sendable {
                     guard confirmed else { throw TokenRefuted() }
                 }
                 let result = try await body(connection)
+                // A body that sent nothing waits for the preamble here; one that swallowed its error fails now.
+                try await connection.settlePreamble()
+                if let failure = connection.preamble?.failure { throw failure }
                 committing = true
                 try await connection.query("COMMIT", logger: logger)
                 return result
             } catch {
+                // The preamble's error comes first: the body's is only the aborted transaction's echo of it.
+                if connection.preamble != nil { try? await connection.settlePreamble() }
+                let error = connection.preamble?.failure ?? error
                 // A failed COMMIT has ended the transaction; a closed connection has rolled it back by itself
                 // (and PostgresNIO would never answer a statement sent on it).
-                if !committing && !pooled.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+                if !committing && !pooled.isClosed && !(error is NotBegun) {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                }
                 throw error
             }
         }

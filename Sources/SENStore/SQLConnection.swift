@@ -28,13 +28,53 @@ public struct SQLConnection: Sendable {
     /// The pooled connection, for what this type does not forward (tests).
     public let underlying: PostgresConnection
 
-    public init(_ underlying: PostgresConnection) { self.underlying = underlying }
+    /// Statements already sent ahead of this connection's first query (a transaction's BEGIN and setup,
+    /// `Database`), whose answers that query's wait covers too.
+    let preamble: Preamble?
+
+    public init(_ underlying: PostgresConnection) {
+        self.underlying = underlying
+        self.preamble = nil
+    }
+
+    init(_ underlying: PostgresConnection, preamble: Preamble) {
+        self.underlying = underlying
+        self.preamble = preamble
+    }
 
     /// Runs `query` and returns all of its rows.
     @discardableResult
     public func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> SQLRows {
         guard !underlying.isClosed else { throw ConnectionClosed() }
-        return SQLRows(try await wait(for: underlying.query(query, logger: logger, file: file, line: line)).rows)
+        let answer: EventLoopFuture<PostgresQueryResult> = underlying.query(query, logger: logger, file: file, line: line)
+        return SQLRows(try await wait(for: afterPreamble(answer)).rows)
+    }
+
+    /// `answer`, once the preamble (if this is the first query since it was sent) has answered as it should; the
+    /// preamble's error otherwise. Chained on the event loop, so one wait covers both.
+    private func afterPreamble<Value: Sendable>(_ answer: EventLoopFuture<Value>) -> EventLoopFuture<Value> {
+        guard let pending = preamble?.take() else { return answer }
+        return pending.flatMap { answer }
+    }
+
+    /// Waits for the preamble if no query has yet (a transaction whose body sent none, or failed before it did).
+    func settlePreamble() async throws {
+        guard let pending = preamble?.take() else { return }
+        try await wait(for: pending)
+    }
+
+    /// Runs `first` and `second` one after the other and returns all of both's rows, with one wait: both are
+    /// written to the connection at once, and PostgresNIO sends the second as soon as the first has answered, from
+    /// the connection's event loop, without waking this task in between (PostgreSQL still runs them one at a time,
+    /// as it would two separate calls). Fails with the first's error if it fails.
+    public func query(
+        _ first: PostgresQuery, then second: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
+    ) async throws -> (SQLRows, SQLRows) {
+        guard !underlying.isClosed else { throw ConnectionClosed() }
+        let one: EventLoopFuture<PostgresQueryResult> = underlying.query(first, logger: logger, file: file, line: line)
+        let two: EventLoopFuture<PostgresQueryResult> = underlying.query(second, logger: logger, file: file, line: line)
+        let (a, b) = try await wait(for: afterPreamble(one.and(two)))
+        return (SQLRows(a.rows), SQLRows(b.rows))
     }
 
     /// The future's value, or `CancellationError` as soon as the task is cancelled (the connection is then closed).
@@ -58,10 +98,43 @@ public struct SQLConnection: Sendable {
         writeData: (PostgresCopyFromWriter) async throws -> Void
     ) async throws {
         guard !underlying.isClosed else { throw ConnectionClosed() }
+        try await settlePreamble()
         try await withTaskCancellationHandler {
             try await underlying.copyFrom(table: table, columns: columns, logger: logger, file: file, line: line, writeData: writeData)
         } onCancel: {
             underlying.close().whenComplete { _ in }
+        }
+    }
+}
+
+/// What a transaction sent ahead of its body's first statement, as one future that fails with the transaction's own
+/// errors (`Database`). Taken by the first query, which waits for it and its own answer together; its outcome, once
+/// known, is kept for the transaction to check after the body (a body may swallow an error).
+final class Preamble: Sendable {
+    private struct State {
+        var pending: EventLoopFuture<Void>?
+        var outcome: Result<Void, any Error>?
+    }
+    private let state: Mutex<State>
+
+    init(_ future: EventLoopFuture<Void>) {
+        state = Mutex(State(pending: future))
+        future.whenComplete { [self] result in state.withLock { $0.outcome = result } }
+    }
+
+    /// The future, to the first caller only.
+    func take() -> EventLoopFuture<Void>? {
+        state.withLock { state in
+            defer { state.pending = nil }
+            return state.pending
+        }
+    }
+
+    /// The preamble's error, once it has answered with one.
+    var failure: (any Error)? {
+        state.withLock { state in
+            if case .failure(let error)? = state.outcome { return error }
+            return nil
         }
     }
 }

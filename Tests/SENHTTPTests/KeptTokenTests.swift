@@ -60,6 +60,51 @@ import Testing
         }
     }
 
+    /// A write with a kept token: refuted, it stores nothing; run again for the token as it is now, it stores once.
+    @Test func aKeptTokensWriteIsRefusedOrRunAgainWholeAndOnce() async throws {
+        try await withTestDatabase { db in
+            let fixture = try await Fixture.load(db)
+            let body = #"{"pupils_on_roll": 420, "sen_support": 61, "ehc_plan": 14, "senco": {"on_slt": true, "national_award": "held"}}"#
+            let term = "2025-26-autumn"
+            try await withApp(db) { client in
+                var leader = fixture.headers("school_leader")
+                // Sized, as a client's body is, so that the server can read it first and run the handler again.
+                leader[.contentLength] = String(body.utf8.count)
+                let own = "/v1/schools/\(fixture.ownSchool.urn)"
+                let sibling = "/v1/schools/\(fixture.siblingSchool.urn)"
+                func returns(_ urn: Int) async throws -> [[String?]] {
+                    try await db.adminSQL(
+                        "SELECT count(*), max(version) FROM sen_return_versions WHERE urn = $1", [String(urn)])
+                }
+                try await client.execute(uri: own, method: .get, headers: fixture.headers("school_leader")) { #expect($0.status == .ok) }
+
+                // Revoked while kept: 401, and nothing stored.
+                try await db.adminSQL("UPDATE api_tokens SET revoked_at = now() WHERE label = 'demo:school_leader'")
+                try await client.execute(uri: "\(own)/sen-returns/\(term)", method: .put, headers: leader, body: ByteBuffer(string: body)) {
+                    #expect($0.status == .unauthorized)
+                }
+                #expect(try await returns(fixture.ownSchool.urn) == [["0", nil]])
+
+                // Standing again and kept; then moved to the sibling school. The write for the sibling is refuted on
+                // its first run, then authenticated afresh and run again on the same body: stored once, version 1.
+                try await db.adminSQL("UPDATE api_tokens SET revoked_at = NULL WHERE label = 'demo:school_leader'")
+                try await client.execute(uri: own, method: .get, headers: fixture.headers("school_leader")) { #expect($0.status == .ok) }
+                try await db.adminSQL(
+                    "UPDATE api_tokens SET urns = $1::integer[] WHERE label = 'demo:school_leader'", ["{\(fixture.siblingSchool.urn)}"])
+                try await client.execute(uri: "\(sibling)/sen-returns/\(term)", method: .put, headers: leader, body: ByteBuffer(string: body)) {
+                    response in
+                    #expect(response.status == .created)
+                    #expect(response.headers[.eTag] == "\"1\"")
+                }
+                #expect(try await returns(fixture.siblingSchool.urn) == [["1", "1"]])
+                try await client.execute(uri: "\(own)/sen-returns/\(term)", method: .put, headers: leader, body: ByteBuffer(string: body)) {
+                    #expect($0.status == .notFound)
+                }
+                #expect(try await returns(fixture.ownSchool.urn) == [["0", nil]])
+            }
+        }
+    }
+
     /// How many times PostgreSQL ran each function during `body`'s requests (`track_functions`, counted once the
     /// application's connections have closed and reported their statistics).
     func functionCalls(_ db: TestDatabase, tokensKept: Int, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void)

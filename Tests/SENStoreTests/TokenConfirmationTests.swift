@@ -23,23 +23,33 @@ import Testing
         return (session, TokenStore.digest(issued.token), issued.record.id)
     }
 
-    /// Whether a transaction's body ran.
-    final class Ran: Sendable {
-        let value = Atomic<Bool>(false)
-        var ran: Bool { value.load(ordering: .relaxed) }
+    /// How many of the bodies' statements PostgreSQL has run: each takes a number from a sequence, which stays
+    /// taken when its transaction rolls back.
+    func marks(_ db: TestDatabase) async throws -> Int {
+        Int(try await db.adminSQL("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM body_statements")[0][0]!)!
     }
 
-    /// Runs one transaction of the token's trust under `confirmation`; returns whether its body ran, which `ran`
-    /// also records when the transaction throws.
+    func createMarks(_ db: TestDatabase) async throws {
+        try await db.adminSQL("CREATE SEQUENCE body_statements; GRANT USAGE ON SEQUENCE body_statements TO senstat_app")
+    }
+
+    /// Runs one transaction of the token's trust under `confirmation`, whose body sends one statement (and, with
+    /// `swallowing`, ignores its error and returns as if all went well). Returns whether PostgreSQL ran it.
     @discardableResult
-    func transaction(_ database: Database, _ confirmation: TokenConfirmation, ran: Ran = Ran()) async throws -> Bool {
+    func transaction(_ db: TestDatabase, _ database: Database, _ confirmation: TokenConfirmation, swallowing: Bool = false)
+        async throws -> Bool
+    {
+        let before = try await marks(db)
         try await Database.$tokenConfirmation.withValue(confirmation) {
             try await database.transaction(.trust(DemoData.trusts[0].id), logger: logger) { connection in
-                ran.value.store(true, ordering: .relaxed)
-                try await connection.query("SELECT 1", logger: logger)
+                if swallowing {
+                    _ = try? await connection.query("SELECT nextval('body_statements')", logger: logger)
+                } else {
+                    try await connection.query("SELECT nextval('body_statements')", logger: logger)
+                }
             }
         }
-        return ran.ran
+        return try await marks(db) > before
     }
 
     @Test(arguments: [Database.TenantSetting.setConfig, .setLocal])
@@ -47,13 +57,14 @@ import Testing
         try await withTestDatabase { db in
             try await db.withDatabase(tenantSetting: setting) { database in
                 try await DemoData.load(into: database, logger: logger)
+                try await createMarks(db)
                 let (session, digest, id) = try await keptSession(database)
                 let idText = id.uuidString
 
                 // A token that stands: confirmed, and the body runs. The touch of last_used_at happens here too.
                 try await db.adminSQL("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE token_id = $1", [idText])
                 let standing = session.confirmation(digest: digest)
-                #expect(try await transaction(database, standing))
+                #expect(try await transaction(db, database, standing))
                 #expect(standing.state == .confirmed)
                 let touched = try await db.adminSQL("SELECT last_used_at > now() - interval '10 seconds' FROM api_tokens WHERE token_id = $1", [idText])
                 #expect(touched == [["t"]])
@@ -61,35 +72,68 @@ import Testing
                 // Once confirmed, the request's later transactions do not ask again: the request was confirmed at
                 // its start (a revocation after it applies from the next request).
                 try await db.adminSQL("UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1", [idText])
-                #expect(try await transaction(database, standing))
+                #expect(try await transaction(db, database, standing))
 
-                // The next request: revoked, so refuted before the body runs; and its later transactions refuse too.
+                // The next request: revoked, so refuted before PostgreSQL runs the body's statement (sent behind the
+                // check); its later transactions refuse too; and a body that swallows the error does not make it pass.
                 let revoked = session.confirmation(digest: digest)
-                let refused = Ran()
-                await #expect(throws: TokenRefuted.self) { try await transaction(database, revoked, ran: refused) }
+                let marked = try await marks(db)
+                await #expect(throws: TokenRefuted.self) { try await transaction(db, database, revoked) }
                 #expect(revoked.state == .refuted)
-                #expect(!refused.ran)
-                let after = Ran()
-                await #expect(throws: TokenRefuted.self) { try await transaction(database, revoked, ran: after) }
-                #expect(!after.ran)
+                await #expect(throws: TokenRefuted.self) { try await transaction(db, database, revoked) }
+                let swallowed = session.confirmation(digest: digest)
+                await #expect(throws: TokenRefuted.self) { try await transaction(db, database, swallowed, swallowing: true) }
+                #expect(swallowed.state == .refuted)
+                #expect(try await marks(db) == marked, "no statement of a refuted request ran")
 
                 // Expired, or no longer the same schools: refuted.
                 try await db.adminSQL("UPDATE api_tokens SET revoked_at = NULL, expires_at = now() - interval '1 second' WHERE token_id = $1", [idText])
                 let expired = session.confirmation(digest: digest)
-                await #expect(throws: TokenRefuted.self) { try await transaction(database, expired) }
+                await #expect(throws: TokenRefuted.self) { try await transaction(db, database, expired) }
+                #expect(try await marks(db) == marked)
                 try await db.adminSQL("UPDATE api_tokens SET expires_at = NULL, urns = $2::integer[] WHERE token_id = $1",
                                       [idText, "{\(DemoData.trusts[0].schools[1].urn)}"])
                 let moved = session.confirmation(digest: digest)
-                await #expect(throws: TokenRefuted.self) { try await transaction(database, moved) }
+                await #expect(throws: TokenRefuted.self) { try await transaction(db, database, moved) }
+
+                #expect(try await marks(db) == marked)
 
                 // The same token with its schools as they were: it stands again.
                 try await db.adminSQL("UPDATE api_tokens SET urns = $2::integer[] WHERE token_id = $1",
                                       [idText, "{\(DemoData.trusts[0].schools[0].urn)}"])
-                #expect(try await transaction(database, session.confirmation(digest: digest)))
+                #expect(try await transaction(db, database, session.confirmation(digest: digest)))
 
                 // Another token's digest with this session's id: refuted (the digest is checked, not only the id).
                 let (_, otherDigest, _) = try await keptSession(database)
-                await #expect(throws: TokenRefuted.self) { try await transaction(database, session.confirmation(digest: otherDigest)) }
+                await #expect(throws: TokenRefuted.self) { try await transaction(db, database, session.confirmation(digest: otherDigest)) }
+            }
+        }
+    }
+
+    /// A refutation ends the transaction and nothing else: the connection stays open for the next request.
+    /// (PostgresNIO closes a connection on any error of SQLSTATE class 28, so require_token raises its own code.)
+    @Test func aRefutationLeavesTheConnectionOpen() async throws {
+        try await withTestDatabase { db in
+            try await db.withDemoDatabase { database in
+                try await createMarks(db)
+                let (session, digest, id) = try await keptSession(database)
+                try await db.adminSQL("UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1", [id.uuidString])
+                // One connection, so the next statement gets the one the refuted transaction used.
+                let single = Database(client: Database.makeClient(endpoint: db.app, maximumConnections: 1, logger: logger), deadline: .seconds(30))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await single.client.run() }
+                    defer { group.cancelAll() }
+                    func backend() async throws -> Int {
+                        for try await pid in try await single.client.collect("SELECT pg_backend_pid()", logger: logger).decode(Int.self) { return pid }
+                        return 0
+                    }
+                    let first = try await backend()
+                    for _ in 0..<3 {
+                        await #expect(throws: TokenRefuted.self) { try await transaction(db, single, session.confirmation(digest: digest)) }
+                        #expect(try await backend() == first, "the same connection, still open")
+                    }
+                }
+                #expect(try await marks(db) == 0)
             }
         }
     }
