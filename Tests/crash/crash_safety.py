@@ -21,12 +21,43 @@ def free_port():
         return s.getsockname()[1]
 
 
+class ServerExited(Exception):
+    pass
+
+
 class Server:
     def __init__(self, binary, data_dir):
         self.binary, self.data_dir, self.port, self.process = binary, data_dir, free_port(), None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self):
+        """Starts the server and waits until it is ready. A server of this run that is still running (one that died
+        on its own may still be writing its backtrace, and holds the port until it exits) is waited for, then
+        killed. If the port is taken all the same ("Address already in use": another process may take a port that
+        `free_port` found free), the server starts again on another, up to three times; clients read `url` at
+        each request."""
+        if self.process and self.process.poll() is None:
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for attempt in range(3):
+            log_path = os.path.join(self.data_dir, "server.log")
+            offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+            try:
+                self.launch()
+                return
+            except ServerExited as exited:
+                with open(log_path, errors="replace") as f:
+                    f.seek(offset)
+                    this_attempt = f.read()
+                if "Address already in use" not in this_attempt or attempt == 2:
+                    raise SystemExit(str(exited))
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+
+    def launch(self):
         # All clients share one token; the per-token rate limit is not what this run is about.
         environment = dict(os.environ, SENSTAT_RATE_LIMIT="10000", SENSTAT_RATE_BURST="10000")
         self.process = subprocess.Popen(
@@ -35,7 +66,7 @@ class Server:
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"the server exited ({self.process.returncode}) before it was ready:\n{self.log_tail()}")
+                raise ServerExited(f"the server exited ({self.process.returncode}) before it was ready:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.url + "/health/ready", timeout=2) as r:
                     if r.status == 200:
