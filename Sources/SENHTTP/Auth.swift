@@ -148,7 +148,9 @@ final class RecentTokens: Sendable {
 
     func insert(_ digest: [UInt8], session: TokenStore.Session? = nil, now: ContinuousClock.Instant = .now) {
         state.withLock { state in
-            let full = state.seen.count >= Self.capacity || (session != nil && sessionsKept > 0 && state.sessions >= sessionsKept)
+            // A token that already has a session kept reuses its place.
+            let holding = state.seen[digest]?.session != nil
+            let full = state.seen.count >= Self.capacity || (session != nil && !holding && sessionsKept > 0 && state.sessions >= sessionsKept)
             // Sweeping is a pass over every entry: at most once a second, however many requests find it full.
             if full, now - state.swept >= .seconds(1) {
                 state.swept = now
@@ -159,8 +161,9 @@ final class RecentTokens: Sendable {
                 }
             }
             guard state.seen.count < Self.capacity || state.seen[digest] != nil else { return }
-            let keep = session != nil && state.sessions < sessionsKept
-            let previous = state.seen.updateValue(Seen(at: now, session: keep ? session : nil), forKey: digest)
+            let previous = state.seen[digest]
+            let keep = session != nil && (previous?.session != nil || state.sessions < sessionsKept)
+            state.seen[digest] = Seen(at: now, session: keep ? session : nil)
             state.sessions += (keep ? 1 : 0) - (previous?.session != nil ? 1 : 0)
         }
     }
