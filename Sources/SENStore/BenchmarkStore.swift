@@ -175,9 +175,10 @@ public struct BenchmarkStore: Sendable {
     public func comparisonInputs(trust: TrustID, term: AcademicTerm, lastYear: AcademicTerm?, terms: [AcademicTerm], logger: Logger) async throws
         -> ComparisonInputs
     {
-        try await database.transaction(.trust(trust), logger: logger) { connection in
-            // Two statements, sent back to back (one wait for both).
-            let (schools, rows) = try await connection.query(
+        // Two statements and the COMMIT, sent back to back (one wait for the three); the rows are read once the
+        // transaction is over and its connection back in the pool.
+        let (schools, rows) = try await database.transaction(.trust(trust), logger: logger) { connection in
+            try await connection.queryAndCommit(
                 Self.figuresQuery(trust: trust, term: term),
                 then: """
                     SELECT urn, term, pupils_on_roll::int8, sen_support::int8, ehc_plan::int8 FROM sen_returns
@@ -187,15 +188,15 @@ public struct BenchmarkStore: Sendable {
                     WHERE trust_id = \(trust) AND term = ANY(\(terms)) AND pupils_on_roll > 0
                     GROUP BY term
                     """, logger: logger)
-            var inputs = ComparisonInputs(schools: try Self.figures(schools))
-            for row in rows.rows {
-                var c = ColumnReader(row)
-                let (urn, term): (URN?, AcademicTerm) = (try c.next(), try c.next())
-                let figures: (roll: Int, senSupport: Int, ehcPlan: Int) = (try c.next(), try c.next(), try c.next())
-                if let urn { inputs.lastYear[urn] = figures } else { inputs.pooled[term] = figures }
-            }
-            return inputs
         }
+        var inputs = ComparisonInputs(schools: try Self.figures(schools))
+        for row in rows.rows {
+            var c = ColumnReader(row)
+            let (urn, term): (URN?, AcademicTerm) = (try c.next(), try c.next())
+            let figures: (roll: Int, senSupport: Int, ehcPlan: Int) = (try c.next(), try c.next(), try c.next())
+            if let urn { inputs.lastYear[urn] = figures } else { inputs.pooled[term] = figures }
+        }
+        return inputs
     }
 
     /// The latest published rates up to `censusYear`, for every area (national, regional, local authority), so

@@ -234,9 +234,9 @@ public struct Database: Sendable {
                         }
                         confirmation?.settle(true)
                     }
-                connection = SQLConnection(pooled, preamble: Preamble(checked))
+                connection = SQLConnection(pooled, preamble: Preamble(checked), ending: TransactionEnd())
             } else {
-                connection = SQLConnection(pooled)
+                connection = SQLConnection(pooled, preamble: nil, ending: TransactionEnd())
                 do {
                     try await connection.query("BEGIN", logger: logger)
                 } catch let error where error is ConnectionClosed || (error as? PSQLError)?.isConnectionFailure == true {
@@ -274,7 +274,8 @@ public struct Database: Sendable {
                 try await connection.settlePreamble()
                 if let failure = connection.preamble?.failure { throw failure }
                 committing = true
-                try await connection.query("COMMIT", logger: logger)
+                // A body that sent COMMIT itself (`queryAndCommit`) has had its answer.
+                if connection.ending?.sent != true { try await connection.query("COMMIT", logger: logger) }
                 return result
             } catch {
                 // The preamble's error comes first: the body's is only the aborted transaction's echo of it.
@@ -282,7 +283,7 @@ public struct Database: Sendable {
                 let error = connection.preamble?.failure ?? error
                 // A failed COMMIT has ended the transaction; a closed connection has rolled it back by itself
                 // (and PostgresNIO would never answer a statement sent on it).
-                if !committing && !pooled.isClosed && !(error is NotBegun) {
+                if !committing && !pooled.isClosed && !(error is NotBegun) && connection.ending?.sent != true {
                     _ = try? await connection.query("ROLLBACK", logger: logger)
                 }
                 throw error

@@ -31,21 +31,26 @@ public struct SQLConnection: Sendable {
     /// Statements already sent ahead of this connection's first query (a transaction's BEGIN and setup,
     /// `Database`), whose answers that query's wait covers too.
     let preamble: Preamble?
+    /// Set by `Database` for a transaction's connection: whether the body has sent the transaction's COMMIT itself.
+    let ending: TransactionEnd?
 
     public init(_ underlying: PostgresConnection) {
         self.underlying = underlying
         self.preamble = nil
+        self.ending = nil
     }
 
-    init(_ underlying: PostgresConnection, preamble: Preamble) {
+    init(_ underlying: PostgresConnection, preamble: Preamble?, ending: TransactionEnd) {
         self.underlying = underlying
         self.preamble = preamble
+        self.ending = ending
     }
 
     /// Runs `query` and returns all of its rows.
     @discardableResult
     public func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> SQLRows {
         guard !underlying.isClosed else { throw ConnectionClosed() }
+        guard ending?.sent != true else { throw TransactionEnded() }
         let answer: EventLoopFuture<PostgresQueryResult> = underlying.query(query, logger: logger, file: file, line: line)
         return SQLRows(try await wait(for: afterPreamble(answer)).rows)
     }
@@ -71,9 +76,29 @@ public struct SQLConnection: Sendable {
         _ first: PostgresQuery, then second: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> (SQLRows, SQLRows) {
         guard !underlying.isClosed else { throw ConnectionClosed() }
+        guard ending?.sent != true else { throw TransactionEnded() }
         let one: EventLoopFuture<PostgresQueryResult> = underlying.query(first, logger: logger, file: file, line: line)
         let two: EventLoopFuture<PostgresQueryResult> = underlying.query(second, logger: logger, file: file, line: line)
         let (a, b) = try await wait(for: afterPreamble(one.and(two)))
+        return (SQLRows(a.rows), SQLRows(b.rows))
+    }
+
+    /// For a read-only body whose last statements are `first` and `second`: sends them and the transaction's COMMIT
+    /// at once, with one wait for all three, so the connection goes back to the pool as soon as they have answered
+    /// and the body reads the rows after. If either fails, COMMIT ends the aborted transaction (PostgreSQL answers it
+    /// with ROLLBACK) and the error is thrown. No statement may follow (`TransactionEnded`). Only inside
+    /// `Database.transaction`.
+    public func queryAndCommit(
+        _ first: PostgresQuery, then second: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
+    ) async throws -> (SQLRows, SQLRows) {
+        guard let ending else { preconditionFailure("queryAndCommit is for the body of Database.transaction") }
+        guard !underlying.isClosed else { throw ConnectionClosed() }
+        guard !ending.sent else { throw TransactionEnded() }
+        let one: EventLoopFuture<PostgresQueryResult> = underlying.query(first, logger: logger, file: file, line: line)
+        let two: EventLoopFuture<PostgresQueryResult> = underlying.query(second, logger: logger, file: file, line: line)
+        let commit: EventLoopFuture<PostgresQueryResult> = underlying.query("COMMIT", logger: logger, file: file, line: line)
+        ending.markSent()
+        let ((a, b), _) = try await wait(for: afterPreamble(one.and(two)).and(commit))
         return (SQLRows(a.rows), SQLRows(b.rows))
     }
 
@@ -137,6 +162,18 @@ final class Preamble: Sendable {
             return nil
         }
     }
+}
+
+/// Whether a transaction's body has sent its COMMIT (`SQLConnection.queryAndCommit`).
+final class TransactionEnd: Sendable {
+    private let state = Atomic<Bool>(false)
+    var sent: Bool { state.load(ordering: .acquiring) }
+    func markSent() { state.store(true, ordering: .releasing) }
+}
+
+/// A statement after the body sent the transaction's COMMIT: it would run outside the transaction, so it is refused.
+public struct TransactionEnded: Error, CustomStringConvertible {
+    public var description: String { "the transaction has already been committed" }
 }
 
 /// The connection had closed before the statement was sent (PostgreSQL went away, or the connection's work was
