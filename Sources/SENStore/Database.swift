@@ -78,14 +78,17 @@ public struct Database: Sendable {
     /// connection is closed before a keep-alive would be due, so none is needed. No minimum of connections held open:
     /// PostgresNIO 1.x's pool fails a precondition (and stops the process) when a request arrives while it is
     /// replacing minimum connections that died with their PostgreSQL (`Tests/crash/crash_safety.py` found it).
-    public static func makeClient(endpoint: DatabaseEndpoint, maximumConnections: Int, logger: Logger) -> PostgresClient {
+    /// A longer `idleTimeout` is for tests that must see the same connection again however long they wait.
+    public static func makeClient(
+        endpoint: DatabaseEndpoint, maximumConnections: Int, idleTimeout: Duration = .seconds(10), logger: Logger
+    ) -> PostgresClient {
         var configuration = endpoint.clientConfiguration()
         configuration.options.connectTimeout = .seconds(2)
         // Each HTTP worker needs at most one connection at a time; 20 per instance keeps four instances under
         // PostgreSQL's default max_connections of 100 with room for migrations and operators.
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
-        configuration.options.connectionIdleTimeout = .seconds(10)
+        configuration.options.connectionIdleTimeout = idleTimeout
         configuration.options.keepAliveBehavior = nil
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }

@@ -26,16 +26,21 @@ public final class EmbeddedPostgres: Sendable {
     public let binDirectory: URL
     /// Test clusters trade durability for speed; never use for data you keep.
     public let unsafeFast: Bool
+    /// More `-c name=value` settings for the server (the tests' cluster raises max_connections).
+    public let settings: [String]
     private let runAsUser: String?
     let logger: Logger
 
     /// `environment` is the process's, read by the caller (`SENSTAT_PG_BIN`, `PATH`: see `findBinaries`).
-    public init(dataDirectory: URL, environment: [String: String], unsafeFast: Bool = false, logger: Logger) throws {
+    public init(
+        dataDirectory: URL, environment: [String: String], unsafeFast: Bool = false, settings: [String] = [], logger: Logger
+    ) throws {
         let data = dataDirectory.standardizedFileURL
         self.dataDirectory = data
         self.clusterDirectory = data.appendingPathComponent("pg")
         self.binDirectory = try Self.findBinaries(environment: environment)
         self.unsafeFast = unsafeFast
+        self.settings = settings
         self.runAsUser = getuid() == 0 ? "postgres" : nil
         self.logger = logger
         // A Unix socket path is limited to 107 bytes; deep data folders get a short, stable one under /tmp.
@@ -113,6 +118,7 @@ public final class EmbeddedPostgres: Sendable {
         if unsafeFast {
             settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         }
+        settings += self.settings.map { "-c \($0)" }
         try run(
             "pg_ctl",
             ["-D", clusterDirectory.path, "-l", logFile.path, "-w", "-t", "60", "-o", settings.joined(separator: " "), "start"])

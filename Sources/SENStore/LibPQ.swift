@@ -117,8 +117,17 @@ public final class LibPQConnection {
         }
     }
 
-    /// Runs blocking libpq work on NIO's thread pool so that no event loop or cooperative thread waits on it.
+    /// Runs blocking libpq work on a thread pool of its own, so that no event loop or cooperative thread waits on
+    /// it. Its threads mostly wait for PostgreSQL (a migration, CREATE DATABASE, a lock a test holds on purpose),
+    /// so there are more of them than cores: on NIO's shared pool (one thread per core, two here) a test's one-line
+    /// statement waited seconds behind other tests' DROP DATABASE, long enough to outlast a 10 s window.
     public static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(work)
+        try await threads.runIfActive(work)
     }
+
+    private static let threads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 8)
+        pool.start()
+        return pool
+    }()
 }

@@ -113,7 +113,8 @@ import Testing
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 #expect(sleeping.isEmpty, "the abandoned statement still runs: its connection was not closed")
-                let answer = try await database.transaction(.none, logger: .test) { connection in
+                // The pool opens a new connection for this one: given the time a busy machine may take for that.
+                let answer = try await database.transaction(.none, deadline: .seconds(30), logger: .test) { connection in
                     var value = 0
                     for try await one in try await connection.query("SELECT 2", logger: .test).decode(Int.self) { value = one }
                     return value

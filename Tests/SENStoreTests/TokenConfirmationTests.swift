@@ -62,12 +62,16 @@ import Testing
                 let idText = id.uuidString
 
                 // A token that stands: confirmed, and the body runs. The touch of last_used_at happens here too.
-                try await db.adminSQL("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE token_id = $1", [idText])
+                // (Compared with the value set, not with the clock: on a busy machine a test's own statements can
+                // wait seconds for a thread.)
+                let set = try await db.adminSQL(
+                    "UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE token_id = $1 RETURNING last_used_at::text", [idText])
                 let standing = session.confirmation(digest: digest)
                 #expect(try await transaction(db, database, standing))
                 #expect(standing.state == .confirmed)
-                let touched = try await db.adminSQL("SELECT last_used_at > now() - interval '10 seconds' FROM api_tokens WHERE token_id = $1", [idText])
-                #expect(touched == [["t"]])
+                let touched = try await db.adminSQL(
+                    "SELECT last_used_at >= $2::timestamptz + interval '2 minutes' FROM api_tokens WHERE token_id = $1", [idText, set[0][0]])
+                #expect(touched == [["t"]], "last_used_at moved on from the value set two minutes back")
 
                 // Once confirmed, the request's later transactions do not ask again: the request was confirmed at
                 // its start (a revocation after it applies from the next request).
@@ -118,8 +122,11 @@ import Testing
                 try await createMarks(db)
                 let (session, digest, id) = try await keptSession(database)
                 try await db.adminSQL("UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1", [id.uuidString])
-                // One connection, so the next statement gets the one the refuted transaction used.
-                let single = Database(client: Database.makeClient(endpoint: db.app, maximumConnections: 1, logger: logger), deadline: .seconds(30))
+                // One connection, so the next statement gets the one the refuted transaction used; kept however
+                // long it sits idle (a busy machine can hold the test up past the pool's 10 s idle timeout).
+                let single = Database(
+                    client: Database.makeClient(endpoint: db.app, maximumConnections: 1, idleTimeout: .seconds(3600), logger: logger),
+                    deadline: .seconds(30))
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await single.client.run() }
                     defer { group.cancelAll() }

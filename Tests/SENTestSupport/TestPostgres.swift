@@ -71,7 +71,10 @@ public actor TestPostgres {
         }
         let folder = URL(fileURLWithPath: "/tmp/senstat-test-\(getpid())-\(generation)")
         try? FileManager.default.removeItem(at: folder)
-        let embedded = try EmbeddedPostgres(dataDirectory: folder, environment: ProcessInfo.processInfo.environment, unsafeFast: true, logger: logger)
+        let embedded = try EmbeddedPostgres(dataDirectory: folder, environment: ProcessInfo.processInfo.environment, unsafeFast: true,
+            // Up to 90 suites run at once, each test's pool opening up to 8 connections and its admin statements
+            // one each: more than the default 100.
+            settings: ["max_connections=300"], logger: logger)
         let admin = embedded.endpoint(user: EmbeddedPostgres.superuser, database: "postgres")
         do {
             try await embedded.start()
