@@ -70,7 +70,9 @@ import Testing
                     #expect(response.headers[.contentType] == "application/problem+json")
                     #expect(response.headers[.retryAfter] != nil)
                 }
-                #expect(ContinuousClock.now - start < .seconds(3))
+                // The deadline is 2 s; without it the request waits on the pool's attempts to connect. The margin is
+                // for a busy machine (Docs/architecture.md, "Tests").
+                #expect(ContinuousClock.now - start < .seconds(15))
             }
         }
     }
